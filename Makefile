@@ -1,0 +1,50 @@
+# Every target creates the virtual environment it needs (venv/, the one Pulumi.yaml names), so a
+# fresh clone needs nothing but `make plan` and `make test`.
+PYTHON ?= python3
+VENV := venv
+PY := $(VENV)/bin/python
+STACK ?= dev
+STAMP := $(VENV)/.installed
+
+.PHONY: venv plan plan-diff test lint fmt bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## The stack rendered offline under Pulumi's mock runtime: resource tree, plan.json, manifests.
+plan: $(STAMP)
+	$(PY) -m tools.plan --stack $(STACK)
+
+## Reviewable diff of two offline plans: make plan-diff BASE=old/plan.json [STACK=dev]
+plan-diff: $(STAMP)
+	@test -n "$(BASE)" || { echo "usage: make plan-diff BASE=<old plan.json> [STACK=dev]" >&2; exit 2; }
+	$(PY) -m tools.plan --stack $(STACK) --quiet
+	$(PY) -m tools.plan_diff "$(BASE)" build/plan/$(STACK)/plan.json
+
+## The whole test suite (lint first: a lint failure is a test failure).
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+## Benchmarks print their figures and ratios; they are not part of `make test`.
+bench: $(STAMP)
+	$(PY) -m bench.judge_client
+	$(PY) -m bench.loader
+	$(PY) -m bench.batch_input
+
+clean:
+	rm -rf build/plan build/bench .pytest_cache .ruff_cache

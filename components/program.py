@@ -1,0 +1,24 @@
+"""What ``pulumi up`` runs: validate the typed config, then register the enabled halves of the stack."""
+
+from __future__ import annotations
+
+from components.config import StackConfig
+
+
+def build_stack(cfg: StackConfig) -> None:
+    """Register every resource of the stack described by ``cfg``."""
+    if cfg.aws.enabled:
+        from components.aws_stack import build_aws
+
+        build_aws(cfg)
+    if cfg.gcp.enabled:
+        from components.gcp_stack import build_gcp
+
+        build_gcp(cfg)
+
+
+def run() -> None:
+    """Entry point used by ``__main__.py``; reads config from the Pulumi runtime."""
+    from components.config.pulumi_source import load_from_pulumi
+
+    build_stack(load_from_pulumi())
