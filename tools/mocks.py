@@ -49,9 +49,10 @@ def unwrap_secrets(value: Any) -> Any:
     return value
 
 
-def _auto_name(name: str, urn_seed: str) -> str:
-    # The Kubernetes provider auto-names objects `<name>-<random 8>`; a hash keeps plans reproducible.
-    return f"{name}-{hashlib.sha256(urn_seed.encode()).hexdigest()[:8]}"
+def kubernetes_auto_name(type_: str, name: str) -> str:
+    """``metadata.name`` for an object that sets none: the Kubernetes provider auto-names it
+    ``<resource name>-<8 random characters>``; a hash instead keeps plans reproducible."""
+    return f"{name}-{hashlib.sha256(f'{type_}::{name}'.encode()).hexdigest()[:8]}"
 
 
 def _generic_outputs(args: MockResourceArgs) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def _generic_outputs(args: MockResourceArgs) -> dict[str, Any]:
     if typ.startswith("kubernetes:") and isinstance(args.inputs.get("metadata"), dict):
         metadata = dict(unwrap_secrets(args.inputs["metadata"]))
         if "name" not in metadata:
-            metadata["name"] = _auto_name(args.name, typ + "::" + args.name)
+            metadata["name"] = kubernetes_auto_name(typ, args.name)
             out["metadata"] = metadata
     elif typ.startswith("aws:") and not typ.startswith("pulumi:"):
         service = typ.split(":")[1].split("/")[0]

@@ -1,0 +1,114 @@
+"""Kubernetes objects as they would be sent to the cluster, rendered from pulumi_kubernetes inputs.
+
+A ``kubernetes:<group>/<version>:<Kind>`` resource's inputs are the object itself (``apiVersion``,
+``kind``, ``metadata``, ``spec``, ``data``...). What is not part of the object is dropped: Pulumi's
+internal ``__``-prefixed properties, and resources that are not single objects (Helm releases,
+YAML/Kustomize groups, ``...Patch`` resources, providers). Objects without ``metadata.name`` get
+the name the provider's auto-naming would give them (mocked deterministically).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import kubernetes_validate
+import yaml
+from kubernetes_validate.utils import all_versions, major_minor
+
+from .mocks import kubernetes_auto_name
+from .plan_runtime import Plan, PlannedResource
+
+DEFAULT_KUBERNETES_VERSION = "1.33"
+"""Used when the stack config names no cluster version (e.g. the AWS half is disabled)."""
+
+_NOT_OBJECTS = re.compile(r"^kubernetes:(helm\.sh/|yaml|kustomize|pulumi:)|Patch$")
+_FIRST_KEYS = ("apiVersion", "kind", "metadata")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    filename: str
+    urn: str
+    obj: dict[str, Any]
+
+    def to_yaml(self) -> str:
+        header = f"# Rendered offline from {self.urn}\n"
+        return header + yaml.safe_dump(self.obj, sort_keys=False, default_flow_style=False)
+
+
+def kubernetes_version(plan: Plan) -> str:
+    """The cluster's Kubernetes version from the stack config (``aws.cluster.version``), else the default."""
+    value: Any = plan.config
+    for attr in ("aws", "cluster", "version"):
+        value = getattr(value, attr, None)
+    return str(value) if value else DEFAULT_KUBERNETES_VERSION
+
+
+def is_kubernetes_object(resource: PlannedResource) -> bool:
+    return (
+        resource.custom
+        and resource.type.startswith("kubernetes:")
+        and not _NOT_OBJECTS.search(resource.type)
+        and "apiVersion" in resource.inputs
+        and "kind" in resource.inputs
+        and not str(resource.inputs["kind"]).endswith("List")
+    )
+
+
+def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
+    out = {k: obj[k] for k in _FIRST_KEYS if k in obj}
+    out.update({k: obj[k] for k in sorted(obj) if k not in out})
+    return out
+
+
+def to_manifest(resource: PlannedResource) -> dict[str, Any]:
+    obj = {k: v for k, v in resource.inputs.items() if not k.startswith("__")}
+    metadata = dict(obj.get("metadata") or {})
+    metadata.setdefault("name", kubernetes_auto_name(resource.type, resource.name))
+    obj["metadata"] = metadata
+    return _ordered(obj)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9.-]+", "-", text.lower()).strip("-")
+
+
+def manifests(plan: Plan) -> list[Manifest]:
+    """One manifest per Kubernetes object, named ``<kind>_<namespace|cluster>_<name>.yaml``."""
+    found: list[Manifest] = []
+    used: set[str] = set()
+    for resource in plan.resources:
+        if not is_kubernetes_object(resource):
+            continue
+        obj = to_manifest(resource)
+        namespace = obj["metadata"].get("namespace") or "cluster"
+        stem = f"{_slug(obj['kind'])}_{_slug(namespace)}_{_slug(obj['metadata']['name'])}"
+        filename = f"{stem}.yaml"
+        if filename in used:
+            filename = f"{stem}_{_slug(resource.name)}.yaml"
+        used.add(filename)
+        found.append(Manifest(filename, resource.urn, obj))
+    return found
+
+
+def check_version_supported(version: str) -> None:
+    supported = sorted({major_minor(v) for v in all_versions()}, key=lambda v: tuple(map(int, v.split("."))))
+    if major_minor(version) not in supported:
+        raise ValueError(
+            f"kubernetes-validate has no schemas for Kubernetes {version} "
+            f"(it has {supported[0]} to {supported[-1]})"
+        )
+
+
+def validate(manifest: Manifest, version: str) -> str | None:
+    """None if the object is valid for ``version`` (strict: unknown fields are errors), else why not."""
+    try:
+        kubernetes_validate.validate(manifest.obj, version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        path = ".".join(str(p) for p in exc.path) or "(root)"
+        return f"{manifest.filename}: {path}: {exc.message}"
+    except kubernetes_validate.SchemaNotFoundError as exc:
+        return f"{manifest.filename}: {exc.message}"
+    return None
