@@ -1,0 +1,145 @@
+"""`make plan` end to end: the real program and stack files, run as the Makefile runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from tools.plan_runtime import REPO_ROOT, fake_secret
+
+SECRET_KEYS = ("llm-judge:hfToken", "llm-judge:kafkaSaslUsername", "llm-judge:kafkaSaslPassword")
+
+
+def run_plan(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "tools.plan", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def with_secrets(stack: str, tmp: Path) -> Path:
+    """The stack's own config plus every secret set, as `pulumi config set --secret` would store it."""
+    data = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
+    for key in SECRET_KEYS:
+        data["config"][key] = {"secure": "v1:AAAAAAAAAAAAAAAAAAAAAA=="}
+    path = tmp / f"Pulumi.{stack}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def planned(request, tmp_path_factory):
+    stack = request.param
+    tmp = tmp_path_factory.mktemp(f"plan-{stack}")
+    proc = run_plan(
+        "--stack", stack, "--config-file", str(with_secrets(stack, tmp)), "--out-dir", str(tmp / "out")
+    )
+    return stack, proc, tmp / "out" / stack
+
+
+def test_plan_succeeds_and_prints_the_tree(planned):
+    stack, proc, _ = planned
+
+    assert proc.returncode == 0, proc.stderr
+    assert re.search(rf"^ \+ +pulumi:pulumi:Stack +llm-judge-{stack} +create$", proc.stdout, re.M), (
+        proc.stdout
+    )
+    assert "Resources:" in proc.stdout
+    assert "all valid" in proc.stdout
+
+
+def test_plan_json_has_the_documented_shape(planned):
+    stack, proc, out = planned
+    assert proc.returncode == 0, proc.stderr
+
+    doc = json.loads((out / "plan.json").read_text())
+
+    assert doc["stack"] == stack
+    assert isinstance(doc["outputs"], dict)
+    assert doc["resources"], "the stack registered no resources"
+    urns = {r["urn"] for r in doc["resources"]}
+    for r in doc["resources"]:
+        assert set(r) == {"urn", "type", "name", "parent", "inputs"}
+        assert r["urn"].startswith(f"urn:pulumi:{stack}::llm-judge::")
+        assert r["urn"].endswith(f"::{r['name']}")
+        assert r["parent"] is None or r["parent"] in urns, f"{r['urn']} has an unknown parent"
+        if r["parent"]:
+            parent_type = r["parent"].split("::")[2]
+            assert r["urn"].split("::")[2] == f"{parent_type}${r['type']}"
+
+
+def test_no_secret_value_anywhere_and_secrets_are_masked(planned):
+    _, proc, out = planned
+    assert proc.returncode == 0, proc.stderr
+
+    texts = {p.name: p.read_text() for p in [out / "plan.json", *sorted((out / "manifests").glob("*.yaml"))]}
+
+    for key in SECRET_KEYS:
+        leaks = [name for name, text in texts.items() if fake_secret(key) in text]
+        assert not leaks, f"{key} appears in plain text in {leaks}"
+    assert "[secret]" in texts["plan.json"], "the configured secrets should reach the stack, masked"
+    assert "offline-fake-secret" not in proc.stdout + proc.stderr
+
+
+def test_every_manifest_is_one_valid_kubernetes_object(planned):
+    _, proc, out = planned
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((out / "plan.json").read_text())
+    # The version the plan validated against (the cluster's, from the stack config), re-checked here.
+    match = re.search(r"Kubernetes (\S+) schema", proc.stdout)
+    assert match, proc.stdout
+    version = match.group(1)
+
+    files = sorted((out / "manifests").glob("*.yaml"))
+
+    k8s_objects = [
+        r for r in doc["resources"] if r["type"].startswith("kubernetes:") and "kind" in r["inputs"]
+    ]
+    assert len(files) == len(k8s_objects)
+    for path in files:
+        docs = list(yaml.safe_load_all(path.read_text()))
+        assert len(docs) == 1, path.name
+        obj = docs[0]
+        assert obj["metadata"]["name"], path.name
+        kubernetes_validate.validate(obj, version, strict=True)
+
+
+def test_broken_config_names_every_key_without_traceback(tmp_path):
+    broken = tmp_path / "Pulumi.broken.yaml"
+    broken.write_text(
+        "config:\n"
+        "  llm-judge:aws:\n"
+        "    enabled: maybe\n"
+        "    notAKey: 1\n"
+        "  llm-judge:gcpp:\n"
+        "    enabled: true\n"
+    )
+
+    proc = run_plan("--stack", "broken", "--config-file", str(broken), "--out-dir", str(tmp_path / "out"))
+
+    assert proc.returncode != 0
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for key in ("llm-judge:aws.enabled", "llm-judge:aws.notAKey", "llm-judge:gcpp"):
+        assert key in proc.stderr, f"{key} not named in: {proc.stderr}"
+    assert not (tmp_path / "out").exists(), "nothing is written for an invalid config"
+
+
+def test_unknown_stack_is_an_error_naming_the_file(tmp_path):
+    proc = run_plan("--stack", "nosuchstack", "--out-dir", str(tmp_path))
+
+    assert proc.returncode != 0
+    assert "Pulumi.nosuchstack.yaml" in proc.stderr
+    assert "Traceback" not in proc.stderr
