@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tools.plan_runtime import REPO_ROOT, fake_secret
+from tools.plan_runtime import REPO_ROOT, fake_secret, render
 
 SECRET_KEYS = ("llm-judge:hfToken", "llm-judge:kafkaSaslUsername", "llm-judge:kafkaSaslPassword")
 
@@ -143,3 +143,12 @@ def test_unknown_stack_is_an_error_naming_the_file(tmp_path):
     assert proc.returncode != 0
     assert "Pulumi.nosuchstack.yaml" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_real_stack_renders_identically_twice(stack):
+    """A plan diff between two unchanged checkouts must be empty: no random names, no ordering noise."""
+    first = render(stack, use_cache=False).to_json()
+    second = render(stack, use_cache=False).to_json()
+
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
