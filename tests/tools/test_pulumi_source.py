@@ -58,3 +58,12 @@ def test_every_problem_is_logged_with_its_key_then_run_error(monkeypatch):
 
 def test_secret_fields_are_the_secretstr_keys():
     assert secret_fields() == {"hfToken", "kafkaSaslUsername", "kafkaSaslPassword"}
+
+
+def test_config_from_the_language_hosts_environment_is_read_too(monkeypatch):
+    # Older language hosts leave the config in PULUMI_CONFIG and let the SDK read it lazily.
+    monkeypatch.setenv("PULUMI_CONFIG", json.dumps({"llm-judge:gcp": '{"enabled": false}'}))
+
+    cfg = contextvars.Context().run(load_from_pulumi)
+
+    assert cfg.gcp.enabled is False
