@@ -1,0 +1,31 @@
+"""Session-scoped fixtures for the real local components (one broker and one GCS emulator per test
+process, shared by every area's integration tests; each test takes its own topic/bucket)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.gcs import GcsServer, start_gcs_server
+from tests.support.kafka import KafkaBroker, start_broker
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaBroker]:
+    """Tansu, in memory; ``kafka_broker.bootstrap`` is ``"127.0.0.1:PORT"``."""
+    broker = start_broker(tmp_path_factory.mktemp("tansu"))
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsServer]:
+    """fake-gcs-server, in memory; ``.endpoint``, ``.client()``, ``.new_bucket()``, ``.env()``."""
+    server = start_gcs_server(tmp_path_factory.mktemp("fake-gcs"))
+    try:
+        yield server
+    finally:
+        server.stop()
