@@ -1,0 +1,3 @@
+from app.batch_job.cli import main
+
+raise SystemExit(main())

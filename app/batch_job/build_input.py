@@ -1,0 +1,159 @@
+"""Stream one day's raw records into Vertex batch input parts, quarantining what is not a record.
+
+Memory stays bounded whatever the volume: objects are read in chunks, each line is parsed, rendered and
+written at once, and writes are resumable uploads of bounded chunks. The only per-record state is the
+set of keys of the current part (at most 200,000), used to drop duplicates within a job.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import logging
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from google.cloud import storage
+
+from app.batch_job.gcs import GcsPath, LazyWriter, iter_object_lines, open_for_write
+from app.batch_job.layout import DayLayout
+from app.batch_job.parts import IndexEntry, PartInfo, PartSplitter
+from app.batch_job.request_lines import MessageLike, RequestLineBuilder, record_key, text_fingerprint
+
+log = logging.getLogger(__name__)
+
+# The raw text kept in a reject is capped so that one huge bad line cannot blow up the quarantine file;
+# the object name and line number still point at the full line.
+MAX_REJECT_RAW_CHARS = 64 * 1024
+
+
+ParseLine = Callable[[bytes], Any]
+Render = Callable[[Any], Sequence[MessageLike]]
+
+
+@dataclass
+class BuildResult:
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    lines: int = 0
+    records: int = 0
+    rejected: int = 0
+    rejected_by_reason: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    parts: list[PartInfo] = field(default_factory=list)
+
+    def to_manifest(self) -> dict[str, Any]:
+        return {
+            "lines": self.lines,
+            "records": self.records,
+            "requests": sum(p.requests for p in self.parts),
+            "duplicates_skipped": self.duplicates,
+            "rejected": self.rejected,
+            "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
+            "objects": self.objects,
+            "parts": [{"index": p.index, "requests": p.requests, "bytes": p.bytes} for p in self.parts],
+        }
+
+
+def reject_line(obj: str, line_no: int, reason: str, detail: str, raw: bytes) -> bytes:
+    entry: dict[str, Any] = {"object": obj, "line": line_no, "reason": reason, "detail": detail}
+    try:
+        text = raw.decode("utf-8")
+        entry["raw"] = text[:MAX_REJECT_RAW_CHARS]
+        entry["truncated"] = len(text) > MAX_REJECT_RAW_CHARS
+    except UnicodeDecodeError:
+        entry["raw_base64"] = base64.b64encode(raw[:MAX_REJECT_RAW_CHARS]).decode()
+        entry["truncated"] = len(raw) > MAX_REJECT_RAW_CHARS
+    return json.dumps(entry, separators=(",", ":")).encode() + b"\n"
+
+
+class DayInputBuilder:
+    def __init__(
+        self,
+        client: storage.Client,
+        layout: DayLayout,
+        builder: RequestLineBuilder,
+        render: Render,
+        parse_line: ParseLine,
+        invalid_error: type[Exception],
+        max_requests: int,
+        max_bytes: int,
+    ) -> None:
+        self.client = client
+        self.layout = layout
+        self.builder = builder
+        self.render = render
+        self.parse_line = parse_line
+        self.invalid_error = invalid_error
+        self.max_requests = max_requests
+        self.max_bytes = max_bytes
+
+    def _open_part(self, index: int) -> tuple[IO[bytes], IO[bytes]]:
+        return (
+            open_for_write(self.client, self.layout.input_part(index)),
+            open_for_write(self.client, self.layout.index_part(index)),
+        )
+
+    def build(self, blobs: Iterable[storage.Blob]) -> BuildResult:
+        result = BuildResult()
+        splitter = PartSplitter(self._open_part, self.max_requests, self.max_bytes)
+        rejects = LazyWriter(self.client, self.layout.rejected)
+        try:
+            for blob in blobs:
+                uri = GcsPath(blob.bucket.name, blob.name).uri
+                result.objects.append({"name": uri, "generation": blob.generation, "size": blob.size})
+                self._read_object(blob, uri, splitter, rejects, result)
+        finally:
+            rejects.close()
+        result.parts = splitter.close()
+        result.duplicates = splitter.duplicates
+        return result
+
+    def _read_object(
+        self,
+        blob: storage.Blob,
+        uri: str,
+        splitter: PartSplitter,
+        rejects: LazyWriter,
+        result: BuildResult,
+    ) -> None:
+        line_no = 0
+        try:
+            for line_no, raw in enumerate(iter_object_lines(blob), start=1):
+                if not raw.strip():
+                    continue
+                result.lines += 1
+                try:
+                    record = self.parse_line(raw)
+                except self.invalid_error as exc:
+                    reason = getattr(exc, "reason", "invalid")
+                    detail = getattr(exc, "detail", str(exc))
+                    rejects.write(reject_line(uri, line_no, reason, detail, raw))
+                    result.rejected += 1
+                    result.rejected_by_reason[reason] += 1
+                    continue
+                messages = self.render(record)
+                key = record_key(record.id)
+                line = self.builder.line(key, messages)
+                entry = IndexEntry(key=key, id=record.id, source=record.source, fp=fingerprint_of(messages))
+                if splitter.add(line, entry):
+                    result.records += 1
+        except (OSError, EOFError, zlib.error) as exc:
+            # A truncated or corrupt object: what was read stays judged, the rest is reported once.
+            log.error("reading %s stopped after line %d: %s", uri, line_no, exc)
+            rejects.write(reject_line(uri, line_no + 1, "unreadable_object", str(exc), b""))
+            result.rejected += 1
+            result.rejected_by_reason["unreadable_object"] += 1
+
+
+def fingerprint_of(messages: Sequence[MessageLike]) -> str:
+    """Fingerprint of the last user turn: what the echoed request in a prediction line carries too."""
+    user = [m.content for m in messages if m.role == "user"]
+    return text_fingerprint(user[-1] if user else "")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

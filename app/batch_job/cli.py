@@ -1,0 +1,130 @@
+"""python -m app.batch_job submit|status|collect: flags override the environment (BatchJobSettings)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.batch_job.settings import BatchJobSettings, SettingsError
+
+EXIT_OK = 0
+EXIT_JOB_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NO_PREDICTIONS = 3
+MAX_RANGE_DAYS = 366
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--project", dest="gcp_project", help="GCP project (env GCP_PROJECT)")
+    common.add_argument("--location", dest="gcp_location", help="Vertex AI region (env GCP_LOCATION)")
+    common.add_argument(
+        "--input", dest="gcs_input_uri", help="input pattern, may hold {date} (env GCS_INPUT_URI)"
+    )
+    common.add_argument(
+        "--output", dest="gcs_output_prefix", help="output root gs://... (env GCS_OUTPUT_PREFIX)"
+    )
+    common.add_argument("--prompt", dest="prompt_path", help="the .prompt.yml file (env PROMPT_PATH)")
+    when = common.add_argument_group("day (default: yesterday, UTC)")
+    when.add_argument("--date", type=_date, help="one day, YYYY-MM-DD")
+    when.add_argument("--from", dest="date_from", type=_date, help="first day of a range (with --to)")
+    when.add_argument("--to", dest="date_to", type=_date, help="last day of a range, inclusive")
+    common.add_argument("-v", "--verbose", action="store_true")
+
+    parser = argparse.ArgumentParser(prog="python -m app.batch_job", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    submit = sub.add_parser("submit", parents=[common], help="build the day's input and start the judge")
+    submit.add_argument("--force", action="store_true", help="judge the day again even if it has jobs")
+    submit.add_argument("--dry-run", action="store_true", help="write the input and print the job request(s)")
+    submit.add_argument(
+        "--wait", action="store_true", help="poll until the job(s) end; non-zero if one failed"
+    )
+    submit.add_argument(
+        "--backend", choices=["vertex", "openai"], help="vertex (default) or a self-hosted server"
+    )
+    submit.add_argument("--base-url", dest="openai_base_url", help="OpenAI-compatible URL (backend openai)")
+    submit.add_argument("--model", help="Vertex model id, or the served model name with --backend openai")
+
+    sub.add_parser("status", parents=[common], help="show the state of the day's job(s)")
+    collect = sub.add_parser("collect", parents=[common], help="turn the day's predictions into judgements/")
+    collect.add_argument("--force", action="store_true", help="replace results another backend wrote")
+    return parser
+
+
+def settings_from(
+    args: argparse.Namespace, env_settings: Callable[..., BatchJobSettings]
+) -> BatchJobSettings:
+    overrides: dict[str, Any] = {}
+    for name in ("gcp_project", "gcp_location", "gcs_input_uri", "gcs_output_prefix", "prompt_path"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    backend = getattr(args, "backend", None)
+    if backend is not None:
+        overrides["backend"] = backend
+    if getattr(args, "openai_base_url", None):
+        overrides["openai_base_url"] = args.openai_base_url
+    model = getattr(args, "model", None)
+    if model:
+        overrides["openai_model" if backend == "openai" else "model_id"] = model
+    return env_settings(**overrides)
+
+
+def resolve_days(args: argparse.Namespace, today: dt.date) -> list[dt.date]:
+    if args.date and (args.date_from or args.date_to):
+        raise SettingsError("--date and --from/--to exclude each other")
+    if bool(args.date_from) != bool(args.date_to):
+        raise SettingsError("--from and --to go together")
+    if args.date_from:
+        if args.date_from > args.date_to:
+            raise SettingsError(f"--from {args.date_from} is after --to {args.date_to}")
+        span = (args.date_to - args.date_from).days + 1
+        if span > MAX_RANGE_DAYS:
+            raise SettingsError(f"--from/--to covers {span} days; at most {MAX_RANGE_DAYS} per run")
+        return [args.date_from + dt.timedelta(days=n) for n in range(span)]
+    return [args.date or today - dt.timedelta(days=1)]
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env_settings: Callable[..., BatchJobSettings] = BatchJobSettings,
+    today: Callable[[], dt.date] = lambda: dt.datetime.now(dt.UTC).date(),
+    context_factory: Callable[[BatchJobSettings], Any] | None = None,
+) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = settings_from(args, env_settings)
+        days = resolve_days(args, today())
+        if len(days) > 1 and not settings.input_is_dated:
+            raise SettingsError("a --from/--to range needs an input pattern with {date} (GCS_INPUT_URI)")
+        if context_factory is None:
+            from app.batch_job.context import Context, make_storage_client
+
+            ctx = Context(settings, make_storage_client(settings))
+        else:
+            ctx = context_factory(settings)
+        from app.batch_job import commands
+
+        return commands.run(args.command, ctx, days, args)
+    except (SettingsError, ValidationError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,118 @@
+"""Vertex batch input lines: the shape Vertex's importer needs, identical across lines."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pytest
+
+from app.batch_job.request_lines import (
+    GenerationSettings,
+    RequestLineBuilder,
+    json_depth,
+    record_key,
+    split_messages,
+)
+
+SCHEMA = {
+    "type": "OBJECT",
+    "properties": {
+        "verdict": {"type": "STRING", "enum": ["safe", "unsafe"]},
+        "reasoning": {"type": "STRING"},
+    },
+    "required": ["verdict", "reasoning"],
+    "propertyOrdering": ["verdict", "reasoning"],
+}
+
+
+@dataclass(frozen=True)
+class Msg:
+    role: str
+    content: str
+
+
+def _messages(prompt: str, response: str) -> list[Msg]:
+    return [
+        Msg("system", "You are a security judge."),
+        Msg("user", f"<p>{prompt}</p><r>{response}</r>"),
+    ]
+
+
+def _shape(value: object) -> object:
+    """The type skeleton of a JSON value: what Vertex's type inference compares across lines."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value[:1]]
+    return type(value).__name__
+
+
+BUILDER = RequestLineBuilder(SCHEMA, GenerationSettings(temperature=0.0, max_output_tokens=512))
+
+
+def test_line_has_the_documented_request_layout():
+    line = json.loads(BUILDER.line("r-1", _messages("hi", "hello")))
+    assert line == {
+        "key": "r-1",
+        "request": {
+            "contents": [{"role": "user", "parts": [{"text": "<p>hi</p><r>hello</r>"}]}],
+            "systemInstruction": {"parts": [{"text": "You are a security judge."}]},
+            "generationConfig": {
+                "temperature": 0.0,
+                "maxOutputTokens": 512,
+                "responseMimeType": "application/json",
+                "responseSchema": SCHEMA,
+            },
+        },
+    }
+
+
+def test_serialised_line_equals_the_dict_form():
+    messages = _messages('quotes " and \\ and \n newlines', "ünïcödé ☃ \ud83d")
+    line = BUILDER.line("r-x", messages)
+    assert line.endswith(b"\n")
+    assert line.count(b"\n") == 1
+    assert json.loads(line) == BUILDER.line_dict("r-x", messages)
+    line.decode("ascii")  # always plain ASCII, so valid UTF-8 whatever the text held
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [("", ""), ("a" * 10_000, "b"), ("123", "456"), ("null", "true"), ('{"k": 1}', "[1, 2]")],
+)
+def test_every_line_has_the_same_shape(texts):
+    reference = _shape(json.loads(BUILDER.line("r-1", _messages("x", "y"))))
+    assert _shape(json.loads(BUILDER.line("r-2", _messages(*texts)))) == reference
+
+
+def test_unset_parameters_are_left_out_not_null():
+    builder = RequestLineBuilder(SCHEMA, GenerationSettings())
+    config = json.loads(builder.line("r-1", _messages("a", "b")))["request"]["generationConfig"]
+    assert config == {"responseMimeType": "application/json", "responseSchema": SCHEMA}
+
+
+def test_prompt_without_system_message_has_no_system_instruction():
+    line = json.loads(BUILDER.line("r-1", [Msg("user", "u")]))
+    assert "systemInstruction" not in line["request"]
+
+
+def test_assistant_turns_are_model_turns():
+    _, contents = split_messages([Msg("user", "q"), Msg("assistant", "a"), Msg("user", "q2")])
+    assert [c["role"] for c in contents] == ["user", "model", "user"]
+
+
+def test_unknown_role_is_refused_with_its_index():
+    with pytest.raises(ValueError, match=r"messages\[1\]\.role"):
+        split_messages([Msg("user", "q"), Msg("tool", "x")])
+
+
+def test_keys_are_letter_prefixed_so_numeric_ids_stay_strings():
+    assert record_key("12345") == "r-12345"
+    line = json.loads(BUILDER.line(record_key("12345"), _messages("a", "b")))
+    assert isinstance(line["key"], str)
+    assert line["key"][0].isalpha()
+
+
+def test_line_nesting_stays_within_vertex_limit():
+    assert json_depth(json.loads(BUILDER.line("r-1", _messages("a", "b")))) <= 15

@@ -1,0 +1,283 @@
+"""A small Vertex AI batch prediction server for tests, speaking the REST wire format google-genai uses.
+
+google-genai (vertexai=True) is pointed at it with `HttpOptions(base_url=server.url)` and a static OAuth
+token. It answers `batchPredictionJobs` create / get / list (with the `displayName` filter forms the job
+uses, and paging) / cancel, keeps every request it received for assertions, and can "run" a job: read
+its input file from fake-gcs-server and write `prediction-model-<time>/predictions.jsonl` under the job's
+output prefix, answering each line with a function of the tests' choosing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+_COLLECTION = re.compile(
+    r"^/(?P<version>v1(?:beta1)?)/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
+    r"/batchPredictionJobs(?:/(?P<job>[^/:]+))?(?::(?P<verb>cancel))?$"
+)
+_FILTER = re.compile(r'^displayName(?P<op>[:=])"(?P<value>[^"]*)"$')
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class FakeVertexState:
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: list[RecordedRequest] = field(default_factory=list)
+    # Per job id: states to report on the next GETs, one per GET (the last one stays).
+    scripted: dict[str, list[str]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class FakeVertex:
+    def __init__(self, page_size: int = 2) -> None:
+        # A small default page size makes the client walk several pages of a list.
+        self.state = FakeVertexState()
+        self.page_size = page_size
+        self._ids = itertools.count(1_000_000_001)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def start(self) -> FakeVertex:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeVertex:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        with self.state.lock:
+            self.state.jobs.clear()
+            self.state.requests.clear()
+            self.state.scripted.clear()
+
+    # --- inspection and control from tests -------------------------------------------------------------
+
+    def created(self) -> list[RecordedRequest]:
+        return [r for r in self.state.requests if r.method == "POST" and not r.path.endswith(":cancel")]
+
+    def jobs(self) -> list[dict[str, Any]]:
+        with self.state.lock:
+            return [json.loads(json.dumps(job)) for job in self.state.jobs.values()]
+
+    def job_by_display_name(self, display_name: str) -> dict[str, Any]:
+        matches = [job for job in self.jobs() if job["displayName"] == display_name]
+        assert matches, f"no job named {display_name!r}; have {[j['displayName'] for j in self.jobs()]}"
+        return matches[-1]
+
+    def set_state(self, name: str, state: str, **fields: Any) -> None:
+        with self.state.lock:
+            job = self.state.jobs[name.rsplit("/", 1)[-1]]
+            job["state"] = state
+            job["updateTime"] = _now()
+            job.update(fields)
+
+    def script_states(self, name: str, states: list[str]) -> None:
+        """The next GETs of the job report these states in turn (progress for --wait)."""
+        with self.state.lock:
+            self.state.scripted[name.rsplit("/", 1)[-1]] = list(states)
+
+    def run_job(
+        self,
+        name: str,
+        gcs_client: Any,
+        answer: Callable[[dict[str, Any]], dict[str, Any] | None],
+        state: str = "JOB_STATE_SUCCEEDED",
+    ) -> str:
+        """Write predictions for the job's input, as Vertex does; `answer(line)` returns the fields to add
+        to the echoed line (`{"response": ...}` or `{"status": "..."}`), or None to leave it out."""
+        job = self.jobs_by_name()[name.rsplit("/", 1)[-1]]
+        (uri,) = job["inputConfig"]["gcsSource"]["uris"]
+        bucket, _, blob_name = uri[len("gs://") :].partition("/")
+        data = gcs_client.bucket(bucket).blob(blob_name).download_as_bytes()
+        out_lines = []
+        for raw in data.splitlines():
+            if not raw.strip():
+                continue
+            line = json.loads(raw)
+            extra = answer(line)
+            if extra is None:
+                continue
+            echoed = {**line, "status": "", "processed_time": _now(), **extra}
+            out_lines.append(json.dumps(echoed))
+        out_lines.reverse()  # Vertex does not keep input order; neither does this fake
+        prefix = job["outputConfig"]["gcsDestination"]["outputUriPrefix"].rstrip("/")
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        out_dir = f"{prefix}/prediction-model-{stamp}"
+        bucket, _, dir_name = out_dir[len("gs://") :].partition("/")
+        gcs_client.bucket(bucket).blob(f"{dir_name}/predictions.jsonl").upload_from_string(
+            "\n".join(out_lines) + "\n"
+        )
+        failed = sum(1 for line in out_lines if json.loads(line).get("status"))
+        self.set_state(
+            name,
+            state,
+            outputInfo={"gcsOutputDirectory": out_dir},
+            completionStats={"successfulCount": str(len(out_lines) - failed), "failedCount": str(failed)},
+            endTime=_now(),
+        )
+        return out_dir
+
+    def jobs_by_name(self) -> dict[str, dict[str, Any]]:
+        with self.state.lock:
+            return {key: json.loads(json.dumps(job)) for key, job in self.state.jobs.items()}
+
+    # --- HTTP ------------------------------------------------------------------------------------------
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _send(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _error(self, status: int, code: str, message: str) -> None:
+                self._send(status, {"error": {"code": status, "message": message, "status": code}})
+
+            def _handle(self, method: str) -> None:
+                split = urlsplit(self.path)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                body = json.loads(raw) if raw else None
+                query = parse_qs(split.query)
+                with fake.state.lock:
+                    fake.state.requests.append(
+                        RecordedRequest(method, split.path, query, dict(self.headers.items()), body)
+                    )
+                if not self.headers.get("Authorization", "").startswith("Bearer "):
+                    self._error(401, "UNAUTHENTICATED", "Request is missing a bearer token.")
+                    return
+                match = _COLLECTION.match(split.path)
+                if not match:
+                    self._error(404, "NOT_FOUND", f"no route for {method} {split.path}")
+                    return
+                parent = f"projects/{match['project']}/locations/{match['location']}"
+                job_id, verb = match["job"], match["verb"]
+                if method == "POST" and job_id is None:
+                    self._send(200, fake._create(parent, body or {}))
+                elif method == "GET" and job_id is None:
+                    self._list(query)
+                elif method == "GET":
+                    job = fake._get(job_id)
+                    if job is None:
+                        self._error(404, "NOT_FOUND", f"BatchPredictionJob {job_id} not found.")
+                    else:
+                        self._send(200, job)
+                elif method == "POST" and verb == "cancel":
+                    if fake._get(job_id) is None:
+                        self._error(404, "NOT_FOUND", f"BatchPredictionJob {job_id} not found.")
+                    else:
+                        fake.set_state(job_id, "JOB_STATE_CANCELLED")
+                        self._send(200, {})
+                else:
+                    self._error(405, "UNIMPLEMENTED", f"{method} {split.path}")
+
+            def _list(self, query: dict[str, list[str]]) -> None:
+                flt = query.get("filter", [""])[0]
+                selected = fake._select(flt)
+                if selected is None:
+                    self._error(400, "INVALID_ARGUMENT", f"unsupported filter {flt!r}")
+                    return
+                size = int(query.get("pageSize", [fake.page_size])[0])
+                size = min(size, fake.page_size)
+                start = int(query.get("pageToken", ["0"])[0] or 0)
+                page = selected[start : start + size]
+                body: dict[str, Any] = {"batchPredictionJobs": page} if page else {}
+                if start + size < len(selected):
+                    body["nextPageToken"] = str(start + size)
+                self._send(200, body)
+
+            def do_GET(self) -> None:
+                self._handle("GET")
+
+            def do_POST(self) -> None:
+                self._handle("POST")
+
+        return Handler
+
+    def _create(self, parent: str, body: dict[str, Any]) -> dict[str, Any]:
+        missing = [k for k in ("displayName", "model", "inputConfig", "outputConfig") if k not in body]
+        if missing:
+            raise AssertionError(f"create request lacks {missing}")
+        job_id = str(next(self._ids))
+        now = _now()
+        job = {
+            "name": f"{parent}/batchPredictionJobs/{job_id}",
+            "displayName": body["displayName"],
+            "model": body["model"],
+            "inputConfig": body["inputConfig"],
+            "outputConfig": body["outputConfig"],
+            "state": "JOB_STATE_PENDING",
+            "createTime": now,
+            "updateTime": now,
+            "modelVersionId": "1",
+        }
+        with self.state.lock:
+            self.state.jobs[job_id] = job
+        return job
+
+    def _get(self, job_id: str) -> dict[str, Any] | None:
+        with self.state.lock:
+            job = self.state.jobs.get(job_id)
+            if job is None:
+                return None
+            script = self.state.scripted.get(job_id)
+            if script:
+                job["state"] = script.pop(0) if len(script) > 1 else script[0]
+            return json.loads(json.dumps(job))
+
+    def _select(self, flt: str) -> list[dict[str, Any]] | None:
+        with self.state.lock:
+            jobs = [json.loads(json.dumps(job)) for job in self.state.jobs.values()]
+        # The real service lists newest first.
+        jobs.sort(key=lambda job: job["createTime"], reverse=True)
+        if not flt:
+            return jobs
+        match = _FILTER.match(flt.strip())
+        if not match:
+            return None
+        value = match["value"]
+        if match["op"] == "=":
+            return [job for job in jobs if job["displayName"] == value]
+        pattern = re.compile("^" + ".*".join(re.escape(part) for part in value.split("*")) + "$")
+        return [job for job in jobs if pattern.match(job["displayName"])]
