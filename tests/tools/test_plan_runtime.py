@@ -11,7 +11,7 @@ import pytest
 
 import components.program
 from components.config import ConfigError
-from tools import plan_runtime
+from tools import mocks, plan_runtime
 from tools.plan_runtime import SECRET, render
 
 TOKEN = "hf_test_token_value_123"
@@ -161,6 +161,23 @@ def test_a_data_source_without_a_mock_result_says_where_to_add_one(monkeypatch):
         aws.eks.get_cluster(name="nope")
 
     monkeypatch.setattr(components.program, "build_stack", lookup)
+    monkeypatch.setattr(mocks, "_tables", lambda: ({}, {}))
 
     with pytest.raises(Exception, match=r"mock_outputs_aws\.py"):
         _render()
+
+
+def test_data_source_results_come_from_the_call_table(monkeypatch):
+    import pulumi_aws as aws
+
+    def lookup(cfg):
+        cluster = aws.eks.get_cluster_output(name="judge")
+        pulumi.export("endpoint", cluster.endpoint)
+
+    monkeypatch.setattr(components.program, "build_stack", lookup)
+    table = {
+        "aws:eks/getCluster:getCluster": lambda args: {"name": args["name"], "endpoint": "https://x.example"}
+    }
+    monkeypatch.setattr(mocks, "_tables", lambda: ({}, table))
+
+    assert _render().outputs["endpoint"] == "https://x.example"
