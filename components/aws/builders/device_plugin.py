@@ -1,0 +1,62 @@
+"""NVIDIA device plugin DaemonSet: advertises ``nvidia.com/gpu`` on the GPU nodes.
+
+Shaped like NVIDIA's static manifest (deployments/static/nvidia-device-plugin.yml), restricted to this
+stack's GPU nodes. It lives in kube-system because ``system-node-critical`` pods are only admitted
+there by default.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config.aws import DevicePluginConfig, NodeGroupConfig
+
+from .scheduling import PART_OF, node_selector, tolerations
+
+NAMESPACE = "kube-system"
+NAME = "llm-judge-nvidia-device-plugin"
+DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+
+
+def daemonset(cfg: DevicePluginConfig, node_group: NodeGroupConfig) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": "nvidia-device-plugin", "app.kubernetes.io/instance": NAME}
+    return {
+        "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": {**labels, **PART_OF}},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "nodeSelector": node_selector(node_group),
+                    "tolerations": [*tolerations(node_group), GPU_TOLERATION],
+                    "priorityClassName": "system-node-critical",
+                    "automountServiceAccountToken": False,
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "containers": [
+                        {
+                            "name": "nvidia-device-plugin-ctr",
+                            "image": f"{cfg.image}:{cfg.tag}",
+                            "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "false"}],
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                            "resources": {
+                                "requests": {"cpu": "10m", "memory": "32Mi"},
+                                "limits": {"memory": "128Mi"},
+                            },
+                            "volumeMounts": [{"name": "device-plugin", "mountPath": DEVICE_PLUGIN_DIR}],
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": "device-plugin",
+                            "hostPath": {"path": DEVICE_PLUGIN_DIR, "type": "Directory"},
+                        }
+                    ],
+                },
+            },
+        },
+    }

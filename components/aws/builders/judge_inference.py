@@ -1,0 +1,214 @@
+"""The vLLM judge: Deployment, Service, ServiceAccount and NetworkPolicy, as plain objects.
+
+Departures from the seed's Helm values (docs/aws.md explains each): the model is served from the
+loader's layout path with ``HF_HUB_OFFLINE=1``; no ``--quantization awq`` (vLLM reads the
+quantization from the model config and picks the faster awq_marlin kernel) and no
+``VLLM_ATTENTION_BACKEND=XFORMERS`` (the backend was removed); the model is the positional argument
+of ``vllm serve`` (``--model`` is deprecated there); an init container waits for the model on the
+node; a startup probe covers a cold load; the pod runs as the image's non-root ``vllm`` user with a
+read-only root filesystem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.model_loader.layout import served_model_path
+from components.config.aws import AwsConfig
+
+from .model_cache import LOADER_UID, MODELS_MOUNT, loader_args, models_volume
+from .scheduling import (
+    PART_OF,
+    SHM_MOUNT,
+    TMP_MOUNT,
+    await_annotations,
+    failures_for,
+    http_probe,
+    node_selector,
+    restricted_container,
+    tolerations,
+)
+
+COMPONENT_LABEL = {"app.kubernetes.io/component": "judge-inference"}
+VLLM_HOME = "/home/vllm"
+"""HOME of the image's ``vllm`` user; an emptyDir here holds the torch/triton/vLLM caches."""
+GPU_RESOURCE = "nvidia.com/gpu"
+STARTUP_PERIOD_SECONDS = 10
+
+
+def selector(cfg: AwsConfig) -> dict[str, str]:
+    return {"app": cfg.service_name}
+
+
+def model_path(cfg: AwsConfig) -> str:
+    return served_model_path(MODELS_MOUNT, cfg.model.repo_id)
+
+
+def vllm_args(cfg: AwsConfig) -> list[str]:
+    """``vllm serve`` arguments, from typed config, then the escape hatch."""
+    m, v = cfg.model, cfg.vllm
+    return [
+        model_path(cfg),
+        "--served-model-name",
+        m.effective_served_name,
+        "--max-model-len",
+        str(m.max_model_len),
+        "--gpu-memory-utilization",
+        f"{m.gpu_memory_utilization:g}",
+        "--port",
+        str(v.port),
+        *v.extra_args,
+    ]
+
+
+def vllm_env() -> list[dict[str, str]]:
+    return [
+        {"name": "HF_HUB_OFFLINE", "value": "1"},
+        {"name": "HOME", "value": VLLM_HOME},
+        # torch resolves the user name at import; USER keeps that working for any runAsUser.
+        {"name": "USER", "value": "vllm"},
+        {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
+        {"name": "DO_NOT_TRACK", "value": "1"},
+    ]
+
+
+def deployment(cfg: AwsConfig, loader_image: str) -> dict[str, Any]:
+    v = cfg.vllm
+    labels = {**selector(cfg), **COMPONENT_LABEL}
+    gpus = {GPU_RESOURCE: str(v.gpus)}
+    wait = {
+        "name": "wait-for-model",
+        "image": loader_image,
+        "command": ["python", "-m", "app.model_loader"],
+        "args": loader_args(cfg, "wait", "--timeout", str(cfg.model_loader.wait_timeout_seconds)),
+        # The loader image's own user: it owns the cache files and has a passwd entry in that image.
+        "securityContext": restricted_container(LOADER_UID, LOADER_UID),
+        "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "volumeMounts": [{"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True}],
+    }
+    server = {
+        "name": "vllm",
+        "image": v.image_ref,
+        "command": ["vllm", "serve"],
+        "args": vllm_args(cfg),
+        "ports": [{"name": "http", "containerPort": v.port, "protocol": "TCP"}],
+        "env": vllm_env(),
+        "resources": v.resources.manifest(extra=gpus),
+        "startupProbe": http_probe(
+            "/health",
+            "http",
+            STARTUP_PERIOD_SECONDS,
+            failures_for(v.cold_start_seconds, STARTUP_PERIOD_SECONDS),
+        ),
+        "readinessProbe": http_probe("/health", "http", period=10, failures=3),
+        "livenessProbe": http_probe("/health", "http", period=15, failures=4, timeout=10),
+        "securityContext": restricted_container(v.run_as_user, v.run_as_user, v.read_only_root_filesystem),
+        "volumeMounts": [
+            {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},
+            {"name": "shm", "mountPath": SHM_MOUNT},
+            {"name": "home", "mountPath": VLLM_HOME},
+            {"name": "tmp", "mountPath": TMP_MOUNT},
+        ],
+    }
+    return {
+        "metadata": {
+            "name": cfg.service_name,
+            "namespace": cfg.namespace,
+            "labels": {**labels, **PART_OF},
+            "annotations": await_annotations(v.await_timeout_seconds, v.skip_await),
+        },
+        "spec": {
+            "replicas": v.replicas,
+            # One GPU per replica and nodes with no spare GPU: a rolling update's surge pod could never
+            # schedule, so the old pod goes first.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": selector(cfg)},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": cfg.service_name,
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "nodeSelector": node_selector(cfg.node_group),
+                    "tolerations": tolerations(cfg.node_group),
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": v.run_as_user,
+                        "runAsGroup": v.run_as_user,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "terminationGracePeriodSeconds": 60,
+                    "initContainers": [wait],
+                    "containers": [server],
+                    "volumes": [
+                        models_volume(cfg),
+                        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": v.shm_size}},
+                        {"name": "home", "emptyDir": {"sizeLimit": "10Gi"}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
+                    ],
+                },
+            },
+        },
+    }
+
+
+def service(cfg: AwsConfig) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": cfg.service_name,
+            "namespace": cfg.namespace,
+            "labels": {**selector(cfg), **COMPONENT_LABEL, **PART_OF},
+            # pulumi-kubernetes would wait for a ready endpoint, i.e. for vLLM; the Deployment's own
+            # await (with its long timeout) already covers that.
+            "annotations": await_annotations(0, skip=True),
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(cfg),
+            "ports": [{"name": "http", "port": cfg.vllm.port, "targetPort": "http", "protocol": "TCP"}],
+        },
+    }
+
+
+def service_account(cfg: AwsConfig) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": cfg.service_name,
+            "namespace": cfg.namespace,
+            "labels": {**selector(cfg), **COMPONENT_LABEL, **PART_OF},
+        },
+        "automountServiceAccountToken": False,
+    }
+
+
+KUBE_DNS_PEER = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+}
+
+
+def network_policy(cfg: AwsConfig) -> dict[str, Any]:
+    """Ingress: only judge-client pods, only on the server port. Egress: DNS to kube-dns only (the
+    model is local and HF_HUB_OFFLINE is set, so vLLM never needs the network)."""
+    np = cfg.network_policy
+    client: dict[str, Any] = {"podSelector": {"matchLabels": dict(np.client_pod_labels)}}
+    if np.client_namespace_labels is not None:
+        client["namespaceSelector"] = {"matchLabels": dict(np.client_namespace_labels)}
+    return {
+        "metadata": {
+            "name": cfg.service_name,
+            "namespace": cfg.namespace,
+            "labels": {**selector(cfg), **COMPONENT_LABEL, **PART_OF},
+        },
+        "spec": {
+            "podSelector": {"matchLabels": selector(cfg)},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": [{"from": [client], "ports": [{"port": cfg.vllm.port, "protocol": "TCP"}]}],
+            "egress": [
+                {
+                    "to": [KUBE_DNS_PEER],
+                    "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+                }
+            ],
+        },
+    }

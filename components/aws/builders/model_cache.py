@@ -1,0 +1,138 @@
+"""The model-loader DaemonSet: one pod per GPU node keeps the model complete on that node's NVMe.
+
+Its container runs the project's loader (``python -m app.model_loader serve``): it downloads or
+verifies the model under the host directory, then stays up; ``/readyz`` answers 200 only when the
+model is complete on this node, so "DaemonSet ready" means "every GPU node has the model".
+
+The hostPath directory is created by the kubelet as root; the loader image runs as uid 10001. A tiny
+init container (root, only the CHOWN capability, read-only root filesystem, no shell) hands the
+directory to that uid, so the long-running container stays non-root and the seed's ``chmod 777``
+is not needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config.aws import AwsConfig
+
+from .scheduling import (
+    PART_OF,
+    TMP_MOUNT,
+    await_annotations,
+    http_probe,
+    node_selector,
+    restricted_container,
+    tolerations,
+)
+
+NAME = "model-loader"
+MODELS_MOUNT = "/models"
+"""Where the cache is mounted in every container (loader, init containers, vLLM)."""
+LOADER_UID = 10001
+"""The model-loader image's non-root user (contract with build/Dockerfile.model-loader)."""
+HF_TOKEN_KEY = "token"  # noqa: S105 - the key inside the Secret, not a token
+SELECTOR = {"app.kubernetes.io/name": NAME}
+
+
+def loader_args(cfg: AwsConfig, command: str, *extra: str) -> list[str]:
+    """Arguments of ``python -m app.model_loader <command>`` for this stack's model."""
+    args = [command, "--models-dir", MODELS_MOUNT, "--repo-id", cfg.model.repo_id]
+    if cfg.model.revision:
+        args += ["--revision", cfg.model.revision]
+    return [*args, *extra]
+
+
+def models_volume(cfg: AwsConfig) -> dict[str, Any]:
+    # DirectoryOrCreate in every pod that mounts it: whichever pod lands first on a fresh node creates
+    # it (root-owned), and the loader's init container hands it to the loader's uid either way.
+    return {
+        "name": "models",
+        "hostPath": {"path": cfg.model_loader.host_models_dir, "type": "DirectoryOrCreate"},
+    }
+
+
+def hf_token_secret(cfg: AwsConfig) -> dict[str, Any]:
+    """Metadata of the Secret holding ``llm-judge:hfToken`` (its data is set by the component, as a
+    Pulumi secret)."""
+    return {
+        "metadata": {
+            "name": cfg.hf_token_secret_name,
+            "namespace": cfg.namespace,
+            "labels": {"app.kubernetes.io/name": NAME, **PART_OF},
+        },
+        "type": "Opaque",
+    }
+
+
+def daemonset(cfg: AwsConfig, image: str, with_hf_token: bool) -> dict[str, Any]:
+    ml = cfg.model_loader
+    env: list[dict[str, Any]] = [
+        {"name": "HOME", "value": TMP_MOUNT},
+        {"name": "HF_HOME", "value": f"{TMP_MOUNT}/hf-home"},
+    ]
+    if with_hf_token:
+        env.append(
+            {
+                "name": "HF_TOKEN",
+                "valueFrom": {"secretKeyRef": {"name": cfg.hf_token_secret_name, "key": HF_TOKEN_KEY}},
+            }
+        )
+    chown = {
+        "name": "own-cache-dir",
+        "image": image,
+        "command": ["chown", "-R", f"{LOADER_UID}:{LOADER_UID}", MODELS_MOUNT],
+        "securityContext": {
+            "runAsNonRoot": False,
+            "runAsUser": 0,
+            "runAsGroup": 0,
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
+        "volumeMounts": [{"name": "models", "mountPath": MODELS_MOUNT}],
+    }
+    loader = {
+        "name": NAME,
+        "image": image,
+        "command": ["python", "-m", "app.model_loader"],
+        "args": loader_args(cfg, "serve", "--port", str(ml.port)),
+        "ports": [{"name": "http", "containerPort": ml.port, "protocol": "TCP"}],
+        "env": env,
+        "readinessProbe": http_probe("/readyz", "http", period=10, failures=3),
+        "livenessProbe": http_probe("/healthz", "http", period=20, failures=3),
+        "securityContext": restricted_container(LOADER_UID, LOADER_UID),
+        "resources": ml.resources.manifest(),
+        "volumeMounts": [
+            {"name": "models", "mountPath": MODELS_MOUNT},
+            {"name": "tmp", "mountPath": TMP_MOUNT},
+        ],
+    }
+    return {
+        "metadata": {
+            "name": NAME,
+            "namespace": cfg.namespace,
+            "labels": {**SELECTOR, **PART_OF},
+            "annotations": await_annotations(ml.await_timeout_seconds),
+        },
+        "spec": {
+            "selector": {"matchLabels": SELECTOR},
+            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            "template": {
+                "metadata": {"labels": SELECTOR},
+                "spec": {
+                    "nodeSelector": node_selector(cfg.node_group),
+                    "tolerations": tolerations(cfg.node_group),
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "terminationGracePeriodSeconds": 30,
+                    "initContainers": [chown],
+                    "containers": [loader],
+                    "volumes": [models_volume(cfg), {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}}],
+                },
+            },
+        },
+    }

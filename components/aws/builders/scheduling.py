@@ -1,0 +1,60 @@
+"""Where GPU pods may run: derived from the node group's own labels and taints, so the node group,
+the device plugin, the model loader and vLLM always agree."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from components.config.aws import NodeGroupConfig
+
+# Container paths, each backed by its own emptyDir volume (not the host's shared temp directories).
+TMP_MOUNT = "/tmp"  # noqa: S108
+SHM_MOUNT = "/dev/shm"  # noqa: S108
+
+PART_OF = {"app.kubernetes.io/part-of": "llm-judge", "app.kubernetes.io/managed-by": "pulumi"}
+
+
+def node_selector(node_group: NodeGroupConfig) -> dict[str, str]:
+    return dict(node_group.labels)
+
+
+def tolerations(node_group: NodeGroupConfig) -> list[dict[str, str]]:
+    return [
+        {"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect} for t in node_group.taints
+    ]
+
+
+def await_annotations(timeout_seconds: int, skip: bool = False) -> dict[str, str]:
+    """pulumi-kubernetes waits 10 minutes for workloads by default; a GPU node scale-up plus a first
+    model download can take longer, and a pod that is not ready by then fails ``pulumi up``."""
+    if skip:
+        return {"pulumi.com/skipAwait": "true"}
+    return {"pulumi.com/timeoutSeconds": str(timeout_seconds)}
+
+
+def restricted_container(run_as_user: int, run_as_group: int, read_only_root: bool = True) -> dict[str, Any]:
+    """A container security context that satisfies the Kubernetes 'restricted' profile."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": run_as_user,
+        "runAsGroup": run_as_group,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": read_only_root,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def http_probe(path: str, port: str, period: int, failures: int, timeout: int = 5) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": port},
+        "periodSeconds": period,
+        "failureThreshold": failures,
+        "timeoutSeconds": timeout,
+    }
+
+
+def failures_for(window_seconds: int, period_seconds: int) -> int:
+    """Failure threshold so that ``threshold * period >= window``."""
+    return max(1, math.ceil(window_seconds / period_seconds))

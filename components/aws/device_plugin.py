@@ -1,0 +1,28 @@
+"""NVIDIA device plugin DaemonSet on the GPU nodes (the AL2023 NVIDIA AMI ships none)."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config.aws import AwsConfig
+
+from .builders import device_plugin as spec
+
+TYPE = "llm-judge:aws:NvidiaDevicePlugin"
+
+
+class NvidiaDevicePlugin(pulumi.ComponentResource):
+    daemonset_name: pulumi.Output[str]
+
+    def __init__(self, name: str, cfg: AwsConfig, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        manifest = spec.daemonset(cfg.device_plugin, cfg.node_group)
+        ds = k8s.apps.v1.DaemonSet(
+            f"{name}-ds",
+            metadata=manifest["metadata"],
+            spec=manifest["spec"],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.daemonset_name = ds.metadata.apply(lambda m: m["name"] if isinstance(m, dict) else m.name)
+        self.register_outputs({"daemonset_name": self.daemonset_name})

@@ -1,0 +1,147 @@
+"""The managed GPU node group: node role, launch template (AL2023 NVIDIA, IMDSv2, nodeadm RAID0
+user data, encrypted root volume) and ``aws.eks.NodeGroup`` with labels, taints and the
+cluster-autoscaler tags."""
+
+from __future__ import annotations
+
+import re
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config.aws import AwsConfig
+
+from .builders import node_group as spec
+from .builders import userdata
+
+TYPE = "llm-judge:aws:GpuNodeGroup"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+class GpuNodeGroup(pulumi.ComponentResource):
+    node_group_name: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    launch_template_id: pulumi.Output[str]
+    autoscaling_group_name: pulumi.Output[str]
+
+    def __init__(
+        self,
+        name: str,
+        cfg: AwsConfig,
+        cluster_name: pulumi.Input[str],
+        default_subnet_ids: pulumi.Input[list[str]],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__(TYPE, name, None, opts)
+        ng = cfg.node_group
+        child = pulumi.ResourceOptions(parent=self)
+        tags = {**cfg.tags, **ng.tags}
+
+        attachments: list[pulumi.Resource] = []
+        if ng.node_role_arn:
+            role_arn: pulumi.Output[str] = pulumi.Output.from_input(ng.node_role_arn)
+        else:
+            role = aws.iam.Role(
+                f"{name}-role",
+                assume_role_policy=spec.node_assume_role_policy(),
+                description=f"EKS GPU nodes of {name}",
+                tags=tags,
+                opts=child,
+            )
+            partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+            for policy in (*spec.WORKER_POLICIES, *ng.extra_policy_arns):
+                arn = (
+                    policy
+                    if policy.startswith("arn:")
+                    else partition.apply(lambda p, n=policy: spec.managed_policy_arn(p, n))
+                )
+                attachments.append(
+                    aws.iam.RolePolicyAttachment(
+                        f"{name}-{_slug(policy.rsplit('/', 1)[-1])}",
+                        role=role.name,
+                        policy_arn=arn,
+                        opts=child,
+                    )
+                )
+            role_arn = role.arn
+
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-lt",
+            name_prefix=f"{name}-",
+            description="GPU nodes: EKS AL2023 NVIDIA AMI, instance-store NVMe as RAID0 (nodeadm)",
+            update_default_version=True,
+            user_data=userdata.encode(userdata.gpu_node_user_data("RAID0")),
+            block_device_mappings=spec.block_device_mappings(ng.disk_size),
+            metadata_options=spec.metadata_options(ng.metadata_hop_limit),
+            tag_specifications=[
+                {"resource_type": kind, "tags": {**tags, "Name": f"{name}-{kind}"}}
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            tags=tags,
+            opts=child,
+        )
+
+        template_instance = spec.template_instance(cfg.gpu_types)
+        ca_tags = (
+            pulumi.Output.from_input(cluster_name).apply(
+                lambda c: spec.autoscaler_tags(c, ng, template_instance)
+            )
+            if ng.autoscaler_tags
+            else pulumi.Output.from_input({})
+        )
+        subnet_ids = ng.subnet_ids or default_subnet_ids
+        group = aws.eks.NodeGroup(
+            f"{name}-ng",
+            cluster_name=cluster_name,
+            node_group_name_prefix=f"{ng.name}-",
+            node_role_arn=role_arn,
+            subnet_ids=subnet_ids,
+            ami_type=spec.AMI_TYPE,
+            instance_types=list(ng.instance_types),
+            capacity_type=ng.capacity_type,
+            scaling_config={
+                "min_size": ng.min_size,
+                "desired_size": ng.desired_size,
+                "max_size": ng.max_size,
+            },
+            labels=dict(ng.labels),
+            taints=spec.eks_taints(ng.taints),
+            launch_template={"id": template.id, "version": template.latest_version.apply(str)},
+            update_config={"max_unavailable": 1},
+            node_repair_config={"enabled": ng.node_repair},
+            tags=ca_tags.apply(lambda ca: {**tags, **ca}),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=attachments,
+                # The cluster-autoscaler owns the size after creation; re-applying desiredSize on every
+                # `pulumi up` would undo its scaling.
+                ignore_changes=["scalingConfig.desiredSize"],
+            ),
+        )
+        asg_name = group.resources.apply(lambda rs: rs[0].autoscaling_groups[0].name)
+        if ng.autoscaler_tags:
+            # EKS tags the group's Auto Scaling group with `enabled`/`owned` itself, but not with the
+            # node-template tags, which cluster-autoscaler reads from the ASG when scaling from zero.
+            for key, value in spec.node_template_tags(ng, template_instance).items():
+                aws.autoscaling.Tag(
+                    f"{name}-asg-{_slug(key.split('/node-template/', 1)[1])}",
+                    autoscaling_group_name=asg_name,
+                    tag={"key": key, "value": value, "propagate_at_launch": False},
+                    opts=child,
+                )
+
+        self.node_group_name = group.node_group_name
+        self.role_arn = role_arn
+        self.launch_template_id = template.id
+        self.autoscaling_group_name = asg_name
+        self.register_outputs(
+            {
+                "node_group_name": self.node_group_name,
+                "role_arn": self.role_arn,
+                "launch_template_id": self.launch_template_id,
+                "autoscaling_group_name": self.autoscaling_group_name,
+            }
+        )

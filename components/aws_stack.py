@@ -1,0 +1,73 @@
+"""The AWS half of the stack: cluster access, GPU node group, device plugin, model cache and the
+vLLM judge, wired from the typed config."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components.aws.cluster import ClusterAccess
+from components.aws.device_plugin import NvidiaDevicePlugin
+from components.aws.judge_inference import JudgeInference
+from components.aws.model_cache import ModelCache
+from components.aws.model_loader_image import ModelLoaderImage
+from components.aws.namespace import JudgeNamespace
+from components.aws.node_group import GpuNodeGroup
+from components.config import StackConfig
+
+PREFIX = "judge"
+
+
+def build_aws(cfg: StackConfig) -> None:
+    """Register the AWS half and export its outputs."""
+    acfg = cfg.aws
+    configured_region = pulumi.Config("aws").get("region")
+    if configured_region and configured_region != acfg.region:
+        pulumi.log.warn(
+            f"aws:region is {configured_region} but llm-judge:aws.region is {acfg.region}; the stack uses "
+            f"{acfg.region} (an explicit provider), set both to the same value to avoid confusion"
+        )
+    tags = {"llm-judge:stack": pulumi.get_stack(), **acfg.tags}
+    aws_provider = aws.Provider(f"{PREFIX}-aws", region=acfg.region, default_tags={"tags": tags})
+    aws_opts = pulumi.ResourceOptions(providers={"aws": aws_provider})
+
+    cluster = ClusterAccess(f"{PREFIX}-cluster", acfg, opts=aws_opts)
+    nodes = GpuNodeGroup(
+        f"{PREFIX}-gpu",
+        acfg,
+        cluster_name=cluster.cluster_name,
+        default_subnet_ids=cluster.subnet_ids,
+        opts=aws_opts,
+    )
+
+    k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": cluster.provider})
+    if acfg.device_plugin.enabled:
+        NvidiaDevicePlugin(f"{PREFIX}-device-plugin", acfg, opts=k8s_opts)
+    namespace = JudgeNamespace(f"{PREFIX}-namespace", acfg.namespace, opts=k8s_opts)
+
+    loader_image: pulumi.Input[str]
+    if acfg.model_loader.image:
+        loader_image = acfg.model_loader.image
+    else:
+        loader_image = ModelLoaderImage(f"{PREFIX}-model-loader", dict(tags), opts=aws_opts).ref
+
+    ModelCache(
+        f"{PREFIX}-model-cache",
+        acfg,
+        image=loader_image,
+        hf_token=cfg.hf_token,
+        depends_on=[namespace.resource],
+        opts=k8s_opts,
+    )
+    judge = JudgeInference(
+        f"{PREFIX}-inference", acfg, loader_image=loader_image, depends_on=[namespace.resource], opts=k8s_opts
+    )
+
+    pulumi.export("aws_cluster_name", cluster.cluster_name)
+    pulumi.export("aws_gpu_node_group_name", nodes.node_group_name)
+    pulumi.export("aws_gpu_node_role_arn", nodes.role_arn)
+    pulumi.export("aws_gpu_autoscaling_group_name", nodes.autoscaling_group_name)
+    pulumi.export("aws_namespace", namespace.name)
+    pulumi.export("aws_judge_service_dns", judge.service_dns)
+    pulumi.export("aws_judge_base_url", judge.base_url)
+    pulumi.export("aws_judge_served_model_name", judge.served_model_name)

@@ -1,0 +1,54 @@
+"""Render the AWS half offline, from a stack file's ``llm-judge:aws`` block with test overrides."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+
+from tools.plan_runtime import REPO_ROOT, Plan, PlannedResource, render
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+DAEMONSET = "kubernetes:apps/v1:DaemonSet"
+NODE_GROUP = "aws:eks/nodeGroup:NodeGroup"
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+
+
+def aws_block(stack: str) -> dict[str, Any]:
+    data = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
+    return copy.deepcopy(data["config"]["llm-judge:aws"])
+
+
+def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def render_aws(stack: str = "dev", overrides: dict[str, Any] | None = None, **top: Any) -> Plan:
+    """The AWS half of ``stack`` (GCP switched off so only AWS resources appear)."""
+    config = {"aws": merged(aws_block(stack), overrides or {}), "gcp": {"enabled": False}, **top}
+    return render(stack, config)
+
+
+def one(plan: Plan, type_token: str, suffix: str) -> PlannedResource:
+    """The one resource of ``type_token`` whose Pulumi name ends with ``suffix``."""
+    found = [r for r in plan.of_type(type_token) if r.name.endswith(suffix)]
+    assert len(found) == 1, f"expected one {type_token} named *{suffix}, found {[r.name for r in found]}"
+    return found[0]
+
+
+def pod_spec(resource: PlannedResource) -> dict[str, Any]:
+    return resource.inputs["spec"]["template"]["spec"]
+
+
+def container(resource: PlannedResource, name: str, init: bool = False) -> dict[str, Any]:
+    key = "initContainers" if init else "containers"
+    found = [c for c in pod_spec(resource).get(key, []) if c["name"] == name]
+    assert len(found) == 1, f"{resource.name}: expected one {key} entry named {name!r}"
+    return found[0]
