@@ -36,7 +36,8 @@ def build_aws(cfg: StackConfig) -> None:
         f"{PREFIX}-gpu",
         acfg,
         cluster_name=cluster.cluster_name,
-        default_subnet_ids=cluster.subnet_ids,
+        # A created cluster's nodes go to its private subnets; an existing one's to all its subnets.
+        default_subnet_ids=acfg.cluster.private_subnet_ids if acfg.cluster.create else cluster.subnet_ids,
         opts=aws_opts,
     )
 

@@ -281,6 +281,47 @@ class NodeGroupConfig(ConfigModel):
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags for the node group, its instances and volumes."""
 
+    @model_validator(mode="after")
+    def _check(self) -> NodeGroupConfig:
+        p = Problems()
+        p.check(
+            self.min_size <= self.max_size,
+            "minSize",
+            f"{self.min_size} is greater than maxSize {self.max_size}",
+        )
+        if self.min_size <= self.max_size:
+            p.check(
+                self.min_size <= self.desired_size <= self.max_size,
+                "desiredSize",
+                f"{self.desired_size} is outside [minSize {self.min_size}, maxSize {self.max_size}]",
+            )
+        for i, name in enumerate(self.instance_types):
+            p.check(
+                instance_types.lookup(name) is not None,
+                f"instanceTypes[{i}]",
+                instance_types.rejection_reason(name),
+            )
+        p.check(
+            len(set(self.instance_types)) == len(self.instance_types), "instanceTypes", "lists a type twice"
+        )
+        known = [t for t in map(instance_types.lookup, self.instance_types) if t is not None]
+        if len({t.gpus for t in known}) > 1:
+            p.add(
+                "instanceTypes",
+                "all types must have the same GPU count (the autoscaler's node template has one "
+                f"nvidia.com/gpu value); got {', '.join(f'{t.name}={t.gpus}' for t in known)}",
+            )
+        seen: set[tuple[str, str]] = set()
+        for i, taint in enumerate(self.taints):
+            p.check(
+                (taint.key, taint.effect) not in seen,
+                f"taints[{i}]",
+                f"duplicate taint {taint.key}:{taint.effect}",
+            )
+            seen.add((taint.key, taint.effect))
+        p.raise_if_any()
+        return self
+
 
 class ModelConfig(ConfigModel):
     """``model``: what vLLM serves and the model loader downloads."""
@@ -479,6 +520,17 @@ class NetworkPolicyConfig(ConfigModel):
     client_namespace_labels: Labels | None = None
     """Namespaces (by label) the clients run in; None: the judge's own namespace only."""
 
+    @model_validator(mode="after")
+    def _check(self) -> NetworkPolicyConfig:
+        p = Problems()
+        p.check(
+            not self.enabled or bool(self.client_pod_labels),
+            "clientPodLabels",
+            "must not be empty: an empty selector admits every pod",
+        )
+        p.raise_if_any()
+        return self
+
 
 class AwsConfig(ConfigModel):
     """``llm-judge:aws``. Set ``enabled: false`` to leave the AWS half out of a stack."""
@@ -509,37 +561,9 @@ class AwsConfig(ConfigModel):
     def _check(self) -> AwsConfig:
         p = Problems()
         ng = self.node_group
-        p.check(
-            ng.min_size <= ng.max_size,
-            "nodeGroup.minSize",
-            f"{ng.min_size} is greater than maxSize {ng.max_size}",
-        )
-        p.check(
-            ng.min_size <= ng.desired_size <= ng.max_size,
-            "nodeGroup.desiredSize",
-            f"{ng.desired_size} is outside [minSize {ng.min_size}, maxSize {ng.max_size}]",
-        )
-        for i, name in enumerate(ng.instance_types):
-            p.check(
-                instance_types.lookup(name) is not None,
-                f"nodeGroup.instanceTypes[{i}]",
-                instance_types.rejection_reason(name),
-            )
-        p.check(
-            len(set(ng.instance_types)) == len(ng.instance_types),
-            "nodeGroup.instanceTypes",
-            "lists a type twice",
-        )
         gpu_types = self.gpu_types
-        if gpu_types and len(gpu_types) == len(ng.instance_types):
-            counts = {t.gpus for t in gpu_types}
-            p.check(
-                len(counts) == 1,
-                "nodeGroup.instanceTypes",
-                "all types must have the same GPU count (the autoscaler's node template has one "
-                f"nvidia.com/gpu value); got {', '.join(f'{t.name}={t.gpus}' for t in gpu_types)}",
-            )
-            per_node = min(counts)
+        if gpu_types and len(gpu_types) == len(ng.instance_types) and len({t.gpus for t in gpu_types}) == 1:
+            per_node = gpu_types[0].gpus
             p.check(
                 self.vllm.gpus <= per_node,
                 "vllm.gpus",
@@ -554,16 +578,5 @@ class AwsConfig(ConfigModel):
                     f"{self.vllm.replicas} replicas need more GPUs than nodeGroup.maxSize {ng.max_size} "
                     f"nodes provide (room for {capacity})",
                 )
-        seen_keys: set[tuple[str, str]] = set()
-        for i, taint in enumerate(ng.taints):
-            ident = (taint.key, taint.effect)
-            p.check(
-                ident not in seen_keys,
-                f"nodeGroup.taints[{i}]",
-                f"duplicate taint {taint.key}:{taint.effect}",
-            )
-            seen_keys.add(ident)
-        if self.network_policy.enabled and self.network_policy.client_pod_labels == {}:
-            p.add("networkPolicy.clientPodLabels", "must not be empty: an empty selector admits every pod")
         p.raise_if_any()
         return self

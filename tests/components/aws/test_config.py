@@ -1,0 +1,158 @@
+"""``llm-judge:aws`` validation: every bad value fails before any resource is registered, with one
+message per problem that names the full config key."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.aws import instance_types
+from components.config import ConfigError, load_stack_config
+from tests.components.aws.helpers import aws_block, merged, render_aws
+
+
+def problems(aws_overrides: dict) -> list[str]:
+    config = {"aws": merged(aws_block("dev"), aws_overrides), "gcp": {"enabled": False}}
+    with pytest.raises(ConfigError) as info:
+        load_stack_config(config)
+    return info.value.problems
+
+
+def only_problem(aws_overrides: dict) -> str:
+    found = problems(aws_overrides)
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_stack_files_are_valid(stack):
+    cfg = load_stack_config({"aws": aws_block(stack), "gcp": {"enabled": False}})
+    assert cfg.aws.enabled
+
+
+def test_dev_is_small_and_spot_prod_is_on_demand_and_larger():
+    dev = load_stack_config({"aws": aws_block("dev"), "gcp": {"enabled": False}}).aws
+    prod = load_stack_config({"aws": aws_block("prod"), "gcp": {"enabled": False}}).aws
+    assert (dev.node_group.capacity_type, prod.node_group.capacity_type) == ("SPOT", "ON_DEMAND")
+    assert dev.node_group.min_size == 0, "dev should scale to zero when idle"
+    assert prod.node_group.min_size >= 1, "prod keeps a judge warm"
+    assert prod.node_group.max_size > dev.node_group.max_size
+    assert prod.vllm.replicas > dev.vllm.replicas
+    assert dev.cluster.name != prod.cluster.name
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"nodeGroup": {"minSize": 3, "desiredSize": 3, "maxSize": 2}}, "llm-judge:aws.nodeGroup.minSize"),
+        (
+            {"nodeGroup": {"minSize": 1, "desiredSize": 5, "maxSize": 2}},
+            "llm-judge:aws.nodeGroup.desiredSize",
+        ),
+        ({"cluster": {"create": True}}, "llm-judge:aws.cluster.privateSubnetIds"),
+        ({"nodeGroup": {"instanceTypes": ["m5.2xlarge"]}}, "llm-judge:aws.nodeGroup.instanceTypes[0]"),
+        (
+            {"nodeGroup": {"instanceTypes": ["g5.xlarge", "p3.2xlarge"]}},
+            "llm-judge:aws.nodeGroup.instanceTypes[1]",
+        ),
+        ({"model": {"gpuMemoryUtilization": 0}}, "llm-judge:aws.model.gpuMemoryUtilization"),
+        ({"model": {"gpuMemoryUtilization": 1.2}}, "llm-judge:aws.model.gpuMemoryUtilization"),
+        ({"namespace": "LLM_Judge"}, "llm-judge:aws.namespace"),
+        ({"serviceName": "9-judge"}, "llm-judge:aws.serviceName"),
+        ({"hfTokenSecretName": "HF Secret"}, "llm-judge:aws.hfTokenSecretName"),
+        ({"nodeGroup": {"minsize": 0}}, "llm-judge:aws.nodeGroup.minsize"),
+        ({"nodeGroup": {"maxSize": "2"}}, "llm-judge:aws.nodeGroup.maxSize"),
+        ({"vllm": {"replicas": 1.5}}, "llm-judge:aws.vllm.replicas"),
+        ({"vllm": {"extraArgs": ["--enforce-eager", "--port=9000"]}}, "llm-judge:aws.vllm.extraArgs[1]"),
+        ({"vllm": {"tag": "latest"}}, "llm-judge:aws.vllm.tag"),
+        ({"vllm": {"image": "vllm/vllm-openai:v0.33.0"}}, "llm-judge:aws.vllm.image"),
+        ({"vllm": {"gpus": 2}}, "llm-judge:aws.vllm.gpus"),
+        ({"vllm": {"replicas": 3}}, "llm-judge:aws.vllm.replicas"),
+        ({"vllm": {"resources": {"requests": {"memory": "20Gi"}, "limits": {"memory": "16Gi"}}}}, None),
+        ({"vllm": {"shmSize": "8 GB"}}, "llm-judge:aws.vllm.shmSize"),
+        ({"model": {"repoId": "Qwen//bad--id"}}, "llm-judge:aws.model.repoId"),
+        ({"cluster": {"version": "1.33.2"}}, "llm-judge:aws.cluster.version"),
+        ({"cluster": {"name": "-bad"}}, "llm-judge:aws.cluster.name"),
+        ({"cluster": {"vpcId": "vpc-0123456789abcdef0"}}, "llm-judge:aws.cluster.vpcId"),
+        ({"cluster": {"create": True}}, "llm-judge:aws.cluster.vpcId"),
+        ({"nodeGroup": {"labels": {"role": "ai gpu"}}}, "llm-judge:aws.nodeGroup.labels"),
+        ({"nodeGroup": {"taints": [{"key": "sku", "value": "gpu", "effect": "NO_SCHEDULE"}]}}, None),
+        ({"nodeGroup": {"nodeRoleArn": "my-role"}}, "llm-judge:aws.nodeGroup.nodeRoleArn"),
+        ({"nodeGroup": {"subnetIds": ["subnet-xyz"]}}, "llm-judge:aws.nodeGroup.subnetIds[0]"),
+        ({"nodeGroup": {"capacityType": "spot"}}, "llm-judge:aws.nodeGroup.capacityType"),
+        ({"modelLoader": {"image": "example.com/loader:latest"}}, "llm-judge:aws.modelLoader.image"),
+        ({"modelLoader": {"hostModelsDir": "models"}}, "llm-judge:aws.modelLoader.hostModelsDir"),
+        ({"networkPolicy": {"clientPodLabels": {}}}, "llm-judge:aws.networkPolicy.clientPodLabels"),
+        ({"region": "us-east"}, "llm-judge:aws.region"),
+    ],
+)
+def test_each_bad_value_is_reported_under_its_key(overrides, key):
+    found = problems(overrides)
+    assert all(p.startswith("llm-judge:aws.") for p in found), found
+    if key is not None:
+        assert any(p.startswith(key + ":") for p in found), found
+
+
+def test_min_above_max_is_one_problem_not_two():
+    message = only_problem({"nodeGroup": {"minSize": 3, "desiredSize": 3, "maxSize": 2}})
+    assert message == "llm-judge:aws.nodeGroup.minSize: 3 is greater than maxSize 2"
+
+
+def test_requests_above_limits_name_the_request():
+    message = only_problem(
+        {"vllm": {"resources": {"requests": {"memory": "20Gi"}, "limits": {"memory": "16Gi"}}}}
+    )
+    assert message.startswith("llm-judge:aws.vllm.resources.requests.memory:"), message
+
+
+def test_taint_effect_uses_kubernetes_spelling():
+    message = only_problem(
+        {"nodeGroup": {"taints": [{"key": "sku", "value": "gpu", "effect": "NO_SCHEDULE"}]}}
+    )
+    assert message.startswith("llm-judge:aws.nodeGroup.taints[0].effect:"), message
+    assert "NoSchedule" in message
+
+
+def test_g4dn_is_rejected_with_the_reason():
+    message = only_problem({"nodeGroup": {"instanceTypes": ["g4dn.xlarge"]}})
+    assert message.startswith("llm-judge:aws.nodeGroup.instanceTypes[0]:"), message
+    assert "T4" in message, message
+
+
+def test_an_instance_type_without_instance_store_nvme_says_so():
+    message = only_problem({"nodeGroup": {"instanceTypes": ["m5.2xlarge"]}})
+    assert "instance-store NVMe" in message
+
+
+def test_gpu_memory_utilisation_of_exactly_one_is_allowed():
+    cfg = load_stack_config({"aws": merged(aws_block("dev"), {"model": {"gpuMemoryUtilization": 1}})})
+    assert cfg.aws.model.gpu_memory_utilization == 1
+
+
+def test_mixed_gpu_counts_are_refused():
+    message = only_problem({"nodeGroup": {"instanceTypes": ["g5.xlarge", "g5.12xlarge"]}})
+    assert message.startswith("llm-judge:aws.nodeGroup.instanceTypes:"), message
+
+
+def test_several_problems_give_one_message_each():
+    found = problems(
+        {
+            "namespace": "Bad_NS",
+            "nodeGroup": {"minSize": 5, "maxSize": 2},
+            "model": {"gpuMemoryUtilization": 2.0},
+        }
+    )
+    keys = {p.split(":")[1].split(":")[0] for p in found}
+    assert {"aws.namespace", "aws.nodeGroup.minSize", "aws.model.gpuMemoryUtilization"} <= keys, found
+
+
+def test_invalid_config_fails_before_any_resource_is_registered():
+    with pytest.raises(ConfigError) as info:
+        render_aws(overrides={"nodeGroup": {"minSize": 4, "maxSize": 1}})
+    assert any(p.startswith("llm-judge:aws.nodeGroup.minSize:") for p in info.value.problems)
+
+
+def test_every_supported_type_has_nvme_and_a_gpu():
+    for t in instance_types.SUPPORTED.values():
+        assert t.nvme_gb > 0, t
+        assert t.gpus >= 1, t
+        assert t.name.split(".")[0] not in instance_types.REJECTED_FAMILIES
