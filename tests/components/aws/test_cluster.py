@@ -80,3 +80,11 @@ def test_create_option_builds_an_eks_cluster_with_system_nodes():
     assert cluster["privateSubnetIds"] == ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
     assert cluster["minSize"] >= 1, "CoreDNS needs untainted nodes while the GPU group is at zero"
     assert one(plan, NODE_GROUP, "-ng").inputs["clusterName"] == "judge-green"
+
+
+def test_a_region_that_disagrees_with_aws_region_is_warned_about():
+    # Pulumi.dev.yaml sets aws:region us-east-1; the typed region wins and the mismatch is reported.
+    plan = render_aws("dev", {"region": "eu-west-1"})
+    assert any(sev == "warning" and "aws:region" in msg for sev, msg in plan.diagnostics), plan.diagnostics
+    provider = one(plan, "pulumi:providers:aws", "-aws")
+    assert provider.inputs["region"] == "eu-west-1"
