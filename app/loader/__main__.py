@@ -1,0 +1,34 @@
+"""``python -m app.loader``: exit 0 when the topic was loaded up to the end offsets seen at start (or
+after a clean stop on SIGTERM), 1 when the run failed, 2 on invalid settings."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from app.loader import logs
+from app.loader.crash import CrashPoints
+from app.loader.runner import Loader
+from app.loader.settings import SettingsError, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = load_settings(argv)
+        crash = CrashPoints.from_env()
+    except (SettingsError, ValueError) as exc:
+        print(json.dumps({"severity": "ERROR", "message": str(exc)}), flush=True)
+        return 2
+    logger = logs.setup(settings.loader_log_level)
+    return Loader(settings, logger=logger, crash=crash).run().exit_code
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Skips waiting for upload threads still running after a SIGTERM: what they write is not
+    # committed, and the next run finds it through the chunk manifests.
+    os._exit(code)

@@ -1,0 +1,609 @@
+"""The loader's run: consume up to the end offsets seen at start, write chunks create-only, commit
+offsets only behind durable objects, exit.
+
+Exactly once, whatever happens (see docs/loader.md for the argument):
+- A partition's messages are cut into chunks (contiguous offset ranges). Before any data object of a
+  chunk is written, its range is fixed in a manifest, ``_loader/chunks/<topic>/<p>/<first>.json``,
+  written create-only. A later run (after a crash, a SIGTERM, or a rebalance that moved the partition)
+  that starts a chunk at the same first offset finds that manifest and cuts the chunk at the same last
+  offset, so it produces the very same object names and bytes; create-only writes make every repeat a
+  no-op (412), and a missing object (the crash came mid-chunk) is written then.
+- Offsets are committed (synchronously) only once every object of every chunk up to that offset is
+  durable, so a committed offset is always a chunk boundary.
+- Memory is bounded by ``loader_max_buffer_bytes`` over all open chunks and uploads in flight: past it,
+  the loader waits for uploads or writes out the largest open chunk, whatever the partition count.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import gzip
+import json
+import logging
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_STORED,
+    TIMESTAMP_NOT_AVAILABLE,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
+
+from app.loader.chunk import ObjectSpec, OpenChunk, SealedChunk
+from app.loader.crash import CrashPoints
+from app.loader.deadletter import envelope_line, kafka_day
+from app.loader.logs import log
+from app.loader.naming import manifest_name
+from app.loader.settings import LoaderSettings
+from app.loader.storage import Created, GcsStore, PutResult
+from app.records import InvalidRecord, deadletter_prefix, parse_message, raw_prefix
+
+JSONL_CONTENT_TYPE = "application/jsonl"
+_KAFKA_TIMEOUT = 30.0
+_DEAD_LETTER_LOG_LIMIT = 100
+
+
+class LoaderError(RuntimeError):
+    """The run cannot go on (upload failure, unknown topic, fatal Kafka error)."""
+
+
+@dataclass
+class PendingChunk:
+    """A sealed chunk whose objects are being uploaded. Holds no data: the futures do, until done."""
+
+    first: int
+    last: int
+    bytes: int
+    messages: int
+    records: int
+    dead_letters: int
+    futures: list[cf.Future[PutResult]]
+
+    def done(self) -> bool:
+        return all(future.done() for future in self.futures)
+
+
+@dataclass
+class PartitionState:
+    partition: int
+    end: int  # exclusive: the high watermark seen when the run started
+    position: int  # next offset this run expects
+    chunk: OpenChunk
+    committed: int | None = None
+    done: bool = False
+    pending: deque[PendingChunk] = field(default_factory=deque)
+
+
+@dataclass
+class Stats:
+    messages: int = 0
+    records: int = 0
+    dead_letters: int = 0
+    bytes: int = 0
+    objects_created: int = 0
+    objects_existing: int = 0
+    objects_conflicting: int = 0
+    chunks: int = 0
+    chunks_adopted: int = 0
+    commits: int = 0
+    dead_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Summary:
+    outcome: str  # completed | stopped | failed
+    exit_code: int
+    fields: dict[str, Any]
+
+
+class Loader:
+    def __init__(
+        self,
+        settings: LoaderSettings,
+        *,
+        store: GcsStore | None = None,
+        logger: logging.Logger,
+        crash: CrashPoints | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topic = settings.kafka_topic
+        self.store = store or GcsStore(settings.gcs_bucket_name, settings.gcp_project_id)
+        self.logger = logger
+        self.crash = crash or CrashPoints(None)
+        self.stats = Stats()
+        self._states: dict[int, PartitionState] = {}
+        self._ends: dict[int, int] = {}
+        self._seen_partitions: set[int] = set()
+        self._orphans: list[PendingChunk] = []
+        self._open_bytes = 0
+        self._in_flight = 0
+        self._stop_signal: str | None = None
+        self._lag_checked_at = 0.0
+        self._unassigned_since = time.monotonic()
+        self._prefixes: dict[tuple[str, Any], str] = {}
+        self._pool = cf.ThreadPoolExecutor(settings.loader_upload_concurrency, thread_name_prefix="upload")
+        self._consumer: Consumer | None = None
+
+    # ---- entry point -------------------------------------------------------------------------------
+
+    def run(self) -> Summary:
+        started = time.monotonic()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        outcome, exit_code = "completed", 0
+        try:
+            self._consumer = Consumer(self.settings.kafka_config(), logger=self.logger)
+            self._ends = self._snapshot_end_offsets()
+            log(
+                self.logger,
+                logging.INFO,
+                "loader started",
+                topic=self.topic,
+                group=self.settings.kafka_consumer_group,
+                end_offsets=self._ends,
+            )
+            self._consumer.subscribe(
+                [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+            )
+            self._loop()
+            if self._stop_signal:
+                outcome = "stopped"
+                self._drain(deadline=time.monotonic() + self.settings.loader_shutdown_grace_seconds)
+            else:
+                self._drain(deadline=None)
+        except Exception as exc:
+            outcome, exit_code = "failed", 1
+            log(self.logger, logging.ERROR, f"loader failed: {exc}", error_type=type(exc).__name__)
+            try:
+                self._drain(deadline=time.monotonic() + self.settings.loader_shutdown_grace_seconds)
+            except Exception as drain_exc:  # the first error is the one worth reporting
+                log(self.logger, logging.ERROR, f"could not commit what was durable: {drain_exc}")
+        lag = self._lag_left()
+        if self._consumer is not None:
+            try:
+                self._consumer.close()
+            except (KafkaException, RuntimeError) as exc:
+                log(self.logger, logging.WARNING, f"consumer close failed: {exc}")
+        self._pool.shutdown(wait=outcome == "completed", cancel_futures=True)
+        fields = {
+            "outcome": outcome,
+            "stopped_by": self._stop_signal,
+            "topic": self.topic,
+            "partitions": sorted(self._seen_partitions),
+            "messages": self.stats.messages,
+            "records": self.stats.records,
+            "dead_letters": self.stats.dead_letters,
+            "dead_letters_by_reason": self.stats.dead_by_reason,
+            "bytes": self.stats.bytes,
+            "objects": self.stats.objects_created,
+            "objects_already_stored": self.stats.objects_existing,
+            "objects_conflicting": self.stats.objects_conflicting,
+            "chunks": self.stats.chunks,
+            "chunks_adopted": self.stats.chunks_adopted,
+            "commits": self.stats.commits,
+            "lag_left": lag,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        level = logging.ERROR if outcome == "failed" else logging.INFO
+        log(self.logger, level, "loader summary", **fields)
+        return Summary(outcome, exit_code, fields)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._stop_signal = signal.Signals(signum).name
+
+    # ---- the loop ----------------------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        consumer = self._require_consumer()
+        batch = self.settings.loader_consume_batch
+        while not self._stop_signal:
+            if self._finished():
+                return
+            for message in consumer.consume(num_messages=batch, timeout=0.2):
+                self._handle(message)
+                if self._stop_signal:
+                    break
+            self._harvest()
+            self._bound_memory()
+
+    def _finished(self) -> bool:
+        if self._states:
+            self._unassigned_since = time.monotonic()
+            return all(state.done and not state.pending for state in self._states.values()) and not any(
+                not chunk.done() for chunk in self._orphans
+            )
+        if self._orphans and any(not chunk.done() for chunk in self._orphans):
+            return False
+        idle = time.monotonic() - self._unassigned_since
+        if idle >= self.settings.loader_idle_exit_seconds:
+            log(self.logger, logging.INFO, "no partition assigned; exiting", idle_seconds=round(idle, 1))
+            return True
+        # Another task of the group may have finished everything while this one waited to be assigned.
+        now = time.monotonic()
+        if now - self._lag_checked_at < 1.0:
+            return False
+        self._lag_checked_at = now
+        return self._lag_left() == 0
+
+    def _handle(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                state = self._states.get(message.partition())
+                if state is not None and not state.done and message.offset() >= state.end:
+                    self._finish_partition(state)
+                return
+            if error.fatal():
+                raise LoaderError(f"fatal Kafka error: {error}")
+            log(self.logger, logging.WARNING, f"Kafka error: {error}", code=error.name())
+            return
+        state = self._states.get(message.partition())
+        if state is None or state.done:
+            return
+        offset = message.offset()
+        if offset < state.position:  # left over from before a rebalance or a seek
+            return
+        if offset >= state.end:
+            self._finish_partition(state)
+            return
+        prefix, line, dead = self._convert(message, offset)
+        chunk = state.chunk
+        if (
+            chunk
+            and chunk.fixed_last is None
+            and chunk.bytes + len(line) > self.settings.loader_rotation_bytes
+        ):
+            self._flush(state)
+        state.chunk.add(offset, prefix, line, dead_letter=dead)
+        self._open_bytes += len(line)
+        state.position = offset + 1
+        self.crash.hit("mid_batch")
+        chunk = state.chunk
+        if chunk.fixed_last is not None:
+            if offset >= chunk.fixed_last:
+                self._flush(state)
+        elif chunk.messages >= self.settings.loader_rotation_records:
+            self._flush(state)
+        if offset >= state.end - 1:
+            self._finish_partition(state)
+        elif self._open_bytes + self._in_flight > self.settings.loader_max_buffer_bytes:
+            self._bound_memory()
+
+    def _convert(self, message: Message, offset: int) -> tuple[str, bytes, bool]:
+        value = message.value()
+        kind, timestamp = message.timestamp()
+        timestamp_ms = None if kind == TIMESTAMP_NOT_AVAILABLE else timestamp
+        try:
+            record = parse_message(
+                value, kafka_timestamp_ms=timestamp_ms, max_bytes=self.settings.loader_max_message_bytes
+            )
+        except InvalidRecord as invalid:
+            day = kafka_day(timestamp_ms)
+            line = envelope_line(
+                topic=self.topic,
+                partition=message.partition(),
+                offset=offset,
+                timestamp_ms=timestamp_ms,
+                key=message.key(),
+                value=value,
+                headers=message.headers(),
+                reason=invalid.reason,
+                detail=invalid.detail,
+            )
+            count = self.stats.dead_by_reason.get(invalid.reason, 0) + 1
+            self.stats.dead_by_reason[invalid.reason] = count
+            if sum(self.stats.dead_by_reason.values()) <= _DEAD_LETTER_LOG_LIMIT:
+                log(
+                    self.logger,
+                    logging.WARNING,
+                    "invalid message sent to dead letters",
+                    reason=invalid.reason,
+                    detail=invalid.detail[:500],
+                    partition=message.partition(),
+                    offset=offset,
+                )
+            return deadletter_prefix(day), line, True
+        key = (record.source, record.timestamp.date())
+        prefix = self._prefixes.get(key)
+        if prefix is None:
+            if len(self._prefixes) > 10_000:
+                self._prefixes.clear()
+            prefix = self._prefixes[key] = raw_prefix(*key)
+        return prefix, record.to_json_line(), False
+
+    # ---- chunks ------------------------------------------------------------------------------------
+
+    def _flush(self, state: PartitionState, *, final: bool = False) -> None:
+        """Seal the open chunk (as fixed by an earlier run's manifest, if there is one) and upload it."""
+        while state.chunk:
+            chunk = state.chunk
+            if chunk.fixed_last is not None:
+                assert chunk.last is not None
+                if chunk.last < chunk.fixed_last:
+                    if final:
+                        # Cannot happen with Kafka (an earlier run read up to fixed_last, so this one's end
+                        # offset is beyond it); if it does, nothing is committed and the next run retries.
+                        log(
+                            self.logger,
+                            logging.WARNING,
+                            "chunk of an earlier run cannot be completed yet",
+                            partition=state.partition,
+                            first=chunk.first,
+                            last=chunk.fixed_last,
+                            reached=chunk.last,
+                        )
+                        self._drop_open(state)
+                    return
+                sealed, rest = chunk.seal(chunk.fixed_last)
+                self._submit(state, sealed, rest)
+                continue
+            sealed, rest = chunk.seal()
+            name = manifest_name(self.topic, state.partition, sealed.first)
+            put = self.store.create(
+                name, json.dumps(sealed.manifest()).encode(), content_type="application/json"
+            )
+            if put.outcome is Created.CREATED:
+                self.crash.hit("after_manifest")
+                self._submit(state, sealed, rest)
+                continue
+            earlier = self.store.read(name)
+            if earlier is None:
+                raise LoaderError(f"manifest {name} exists but cannot be read")
+            fixed_last = int(json.loads(earlier)["last"])
+            self.stats.chunks_adopted += 1
+            log(
+                self.logger,
+                logging.INFO,
+                "chunk range fixed by an earlier run",
+                partition=state.partition,
+                first=sealed.first,
+                last=fixed_last,
+                buffered_last=sealed.last,
+            )
+            if fixed_last == sealed.last:
+                self._submit(state, sealed, rest)
+                continue
+            chunk.fixed_last = fixed_last
+
+    def _submit(self, state: PartitionState, sealed: SealedChunk, rest: OpenChunk) -> None:
+        size = sum(len(spec.data) for spec in sealed.objects)
+        self._open_bytes -= state.chunk.bytes - rest.bytes
+        state.chunk = rest
+        futures = [self._pool.submit(self._upload, spec, sealed) for spec in sealed.objects]
+        state.pending.append(
+            PendingChunk(
+                sealed.first, sealed.last, size, sealed.messages, sealed.records, sealed.dead_letters, futures
+            )
+        )
+        self._in_flight += size
+        self.stats.chunks += 1
+
+    def _upload(self, spec: ObjectSpec, sealed: SealedChunk) -> PutResult:
+        self.crash.hit("before_upload")
+        data, encoding = spec.data, None
+        if self.settings.loader_compression == "gzip":
+            # mtime=0: the same lines must give the same bytes, or a rerun's object would "conflict".
+            data, encoding = gzip.compress(data, compresslevel=6, mtime=0), "gzip"
+        result = self.store.create(
+            spec.name,
+            data,
+            content_type=JSONL_CONTENT_TYPE,
+            content_encoding=encoding,
+            metadata={
+                "kafka-topic": sealed.topic,
+                "kafka-partition": str(sealed.partition),
+                "kafka-first-offset": str(sealed.first),
+                "kafka-last-offset": str(sealed.last),
+                "lines": str(spec.lines),
+            },
+        )
+        self.crash.hit("after_upload")
+        return result
+
+    def _drop_open(self, state: PartitionState) -> None:
+        self._open_bytes -= state.chunk.bytes
+        state.chunk = OpenChunk(self.topic, state.partition)
+
+    def _finish_partition(self, state: PartitionState) -> None:
+        state.done = True
+        self._flush(state, final=True)
+        self._require_consumer().pause([TopicPartition(self.topic, state.partition)])
+        log(
+            self.logger,
+            logging.INFO,
+            "partition read up to its end offset",
+            partition=state.partition,
+            end=state.end,
+        )
+
+    # ---- durability and commits --------------------------------------------------------------------
+
+    def _collect(self, pending: PendingChunk) -> None:
+        self._in_flight -= pending.bytes
+        for future in pending.futures:
+            result = future.result()  # an upload that failed after its retries ends the run
+            if result.outcome is Created.CREATED:
+                self.stats.objects_created += 1
+                self.stats.bytes += result.size
+            elif result.outcome is Created.EXISTED:
+                self.stats.objects_existing += 1
+            else:
+                self.stats.objects_conflicting += 1
+                log(
+                    self.logger,
+                    logging.ERROR,
+                    "object exists with different bytes; keeping the stored one (changed loader version "
+                    "or compression between runs?)",
+                    object=result.name,
+                )
+        self.stats.messages += pending.messages
+        self.stats.records += pending.records
+        self.stats.dead_letters += pending.dead_letters
+
+    def _harvest(self, states: list[PartitionState] | None = None, *, raise_on_failure: bool = True) -> None:
+        """Commit, per partition, the end of the longest run of chunks that are wholly durable. A chunk
+        with a failed upload stops its partition there (nothing after it is committed)."""
+        offsets: dict[int, int] = {}
+        failure: BaseException | None = None
+        for state in states if states is not None else list(self._states.values()):
+            while state.pending and state.pending[0].done():
+                errors = [f.exception() for f in state.pending[0].futures if f.exception() is not None]
+                if errors:
+                    failure = failure or errors[0]
+                    break
+                pending = state.pending.popleft()
+                self._collect(pending)
+                offsets[state.partition] = pending.last + 1
+        self._orphans = [chunk for chunk in self._orphans if not self._settle_orphan(chunk)]
+        if offsets:
+            self._commit(offsets)
+        if failure is not None and raise_on_failure:
+            raise LoaderError(f"upload failed: {failure}") from failure
+
+    def _settle_orphan(self, chunk: PendingChunk) -> bool:
+        if not chunk.done():
+            return False
+        self._in_flight -= chunk.bytes
+        return True
+
+    def _commit(self, offsets: dict[int, int]) -> None:
+        self.crash.hit("before_commit")
+        partitions = [TopicPartition(self.topic, partition, offset) for partition, offset in offsets.items()]
+        try:
+            self._require_consumer().commit(offsets=partitions, asynchronous=False)
+        except KafkaException as exc:
+            # The partition moved to another task: it will find these chunks' manifests and objects.
+            log(self.logger, logging.WARNING, f"commit failed: {exc}", offsets=offsets)
+            return
+        self.stats.commits += 1
+        for partition, offset in offsets.items():
+            state = self._states.get(partition)
+            if state is not None:
+                state.committed = offset
+        self.crash.hit("after_commit")
+
+    def _bound_memory(self) -> None:
+        limit = self.settings.loader_max_buffer_bytes
+        while self._open_bytes + self._in_flight > limit:
+            flushable = [s for s in self._states.values() if s.chunk and s.chunk.fixed_last is None]
+            if self._in_flight > limit // 2 or not flushable:
+                waiting = [
+                    f for s in self._states.values() for c in s.pending for f in c.futures if not f.done()
+                ]
+                waiting += [f for c in self._orphans for f in c.futures if not f.done()]
+                if not waiting:
+                    if not flushable:
+                        return  # only chunks fixed by an earlier run: they are bounded by its rotation size
+                else:
+                    cf.wait(waiting, return_when=cf.FIRST_COMPLETED)
+                    self._harvest()
+                    continue
+            largest = max(flushable, key=lambda s: s.chunk.bytes)
+            self._flush(largest)
+
+    def _drain(self, deadline: float | None) -> None:
+        """Wait for uploads in flight (until ``deadline``), then commit what is durable."""
+        futures = [f for s in self._states.values() for c in s.pending for f in c.futures]
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        cf.wait(futures, timeout=timeout)
+        self._harvest()
+
+    # ---- rebalances --------------------------------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        committed = consumer.committed(partitions, timeout=_KAFKA_TIMEOUT) if partitions else []
+        assignment, finished = [], []
+        for tp in committed:
+            partition = tp.partition
+            if partition not in self._ends:  # created after the run started
+                self._ends[partition] = self._watermarks(partition)[1]
+            end = self._ends[partition]
+            start = tp.offset if tp.offset >= 0 else self._watermarks(partition)[0]
+            state = PartitionState(
+                partition=partition,
+                end=end,
+                position=start,
+                chunk=OpenChunk(self.topic, partition),
+                committed=tp.offset if tp.offset >= 0 else None,
+                done=start >= end,
+            )
+            self._states[partition] = state
+            self._seen_partitions.add(partition)
+            assignment.append(
+                TopicPartition(self.topic, partition, tp.offset if tp.offset >= 0 else OFFSET_STORED)
+            )
+            if state.done:
+                finished.append(TopicPartition(self.topic, partition))
+        consumer.assign(assignment)
+        if finished:
+            consumer.pause(finished)
+        log(
+            self.logger,
+            logging.INFO,
+            "partitions assigned",
+            partitions={s.partition: [s.position, s.end] for s in self._states.values()},
+        )
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        revoked = [self._states.pop(tp.partition) for tp in partitions if tp.partition in self._states]
+        for state in revoked:
+            self._drop_open(state)
+        # Uploads already under way may finish (briefly) so their offsets can be committed before the
+        # partitions move; anything else is left to the next owner, which finds the manifests.
+        futures = [f for s in revoked for c in s.pending for f in c.futures]
+        cf.wait(futures, timeout=self.settings.loader_shutdown_grace_seconds)
+        self._harvest(revoked, raise_on_failure=False)
+        for state in revoked:
+            self._orphans.extend(state.pending)
+        log(self.logger, logging.INFO, "partitions revoked", partitions=[s.partition for s in revoked])
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        lost = [self._states.pop(tp.partition) for tp in partitions if tp.partition in self._states]
+        for state in lost:
+            self._drop_open(state)
+            self._orphans.extend(state.pending)
+        log(self.logger, logging.WARNING, "partitions lost", partitions=[s.partition for s in lost])
+
+    # ---- offsets -----------------------------------------------------------------------------------
+
+    def _require_consumer(self) -> Consumer:
+        if self._consumer is None:
+            raise LoaderError("consumer not started")
+        return self._consumer
+
+    def _watermarks(self, partition: int) -> tuple[int, int]:
+        low, high = self._require_consumer().get_watermark_offsets(
+            TopicPartition(self.topic, partition), timeout=_KAFKA_TIMEOUT, cached=False
+        )
+        return low, high
+
+    def _snapshot_end_offsets(self) -> dict[int, int]:
+        metadata = self._require_consumer().list_topics(self.topic, timeout=_KAFKA_TIMEOUT)
+        topic = metadata.topics.get(self.topic)
+        if topic is None or topic.error is not None:
+            raise LoaderError(f"topic {self.topic!r} is not available: {topic.error if topic else 'missing'}")
+        return {partition: self._watermarks(partition)[1] for partition in sorted(topic.partitions)}
+
+    def _lag_left(self) -> int | None:
+        """Messages below the start-of-run end offsets that the group has not committed, all partitions."""
+        if self._consumer is None or not self._ends:
+            return None
+        try:
+            committed = self._consumer.committed(
+                [TopicPartition(self.topic, p) for p in self._ends], timeout=_KAFKA_TIMEOUT
+            )
+        except KafkaException:
+            return None
+        lag = 0
+        for tp in committed:
+            end = self._ends[tp.partition]
+            start = tp.offset if tp.offset >= 0 else self._watermarks(tp.partition)[0]
+            lag += max(0, end - start)
+        return lag

@@ -1,0 +1,181 @@
+"""Settings of the loader: the seed's environment variables, overridden by command-line flags."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.records import MAX_MESSAGE_BYTES
+
+MIB = 1024 * 1024
+
+# google-cloud-storage sends objects up to 8 MiB as one multipart request and larger ones as resumable
+# uploads. One request per object keeps uploads atomic and cheap, and fake-gcs-server (the tests'
+# emulator) only enforces create-only preconditions on multipart uploads.
+MAX_OBJECT_BYTES = 8 * MIB
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the environment variable and the flag."""
+
+
+class LoaderSettings(BaseSettings):
+    """Environment names are the field names in upper case (GCS_BUCKET_NAME, KAFKA_BROKERS, ...)."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, case_sensitive=False)
+
+    gcs_bucket_name: str = Field(min_length=3, description="Bucket that receives raw/ and deadletter/.")
+    kafka_brokers: str = Field(min_length=1, description="Bootstrap servers, comma-separated host:port.")
+    kafka_topic: str = Field("raw-interactions", pattern=r"^[A-Za-z0-9._-]{1,249}$")
+    kafka_consumer_group: str = Field("gcs-loader-v1", min_length=1)
+    gcp_project_id: str | None = Field(None, description="Project of the storage client (quota/billing).")
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_location: Path | None = Field(None, description="PEM bundle of the brokers' CA.")
+    kafka_session_timeout_ms: int = Field(45_000, ge=1000, le=300_000)
+    kafka_heartbeat_interval_ms: int = Field(3_000, ge=100, le=60_000)
+
+    loader_rotation_bytes: int = Field(
+        4 * MIB, ge=1024, description="An open chunk of one partition is written out at this many bytes."
+    )
+    loader_rotation_records: int = Field(100_000, ge=1, description="... or at this many messages.")
+    loader_max_buffer_bytes: int = Field(
+        64 * MIB,
+        ge=1024,
+        description="Bound on all open chunks plus uploads in flight, whatever the partition count.",
+    )
+    loader_max_message_bytes: int = Field(MAX_MESSAGE_BYTES, ge=64, le=MAX_MESSAGE_BYTES)
+    loader_upload_concurrency: int = Field(4, ge=1, le=64)
+    loader_compression: Literal["none", "gzip"] = "none"
+    loader_consume_batch: int = Field(1000, ge=1, le=100_000)
+    loader_fetch_queue_kbytes: int = Field(
+        16_384, ge=1024, description="librdkafka's prefetch queue (queued.max.messages.kbytes)."
+    )
+    loader_shutdown_grace_seconds: float = Field(
+        7.0, ge=0, description="After SIGTERM, how long uploads in flight may finish (Cloud Run allows 10 s)."
+    )
+    loader_idle_exit_seconds: float = Field(
+        30.0, gt=0, description="Exit when no partition has been assigned to this task for this long."
+    )
+    loader_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LoaderSettings:
+        problems = []
+        if self.kafka_security_protocol.startswith("SASL_"):
+            if not (self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password):
+                problems.append(
+                    f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs KAFKA_SASL_MECHANISM, "
+                    "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+                )
+        elif self.kafka_sasl_mechanism or self.kafka_sasl_username or self.kafka_sasl_password:
+            problems.append(
+                "KAFKA_SASL_* is set but KAFKA_SECURITY_PROTOCOL is "
+                f"{self.kafka_security_protocol}; use SASL_SSL (or SASL_PLAINTEXT)"
+            )
+        if self.kafka_ssl_ca_location and "SSL" not in self.kafka_security_protocol:
+            problems.append("KAFKA_SSL_CA_LOCATION is set but KAFKA_SECURITY_PROTOCOL does not use SSL")
+        if self.loader_rotation_bytes + self.loader_max_message_bytes > MAX_OBJECT_BYTES:
+            problems.append(
+                f"LOADER_ROTATION_BYTES + LOADER_MAX_MESSAGE_BYTES must stay within {MAX_OBJECT_BYTES} "
+                "(one object per upload request)"
+            )
+        if self.loader_max_buffer_bytes < 2 * self.loader_rotation_bytes:
+            problems.append("LOADER_MAX_BUFFER_BYTES must be at least twice LOADER_ROTATION_BYTES")
+        if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
+            problems.append("KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def kafka_config(self) -> dict[str, Any]:
+        """librdkafka settings of the loader's consumer."""
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.kafka_brokers,
+            "group.id": self.kafka_consumer_group,
+            "client.id": "llm-judge-loader",
+            # Offsets move only when the loader commits them, after the objects are durable.
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": True,
+            "isolation.level": "read_committed",
+            "session.timeout.ms": self.kafka_session_timeout_ms,
+            "heartbeat.interval.ms": self.kafka_heartbeat_interval_ms,
+            "queued.max.messages.kbytes": self.loader_fetch_queue_kbytes,
+            "fetch.max.bytes": min(50 * MIB, self.loader_fetch_queue_kbytes * 1024),
+            "security.protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_sasl_mechanism:
+            config["sasl.mechanism"] = self.kafka_sasl_mechanism
+            config["sasl.username"] = self.kafka_sasl_username
+            config["sasl.password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else ""
+            )
+        if self.kafka_ssl_ca_location:
+            config["ssl.ca.location"] = str(self.kafka_ssl_ca_location)
+        return config
+
+
+# flag -> field; every field also has its upper-case environment variable.
+_FLAGS: dict[str, str] = {
+    "--bucket": "gcs_bucket_name",
+    "--brokers": "kafka_brokers",
+    "--topic": "kafka_topic",
+    "--group": "kafka_consumer_group",
+    "--project": "gcp_project_id",
+    "--security-protocol": "kafka_security_protocol",
+    "--sasl-mechanism": "kafka_sasl_mechanism",
+    "--sasl-username": "kafka_sasl_username",
+    "--ssl-ca-location": "kafka_ssl_ca_location",
+    "--session-timeout-ms": "kafka_session_timeout_ms",
+    "--heartbeat-interval-ms": "kafka_heartbeat_interval_ms",
+    "--rotation-bytes": "loader_rotation_bytes",
+    "--rotation-records": "loader_rotation_records",
+    "--max-buffer-bytes": "loader_max_buffer_bytes",
+    "--max-message-bytes": "loader_max_message_bytes",
+    "--upload-concurrency": "loader_upload_concurrency",
+    "--compression": "loader_compression",
+    "--consume-batch": "loader_consume_batch",
+    "--fetch-queue-kbytes": "loader_fetch_queue_kbytes",
+    "--shutdown-grace-seconds": "loader_shutdown_grace_seconds",
+    "--idle-exit-seconds": "loader_idle_exit_seconds",
+    "--log-level": "loader_log_level",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.loader",
+        description="Load the Kafka topic into gs://BUCKET/raw/ up to the end offsets seen at start.",
+        epilog="Every flag defaults to its environment variable (the field name in upper case). "
+        "The SASL password is read from KAFKA_SASL_PASSWORD only.",
+    )
+    for flag, field in _FLAGS.items():
+        info = LoaderSettings.model_fields[field]
+        parser.add_argument(flag, dest=field, default=None, help=f"{field.upper()}. {info.description or ''}")
+    return parser
+
+
+def load_settings(argv: Sequence[str] | None = None) -> LoaderSettings:
+    """Environment, then flags on top. Raises ``SettingsError`` naming the variable/flag at fault."""
+    args = build_parser().parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if v is not None}
+    try:
+        return LoaderSettings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors(include_url=False, include_input=False):
+            field = ".".join(str(p) for p in error["loc"])
+            flag = next((f for f, name in _FLAGS.items() if name == field), None)
+            where = f"{field.upper()}" + (f" ({flag})" if flag else "") if field else "settings"
+            lines.append(f"{where}: {error['msg']}")
+        raise SettingsError("invalid loader settings: " + "; ".join(lines)) from None
