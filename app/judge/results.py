@@ -147,9 +147,9 @@ def answer_model_for(prompt: PromptFile) -> type[Answer]:
 
 
 class AnswerError(ValueError):
-    """The judge's text is not a valid answer. ``reason`` is ``invalid_json`` or ``invalid_answer``."""
+    """The judge's text is not a valid answer: ``invalid_json``, ``invalid_answer`` or ``truncated``."""
 
-    def __init__(self, reason: Literal["invalid_json", "invalid_answer"], detail: str):
+    def __init__(self, reason: Literal["invalid_json", "invalid_answer", "truncated"], detail: str):
         self.reason = reason
         self.detail = detail
         super().__init__(f"{reason}: {detail}")
