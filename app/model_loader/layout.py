@@ -8,7 +8,9 @@ paths, no I/O and no third-party imports, so the Pulumi program can import it ch
     <models>/.store/<dir_name>/<commit>/    complete, verified trees (one per revision)
         .model-loader/manifest.json         completion marker + manifest (written before the rename)
     <models>/.tmp/<dir_name>-<commit>-<pid>/   downloads in progress (same filesystem, so rename is atomic)
+    <models>/.store/<dir_name>/refs/<rev>   branch/tag name -> commit, as last resolved on this node
     <models>/.locks/<dir_name>.lock         one filelock per model
+    <models>/.trash/                        trees being deleted (renamed here first, then removed)
 
 The served path is always either absent or a symlink to a complete tree: vLLM started with
 `--model /models/<dir_name>` never sees a half-written directory, and a revision switch is one
@@ -33,6 +35,10 @@ STORE_DIRNAME = ".store"
 TMP_DIRNAME = ".tmp"
 LOCKS_DIRNAME = ".locks"
 TRASH_DIRNAME = ".trash"
+# HF_HOME for huggingface_hub/hf-xet bookkeeping, on the models disk rather than the container's root fs.
+HF_HOME_DIRNAME = ".hf-home"
+REFS_DIRNAME = "refs"
+PLAN_FILENAME = "plan.json"
 MARKER_DIRNAME = ".model-loader"
 MARKER_FILENAME = "manifest.json"
 # Relative path of the completion marker inside a revision tree.
@@ -140,3 +146,20 @@ def lock_path(models_root: Path, repo_id: str) -> Path:
 
 def trash_root(models_root: Path) -> Path:
     return Path(models_root) / TRASH_DIRNAME
+
+
+def hf_home(models_root: Path) -> Path:
+    return Path(models_root) / HF_HOME_DIRNAME
+
+
+def refs_dir(models_root: Path, repo_id: str) -> Path:
+    return model_store_dir(models_root, repo_id) / REFS_DIRNAME
+
+
+def plan_path(tree: Path) -> Path:
+    """Written into a temporary tree when a download starts: expected files and total size (progress)."""
+    return Path(tree) / MARKER_DIRNAME / PLAN_FILENAME
+
+
+def is_commit(value: str | None) -> bool:
+    return value is not None and _COMMIT_RE.fullmatch(value) is not None

@@ -1,0 +1,64 @@
+"""Errors of the model loader, each with the process exit code the CLI maps it to.
+
+Exit codes (documented in docs/model-loader.md and `--help`):
+    0  success (model complete and valid / command done)
+    1  unexpected internal error (a bug: the traceback is logged)
+    2  bad usage or configuration (flag, env var, repo id)
+    3  model absent, incomplete or invalid (verify, wait's final state, a download that failed verification)
+    4  not enough free disk space for the download
+    5  the hub refused the request for good (repo or revision not found, token missing or not allowed)
+    6  the hub could not be reached (network, timeouts, 5xx) after the retries
+    7  timed out (wait, lock)
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_USAGE = 2
+EXIT_INVALID = 3
+EXIT_NO_SPACE = 4
+EXIT_HUB_REFUSED = 5
+EXIT_HUB_UNREACHABLE = 6
+EXIT_TIMEOUT = 7
+
+
+class LoaderError(Exception):
+    exit_code = EXIT_INTERNAL
+
+
+class UsageError(LoaderError):
+    exit_code = EXIT_USAGE
+
+
+class ModelInvalidError(LoaderError):
+    """A model tree is missing, incomplete, or does not match its expected sizes/hashes."""
+
+    exit_code = EXIT_INVALID
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        self.problems = list(problems or [])
+        detail = "; ".join(self.problems[:10])
+        if len(self.problems) > 10:
+            detail += f"; ... ({len(self.problems) - 10} more)"
+        super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class InsufficientSpaceError(LoaderError):
+    exit_code = EXIT_NO_SPACE
+
+
+class HubRefusedError(LoaderError):
+    """Permanent hub error: retrying will not help until the configuration changes."""
+
+    exit_code = EXIT_HUB_REFUSED
+
+
+class HubUnreachableError(LoaderError):
+    """Transient hub error (network, timeout, 5xx): worth retrying later."""
+
+    exit_code = EXIT_HUB_UNREACHABLE
+
+
+class LoaderTimeoutError(LoaderError):
+    exit_code = EXIT_TIMEOUT

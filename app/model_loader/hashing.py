@@ -1,0 +1,35 @@
+"""Streaming file hashes as the Hub states them: sha256 of the content for LFS files, and git's blob
+sha1 (`sha1("blob <size>\\0" + content)`) for regular files."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+_BLOCK = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileDigest:
+    size: int
+    sha256: str
+    git_sha1: str
+
+
+def digest_file(path: Path) -> FileDigest:
+    """One read of the file computing both hashes (hashlib releases the GIL on large blocks, so several
+    files can be hashed in parallel threads)."""
+    size = Path(path).stat().st_size
+    sha256 = hashlib.sha256()
+    git = hashlib.sha1(b"blob %d\0" % size, usedforsecurity=False)
+    read = 0
+    with open(path, "rb") as handle:
+        while block := handle.read(_BLOCK):
+            sha256.update(block)
+            git.update(block)
+            read += len(block)
+    if read != size:
+        # The file changed while we read it: the git hash header is wrong, so report what was read.
+        return FileDigest(size=read, sha256=sha256.hexdigest(), git_sha1="")
+    return FileDigest(size=size, sha256=sha256.hexdigest(), git_sha1=git.hexdigest())

@@ -1,0 +1,512 @@
+"""A small Hugging Face Hub of the tests' own: the HTTP endpoints huggingface_hub 2.4 calls to download.
+
+It speaks the real wire format of the endpoints that `snapshot_download` and `HfApi.model_info(...,
+files_metadata=True)` use (read from huggingface_hub 2.4's `hf_api.py`, `file_download.py`,
+`_snapshot_download.py`):
+
+- `GET /api/models/{repo}[/revision/{rev}][?blobs=true]`  model info: `sha`, `siblings` (with `size`,
+  `blobId`, `lfs{size,sha256,pointerSize}` when `blobs`).
+- `GET /api/models/{repo}/tree/{rev}[/{path}]?recursive=...`  tree listing (`type`, `oid`, `size`,
+  `path`, `lfs{oid,size,pointerSize}`), no `xetHash`.
+- `POST /api/models/{repo}/paths-info/{rev}`  (form `paths=...`).
+- `HEAD|GET /{repo}/resolve/{rev}/{path}`: regular files answer 200 with `X-Repo-Commit`, `ETag` (git
+  blob sha1), `Content-Length`, `Accept-Ranges`; LFS files answer 302 to a second "CDN" listener
+  (another port, so another origin: huggingface_hub then takes the metadata from the 302 itself and drops
+  the Authorization header, as with the real CDN) with `X-Linked-Etag` (sha256) and `X-Linked-Size`.
+- `GET /cdn/{sha256}` on the CDN listener, with `Range: bytes=N-` support (huggingface_hub resumes a
+  broken transfer with it).
+- Errors carry `X-Error-Code` (`RepoNotFound`, `RevisionNotFound`, `EntryNotFound`, `GatedRepo`), which
+  huggingface_hub maps to its exception types.
+
+No `X-Xet-*` headers and no `xetHash` are ever sent, so hf-xet never tries to reach a CAS server and the
+client uses plain HTTP. Both listeners bind 127.0.0.1 on free ports.
+
+Faults, set by the tests: `corrupt(path)` (serve one byte flipped; metadata unchanged), `cut_once(path)`
+(close the connection half-way through the next body), `stall(path)` (send half the body, then wait for
+the returned gate), `slow(seconds_per_chunk)`, `set_unavailable(True)` (503 everywhere, hub down).
+`downloads(path)` counts body GETs per file so tests can assert that a file was fetched once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+CHUNK = 4096
+
+
+def git_blob_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True)
+class FakeFile:
+    path: str
+    content: bytes
+    lfs: bool = False
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+    @property
+    def pointer(self) -> bytes:
+        """The git-lfs pointer file committed in git in place of an LFS file's content."""
+        return (
+            f"version https://git-lfs.github.com/spec/v1\noid sha256:{self.sha256}\nsize {self.size}\n"
+        ).encode()
+
+    @property
+    def blob_id(self) -> str:
+        """Git object id: of the content for regular files, of the pointer for LFS files (as on the Hub)."""
+        return git_blob_sha1(self.pointer if self.lfs else self.content)
+
+
+@dataclass
+class FakeRevision:
+    files: dict[str, FakeFile]
+    commit: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.commit:
+            digest = hashlib.sha1(usedforsecurity=False)
+            for path in sorted(self.files):
+                digest.update(path.encode() + b"\0" + self.files[path].content)
+            self.commit = digest.hexdigest()
+
+
+@dataclass
+class FakeRepo:
+    repo_id: str
+    revisions: dict[str, FakeRevision] = field(default_factory=dict)  # by commit
+    refs: dict[str, str] = field(default_factory=dict)  # branch/tag -> commit
+
+    def add(self, revision: FakeRevision, *refs: str) -> FakeRevision:
+        self.revisions[revision.commit] = revision
+        for ref in refs:
+            self.refs[ref] = revision.commit
+        return revision
+
+    def resolve(self, rev: str) -> FakeRevision | None:
+        if rev in self.refs:
+            return self.revisions[self.refs[rev]]
+        return self.revisions.get(rev)
+
+
+def _weights(seed: str, size: int) -> bytes:
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}:{counter}".encode()).digest()
+        counter += 1
+    return bytes(out[:size])
+
+
+def tiny_model_repo(repo_id: str = "acme/tiny-judge", weights_size: int = 96 * 1024) -> FakeRepo:
+    """A tiny model in two revisions: `v1` and `v2` (tags); `main` points at v1 until a test moves it."""
+    repo = FakeRepo(repo_id)
+    for version in (1, 2):
+        files = [
+            FakeFile("config.json", json.dumps({"model_type": "tiny", "version": version}).encode()),
+            FakeFile("tokenizer.json", json.dumps({"vocab": {"a": 0, "b": 1}, "v": version}).encode()),
+            FakeFile("original/params.json", json.dumps({"dim": 8 * version}).encode()),
+            FakeFile("model.safetensors", _weights(f"{repo_id}@{version}", weights_size), lfs=True),
+        ]
+        repo.add(FakeRevision({f.path: f for f in files}), f"v{version}")
+    repo.refs["main"] = repo.refs["v1"]
+    return repo
+
+
+class Gate:
+    """Holds a stalled transfer: `reached` is set when half the body is sent; `release()` lets it finish."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self._open = threading.Event()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def wait_open(self, timeout: float) -> bool:
+        return self._open.wait(timeout)
+
+
+class FakeHfHub:
+    def __init__(self, repos: list[FakeRepo] | None = None, *, token: str | None = None) -> None:
+        self.repos = {repo.repo_id: repo for repo in (repos or [tiny_model_repo()])}
+        self.token = token
+        self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
+        self._downloads: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._corrupt: set[str] = set()
+        self._cut_once: set[str] = set()
+        self._stalls: dict[str, Gate] = {}
+        self._slow = 0.0
+        self._unavailable = False
+        self._hub = self._make_server(is_cdn=False)
+        self._cdn = self._make_server(is_cdn=True)
+        self._threads: list[threading.Thread] = []
+
+    # ---- lifecycle ----------------------------------------------------------------------------------
+    def _make_server(self, *, is_cdn: bool) -> ThreadingHTTPServer:
+        hub = self
+
+        class Handler(_Handler):
+            fake = hub
+            cdn = is_cdn
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        return server
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._hub.server_address[1]}"
+
+    @property
+    def cdn_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self._cdn.server_address[1]}"
+
+    def start(self) -> FakeHfHub:
+        for server in (self._hub, self._cdn):
+            thread = threading.Thread(
+                target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+        return self
+
+    def stop(self) -> None:
+        for gate in self._stalls.values():
+            gate.release()
+        for server in (self._hub, self._cdn):
+            server.shutdown()
+            server.server_close()
+
+    def __enter__(self) -> FakeHfHub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- faults ---------------------------------------------------------------------------------------
+    def corrupt(self, path: str) -> None:
+        self._corrupt.add(path)
+
+    def cut_once(self, path: str) -> None:
+        self._cut_once.add(path)
+
+    def stall(self, path: str) -> Gate:
+        gate = Gate()
+        self._stalls[path] = gate
+        return gate
+
+    def slow(self, seconds_per_chunk: float) -> None:
+        self._slow = seconds_per_chunk
+
+    def set_unavailable(self, unavailable: bool) -> None:
+        self._unavailable = unavailable
+
+    def reset_faults(self) -> None:
+        for gate in self._stalls.values():
+            gate.release()
+        self._corrupt.clear()
+        self._cut_once.clear()
+        self._stalls.clear()
+        self._slow = 0.0
+        self._unavailable = False
+
+    # ---- observations -----------------------------------------------------------------------------
+    def downloads(self, path: str) -> int:
+        """How many GETs of this file's body were answered (any revision)."""
+        with self._lock:
+            return self._downloads[path]
+
+    def count(self, method: str, path_contains: str) -> int:
+        with self._lock:
+            return sum(1 for m, p, _ in self.requests if m == method and path_contains in p)
+
+    def ranged_requests(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return [(p, r) for _m, p, r in self.requests if r]
+
+    # ---- helpers used by the handler -------------------------------------------------------------
+    def _find_lfs(self, sha256: str) -> FakeFile | None:
+        for repo in self.repos.values():
+            for revision in repo.revisions.values():
+                for file in revision.files.values():
+                    if file.lfs and file.sha256 == sha256:
+                        return file
+        return None
+
+    def _record(self, method: str, path: str, range_header: str | None) -> None:
+        with self._lock:
+            self.requests.append((method, path, range_header))
+
+    def _count_download(self, path: str) -> None:
+        with self._lock:
+            self._downloads[path] += 1
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    fake: FakeHfHub
+    cdn: bool
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    # ---- plumbing -----------------------------------------------------------------------------------
+    def _send(self, status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
+        self._send(
+            status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})}
+        )
+
+    def _error(self, status: int, code: str, message: str, commit: str | None = None) -> None:
+        headers = {"X-Error-Code": code, "X-Error-Message": message}
+        if commit:
+            headers["X-Repo-Commit"] = commit
+        self._json(status, {"error": message}, headers)
+
+    def _authorized(self) -> bool:
+        if self.cdn or self.fake.token is None:
+            return True
+        return self.headers.get("Authorization") == f"Bearer {self.fake.token}"
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        url = urlsplit(self.path)
+        self.fake._record(self.command, url.path, self.headers.get("Range"))
+        if self.fake._unavailable:
+            self._json(503, {"error": "Service Unavailable"})
+            return
+        if not self._authorized():
+            self._error(401, "GatedRepo", "Access to this model is restricted; a valid token is required.")
+            return
+        query = parse_qs(url.query)
+        path = unquote(url.path)
+        try:
+            if self.cdn:
+                self._cdn_get(path)
+            elif path.startswith("/api/models/"):
+                self._api(path[len("/api/models/") :], query)
+            elif "/resolve/" in path:
+                self._resolve(path.lstrip("/"))
+            else:
+                self._error(404, "NotFound", f"no route for {path}")
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    # ---- /api/models ---------------------------------------------------------------------------------
+    def _repo_and_rest(self, spec: str, keyword: str) -> tuple[str, str | None]:
+        if f"/{keyword}/" in spec:
+            repo_id, rest = spec.split(f"/{keyword}/", 1)
+            return repo_id, rest
+        return spec, None
+
+    def _api(self, spec: str, query: dict[str, list[str]]) -> None:
+        for keyword, handler in (("tree", self._tree), ("paths-info", self._paths_info)):
+            repo_id, rest = self._repo_and_rest(spec, keyword)
+            if rest is not None:
+                handler(repo_id, rest, query)
+                return
+        repo_id, rev = self._repo_and_rest(spec, "revision")
+        repo = self.fake.repos.get(repo_id)
+        if repo is None:
+            self._error(404, "RepoNotFound", f"Repository not found: {repo_id}")
+            return
+        revision = repo.resolve(rev or "main")
+        if revision is None:
+            self._error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
+            return
+        blobs = query.get("blobs", ["false"])[0].lower() == "true"
+        siblings = []
+        for file in revision.files.values():
+            sibling: dict[str, object] = {"rfilename": file.path}
+            if blobs:
+                sibling.update(size=file.size, blobId=file.blob_id)
+                if file.lfs:
+                    sibling["lfs"] = {
+                        "size": file.size,
+                        "sha256": file.sha256,
+                        "pointerSize": len(file.pointer),
+                    }
+            siblings.append(sibling)
+        self._json(
+            200,
+            {
+                "_id": "0" * 24,
+                "id": repo_id,
+                "modelId": repo_id,
+                "sha": revision.commit,
+                "private": self.fake.token is not None,
+                "gated": False,
+                "disabled": False,
+                "tags": [],
+                "siblings": siblings,
+            },
+        )
+
+    def _revision_or_error(self, repo_id: str, rev: str) -> FakeRevision | None:
+        repo = self.fake.repos.get(repo_id)
+        if repo is None:
+            self._error(404, "RepoNotFound", f"Repository not found: {repo_id}")
+            return None
+        revision = repo.resolve(rev)
+        if revision is None:
+            self._error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
+        return revision
+
+    @staticmethod
+    def _entry(file: FakeFile) -> dict[str, object]:
+        entry: dict[str, object] = {"type": "file", "oid": file.blob_id, "size": file.size, "path": file.path}
+        if file.lfs:
+            entry["lfs"] = {"oid": file.sha256, "size": file.size, "pointerSize": len(file.pointer)}
+        return entry
+
+    def _tree(self, repo_id: str, rest: str, query: dict[str, list[str]]) -> None:
+        rev, _, prefix = rest.partition("/")
+        revision = self._revision_or_error(repo_id, rev)
+        if revision is None:
+            return
+        recursive = query.get("recursive", ["false"])[0].lower() == "true"
+        base = f"{prefix}/" if prefix else ""
+        entries: list[dict[str, object]] = []
+        folders: set[str] = set()
+        for file in sorted(revision.files.values(), key=lambda f: f.path):
+            if not file.path.startswith(base):
+                continue
+            relative = file.path[len(base) :]
+            parts = relative.split("/")
+            for depth in range(1, len(parts)):
+                folder = base + "/".join(parts[:depth])
+                if folder not in folders and (recursive or depth == 1):
+                    folders.add(folder)
+                    entries.append(
+                        {
+                            "type": "directory",
+                            "oid": git_blob_sha1(folder.encode()),
+                            "size": 0,
+                            "path": folder,
+                        }
+                    )
+            if recursive or len(parts) == 1:
+                entries.append(self._entry(file))
+        self._json(200, entries)
+
+    def _paths_info(self, repo_id: str, rev: str, _query: dict[str, list[str]]) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        form = parse_qs(self.rfile.read(length).decode())
+        revision = self._revision_or_error(repo_id, rev.strip("/"))
+        if revision is None:
+            return
+        wanted = form.get("paths", [])
+        self._json(200, [self._entry(revision.files[p]) for p in wanted if p in revision.files])
+
+    # ---- /{repo}/resolve/{rev}/{path} -----------------------------------------------------------
+    def _resolve(self, spec: str) -> None:
+        repo_id, rest = spec.split("/resolve/", 1)
+        rev, _, file_path = rest.partition("/")
+        revision = self._revision_or_error(repo_id, rev)
+        if revision is None:
+            return
+        file = revision.files.get(file_path)
+        if file is None:
+            self._error(404, "EntryNotFound", f"{file_path} does not exist", commit=revision.commit)
+            return
+        common = {"X-Repo-Commit": revision.commit, "Accept-Ranges": "bytes"}
+        if file.lfs:
+            location = f"{self.fake.cdn_endpoint}/cdn/{file.sha256}"
+            self._send(
+                302,
+                b"",
+                {
+                    **common,
+                    "Location": location,
+                    "ETag": f'"{file.blob_id}"',
+                    "X-Linked-Etag": f'"{file.sha256}"',
+                    "X-Linked-Size": str(file.size),
+                },
+            )
+            return
+        self._body(file, {**common, "ETag": f'"{file.blob_id}"'})
+
+    def _cdn_get(self, path: str) -> None:
+        if not path.startswith("/cdn/"):
+            self._error(404, "NotFound", f"no route for {path}")
+            return
+        file = self.fake._find_lfs(path[len("/cdn/") :])
+        if file is None:
+            self._error(404, "EntryNotFound", "no such object")
+            return
+        self._body(file, {"ETag": f'"{file.sha256}"', "Accept-Ranges": "bytes"})
+
+    def _body(self, file: FakeFile, headers: dict[str, str]) -> None:
+        data = file.content
+        if file.path in self.fake._corrupt:
+            data = bytes([data[0] ^ 0xFF]) + data[1:]
+        start = 0
+        status = 200
+        range_header = self.headers.get("Range")
+        if range_header and range_header.startswith("bytes="):
+            start = int(range_header[len("bytes=") :].split("-", 1)[0] or 0)
+            status = 206
+            headers = {**headers, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
+        body = data[start:]
+        self.send_response(status)
+        for key, value in {"Content-Type": "application/octet-stream", **headers}.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command == "HEAD":
+            return
+        self.fake._count_download(file.path)
+        half = len(body) // 2
+        cut = file.path in self.fake._cut_once
+        if cut:
+            self.fake._cut_once.discard(file.path)
+        gate = self.fake._stalls.get(file.path)
+        for offset in range(0, len(body), CHUNK):
+            if offset >= half and (cut or gate is not None):
+                if cut:
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                if gate is not None:
+                    self.wfile.flush()
+                    gate.reached.set()
+                    gate.wait_open(timeout=60)
+                    gate = None
+            self.wfile.write(body[offset : offset + CHUNK])
+            if self.fake._slow:
+                self.wfile.flush()
+                time.sleep(self.fake._slow)
