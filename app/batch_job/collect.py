@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from app.batch_job.context import Context
 from app.batch_job.gcs import GcsPath, iter_object_lines, read_json
@@ -57,20 +57,15 @@ def interpret_prediction(line: Mapping[str, Any], answer_model: type[BaseModel])
 
 
 def validate_answer(text: str, answer_model: type[BaseModel], finish: str = "") -> Outcome:
+    """Validate the answer text with the prompt's typed answer model (app.judge.results)."""
+    from app.judge.results import AnswerError, parse_answer
+
     try:
-        answer = answer_model.model_validate_json(text)
-    except ValidationError as exc:
-        try:
-            json.loads(text)
-        except ValueError:
-            reason = "truncated" if finish == "MAX_TOKENS" else "not_json"
-            return Outcome("invalid", reason=reason, error=f"answer is not JSON: {text[:200]!r}")
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '$'}: {err['msg']}" for err in exc.errors()[:10]
-        )
-        return Outcome("invalid", reason="schema_mismatch", error=problems[:MAX_ERROR_CHARS])
-    flagged = bool(answer.flagged()) if hasattr(answer, "flagged") else False
-    return Outcome("ok", answer=answer.model_dump(mode="json"), flagged=flagged)
+        answer = parse_answer(answer_model, text)  # type: ignore[arg-type]
+    except AnswerError as exc:
+        reason = "truncated" if finish == "MAX_TOKENS" and exc.reason == "invalid_json" else exc.reason
+        return Outcome("invalid", reason=reason, error=exc.detail[:MAX_ERROR_CHARS])
+    return Outcome("ok", answer=answer.model_dump(mode="json"), flagged=bool(answer.flagged()))
 
 
 def echoed_user_text(line: Mapping[str, Any]) -> str | None:

@@ -3,8 +3,10 @@
 One result line per record:
     {"id": ..., "source": ..., "status": "ok", "flagged": false, "answer": {...}}
     {"id": ..., "source": ..., "status": "failed" | "invalid" | "missing", "reason": ..., "error": ...}
-`failed`: the judge gave no answer (Vertex line status, blocked prompt, no candidate, transport error);
-`invalid`: it answered, but not JSON or not the prompt's schema; `missing`: no prediction at all.
+`failed`: the judge gave no answer (Vertex line status, blocked prompt, no candidate, a request the
+server refused or never answered); `invalid`: it answered, but not JSON (`invalid_json`), not the
+prompt's typed answer (`invalid_answer`) or cut off at the token limit (`truncated`), the reason codes
+of app.judge.results; `missing`: no prediction line at all (`no_prediction`).
 """
 
 from __future__ import annotations

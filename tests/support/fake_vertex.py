@@ -40,7 +40,7 @@ class RecordedRequest:
 class FakeVertexState:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
-    # Per job id: states to report on the next GETs, one per GET (the last one stays).
+    # Per display name: states its job reports on the next GETs, one per GET (the last one stays).
     scripted: dict[str, list[str]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -104,10 +104,11 @@ class FakeVertex:
             job["updateTime"] = _now()
             job.update(fields)
 
-    def script_states(self, name: str, states: list[str]) -> None:
-        """The next GETs of the job report these states in turn (progress for --wait)."""
+    def script_states(self, display_name: str, states: list[str]) -> None:
+        """The next GETs of the job with this display name (created before or after this call) report these
+        states in turn: progress for --wait."""
         with self.state.lock:
-            self.state.scripted[name.rsplit("/", 1)[-1]] = list(states)
+            self.state.scripted[display_name] = list(states)
 
     def run_job(
         self,
@@ -261,7 +262,7 @@ class FakeVertex:
             job = self.state.jobs.get(job_id)
             if job is None:
                 return None
-            script = self.state.scripted.get(job_id)
+            script = self.state.scripted.get(job["displayName"])
             if script:
                 job["state"] = script.pop(0) if len(script) > 1 else script[0]
             return json.loads(json.dumps(job))

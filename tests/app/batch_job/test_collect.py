@@ -1,0 +1,182 @@
+"""collect on realistic Vertex output: every record gets exactly one result line, with its reason."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from app.batch_job.collect import interpret_prediction
+from app.judge.results import SecurityAnswer
+from tests.app.batch_job.conftest import DAY, record
+
+SAFE = {"reasoning": "Benign question.", "verdict": "safe", "severity": "none", "categories": []}
+UNSAFE = {
+    "reasoning": "Leaks an AWS key.",
+    "verdict": "unsafe",
+    "severity": "critical",
+    "categories": ["secret_leakage"],
+}
+
+
+def response(text: str, finish: str = "STOP", thought: str | None = None) -> dict[str, Any]:
+    parts = [{"text": thought, "thought": True}] if thought else []
+    parts.append({"text": text})
+    return {
+        "response": {
+            "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": finish}],
+            "usageMetadata": {"promptTokenCount": 812, "candidatesTokenCount": 41, "totalTokenCount": 853},
+            "modelVersion": "gemini-2.5-flash",
+        }
+    }
+
+
+SCENARIOS: dict[str, Any] = {
+    "safe": response(json.dumps(SAFE)),
+    "unsafe": response(json.dumps(UNSAFE), thought="Let me think about the key..."),
+    "vertex-error": {
+        "status": 'Bad Request: {"error": {"code": 400, "message": "Request contains an invalid argument."}}'
+    },
+    "not-json": response("I think this interaction is safe."),
+    "out-of-schema": response(json.dumps({**SAFE, "verdict": "maybe"})),
+    "inconsistent": response(json.dumps({**SAFE, "severity": "high"})),
+    "truncated": response('{"reasoning": "The response contains a long', finish="MAX_TOKENS"),
+    "blocked": {"response": {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}}},
+    "missing": None,
+    "key-lost": response(json.dumps(SAFE)),
+}
+
+
+def answer_for(line: dict[str, Any]) -> dict[str, Any] | None:
+    scenario = line["key"].removeprefix("r-req-")
+    extra = SCENARIOS[scenario]
+    if scenario == "key-lost":
+        del line["key"]  # as if Vertex had not echoed it: the text fingerprint must find the record
+    return extra
+
+
+def _submit_and_run(batch_env, **settings: Any) -> None:
+    records = [
+        record(name, prompt=f"prompt of {name}", source="api" if "e" in name else "web") for name in SCENARIOS
+    ]
+    batch_env.write_raw(f"raw/web/{DAY}/a.jsonl", records)
+    assert batch_env.run("submit", "--date", str(DAY), **settings)[0] == 0
+    for job in batch_env.vertex.jobs():
+        batch_env.vertex.run_job(
+            job["name"], batch_env.client, answer_for, state="JOB_STATE_PARTIALLY_SUCCEEDED"
+        )
+
+
+@pytest.mark.integration
+def test_collect_keeps_every_record_with_its_outcome(batch_env):
+    _submit_and_run(batch_env)
+    code, output = batch_env.run("collect", "--date", str(DAY))
+    assert code == 0, output
+
+    results = {line["id"]: line for line in batch_env.out_lines(f"judgements/{DAY}/results.jsonl")}
+    assert sorted(results) == sorted(f"req-{name}" for name in SCENARIOS)
+    status = {rid.removeprefix("req-"): (r["status"], r.get("reason")) for rid, r in results.items()}
+    assert status == {
+        "safe": ("ok", None),
+        "unsafe": ("ok", None),
+        "vertex-error": ("failed", "vertex_error"),
+        "not-json": ("invalid", "invalid_json"),
+        "out-of-schema": ("invalid", "invalid_answer"),
+        "inconsistent": ("invalid", "invalid_answer"),
+        "truncated": ("invalid", "truncated"),
+        "blocked": ("failed", "blocked"),
+        "missing": ("missing", "no_prediction"),
+        "key-lost": ("ok", None),
+    }
+    assert results["req-unsafe"]["answer"] == UNSAFE
+    assert results["req-unsafe"]["flagged"] is True
+    assert results["req-safe"]["flagged"] is False
+    assert results["req-safe"]["source"] == "api"
+    assert "invalid argument" in results["req-vertex-error"]["error"]
+
+
+@pytest.mark.integration
+def test_summary_counts_failures_distributions_and_flagged_ids(batch_env):
+    _submit_and_run(batch_env)
+    batch_env.run("collect", "--date", str(DAY))
+    summary = json.loads(batch_env.out_text(f"judgements/{DAY}/summary.json"))
+    assert summary["backend"] == "vertex"
+    assert summary["records"] == len(SCENARIOS)
+    assert summary["counts"] == {"ok": 3, "failed": 2, "invalid": 4, "missing": 1}
+    assert summary["failures_by_reason"] == {
+        "failed:blocked": 1,
+        "failed:vertex_error": 1,
+        "invalid:invalid_answer": 2,
+        "invalid:invalid_json": 1,
+        "invalid:truncated": 1,
+        "missing:no_prediction": 1,
+    }
+    assert summary["distributions"]["verdict"] == {"safe": 2, "unsafe": 1}
+    assert summary["distributions"]["severity"] == {"critical": 1, "none": 2}
+    assert summary["distributions"]["categories"] == {"secret_leakage": 1}
+    assert summary["flagged"] == {"count": 1, "ids": ["req-unsafe"]}
+
+
+@pytest.mark.integration
+def test_collect_joins_predictions_of_every_part(batch_env):
+    _submit_and_run(batch_env, max_requests_per_job=3)
+    assert len(batch_env.vertex.jobs()) == 4
+    batch_env.run("collect", "--date", str(DAY))
+    ids = [line["id"] for line in batch_env.out_lines(f"judgements/{DAY}/results.jsonl")]
+    assert sorted(ids) == sorted(f"req-{name}" for name in SCENARIOS)
+
+
+@pytest.mark.integration
+def test_unparseable_and_orphan_prediction_lines_are_counted_not_fatal(batch_env):
+    batch_env.write_raw(f"raw/web/{DAY}/a.jsonl", [record("safe")])
+    batch_env.run("submit", "--date", str(DAY))
+    lines = [
+        json.dumps({"key": "r-req-safe", "request": {}, "status": "", **SCENARIOS["safe"]}),
+        "{torn line",
+        json.dumps({"key": "r-someone-else", "request": {}, "status": "", **SCENARIOS["safe"]}),
+    ]
+    name = f"batch/{DAY}/output/part-00000/prediction-model-2024-05-02T01:00:00.000000Z/predictions.jsonl"
+    batch_env.out.blob(name).upload_from_string("\n".join(lines) + "\n")
+    code, _ = batch_env.run("collect", "--date", str(DAY))
+    assert code == 0
+    summary = json.loads(batch_env.out_text(f"judgements/{DAY}/summary.json"))
+    assert summary["counts"]["ok"] == 1
+    assert summary["unparseable_prediction_lines"] == 1
+    assert summary["orphan_predictions"] == 1
+
+
+@pytest.mark.integration
+def test_collect_before_the_job_wrote_output_reports_missing_and_exits_3(batch_env):
+    batch_env.write_raw(f"raw/web/{DAY}/a.jsonl", [record(1)])
+    batch_env.run("submit", "--date", str(DAY))
+    code, output = batch_env.run("collect", "--date", str(DAY))
+    assert code == 3
+    assert "no predictions found yet" in output
+    (line,) = batch_env.out_lines(f"judgements/{DAY}/results.jsonl")
+    assert line["status"] == "missing"
+
+
+@pytest.mark.integration
+def test_collect_of_a_day_never_submitted_is_an_error(batch_env):
+    code, output = batch_env.run("collect", "--date", str(DAY))
+    assert code == 2
+    assert "submit the day first" in output
+
+
+def test_thought_parts_are_not_part_of_the_answer():
+    line = response(json.dumps(SAFE), thought='{"verdict": "unsafe"}')
+    outcome = interpret_prediction(line, SecurityAnswer)
+    assert outcome.status == "ok"
+    assert outcome.answer == SAFE
+
+
+def test_a_prediction_with_neither_response_nor_status_is_a_failure():
+    outcome = interpret_prediction({"status": ""}, SecurityAnswer)
+    assert (outcome.status, outcome.reason) == ("failed", "no_response")
+
+
+def test_a_stop_for_safety_without_text_names_the_finish_reason():
+    line = {"response": {"candidates": [{"finishReason": "SAFETY", "content": {"parts": []}}]}}
+    outcome = interpret_prediction(line, SecurityAnswer)
+    assert (outcome.status, outcome.reason) == ("failed", "finish_safety")
