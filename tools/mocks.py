@@ -126,6 +126,7 @@ class PlanMonitor(MockMonitor):
         self.registrations: dict[str, Registration] = {}
         self.stack_urn: str | None = None
         self.raw_outputs: dict[str, Any] = {}
+        self.duplicate_urns: list[str] = []
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         # Real URNs qualify the type with every ancestor's type except the Stack's:
@@ -154,8 +155,10 @@ class PlanMonitor(MockMonitor):
             secret_outputs=list(request.additionalSecretOutputs),
         )
         with self._lock:
+            # Reported after the run (raising here would leave futures nobody awaits): the engine
+            # rejects a second registration of a URN, so the plan must too.
             if reg.urn in self.registrations:
-                raise ValueError(f"duplicate resource URN {reg.urn}: two resources share a type and name")
+                self.duplicate_urns.append(reg.urn)
             self.registrations[reg.urn] = reg
         return response
 

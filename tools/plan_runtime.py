@@ -309,6 +309,11 @@ def _render_here(stack: str, project: str, runtime: RuntimeConfig) -> Plan:
         loop.close()
         asyncio.set_event_loop(None)
 
+    if monitor.duplicate_urns:
+        raise ValueError(
+            "duplicate resource URN(s), two resources share a type, name and parent chain: "
+            + ", ".join(sorted(set(monitor.duplicate_urns)))
+        )
     cfg = loaded["cfg"]
     secret_values.extend(_config_secret_values(cfg))
     secret_values.extend(v for k, v in runtime.values.items() if k in runtime.secret_keys)

@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
+from tests.tools.stackfiles import stack_config, write_with_secrets
 from tools.plan_diff import diff_plans, property_changes
 from tools.plan_runtime import REPO_ROOT
 
@@ -147,10 +146,10 @@ def _plan(stack_file: Path, out: Path) -> dict:
 
 
 def test_end_to_end_switching_off_the_gcp_half_removes_exactly_its_resources(tmp_path):
-    data = yaml.safe_load((REPO_ROOT / "Pulumi.dev.yaml").read_text())
-    (tmp_path / "base.yaml").write_text(yaml.safe_dump(data))
+    data = stack_config("dev")
+    write_with_secrets(data, tmp_path / "base.yaml")
     data["config"]["llm-judge:gcp"] = {**(data["config"].get("llm-judge:gcp") or {}), "enabled": False}
-    (tmp_path / "head.yaml").write_text(yaml.safe_dump(data))
+    write_with_secrets(data, tmp_path / "head.yaml")
     base = _plan(tmp_path / "base.yaml", tmp_path / "base")
     _plan(tmp_path / "head.yaml", tmp_path / "head")
 
