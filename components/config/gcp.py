@@ -1,11 +1,482 @@
-"""The GCP half of the stack config: bucket, service accounts, Cloud Run Jobs and schedulers."""
+"""The GCP half of the stack config: bucket, service accounts, Cloud Run Jobs and schedulers.
+
+Every value the seed hard-coded (job names, the Kafka topic and consumer group, the Vertex model, the
+cron schedules) lives here with its default, its bounds and its documentation. Keys the program cannot
+work without (``project``, ``kafka.brokers``) may be left out of a stack that switches the GCP half
+off, so they are checked by ``GcpConfig.missing()`` when the half is built, not when the config loads.
+"""
 
 from __future__ import annotations
 
-from .base import ConfigModel
+import datetime as dt
+import itertools
+import re
+import zoneinfo
+from typing import Annotated, Literal
+
+from croniter import croniter
+from pydantic import AfterValidator, Field, model_validator
+
+from .base import ConfigModel, Problems
+
+# --- GCP name rules -----------------------------------------------------------------------------
+
+_PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+_REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$")
+_PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/$")
+_NAME_PREFIX = re.compile(r"^([a-z][a-z0-9-]{0,13}-)?$")
+_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_REPOSITORY_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+_BROKER = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?):([0-9]{1,5})$")
+_MEMORY = re.compile(r"^([0-9]+)(Mi|Gi)$")
+_DIGEST_REF = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+@sha256:[0-9a-f]{64}$")
+_TAG_REF = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
+_CRON_VALUE = r"([0-9]+|[A-Za-z]{3})"
+_CRON_ITEM = rf"(\*|{_CRON_VALUE}(-{_CRON_VALUE})?)(/[0-9]+)?"
+_CRON_FIELD = re.compile(rf"^{_CRON_ITEM}(,{_CRON_ITEM})*$")
+
+# Cloud Run jobs: CPU values and the most memory each allows (gen2 execution environment).
+CPU_MAX_MEMORY_MIB = {"1": 4096, "2": 8192, "4": 16384, "6": 24576, "8": 32768}
+CPU_MIN_MEMORY_MIB = {"1": 512, "2": 512, "4": 2048, "6": 4096, "8": 4096}
+MAX_TASK_TIMEOUT_SECONDS = 7 * 24 * 3600
+
+DEFAULT_LOADER_CRON = "0 * * * *"
+DEFAULT_JUDGE_CRON = "0 2 * * *"
+DEFAULT_MODEL_ID = "publishers/google/models/gemini-2.5-flash"
+DEFAULT_PROMPT_PATH = "prompts/security-judge.prompt.yml"
+
+# Names the stack sets itself; ``extraEnv`` may not override them.
+LOADER_ENV = (
+    "GCP_PROJECT_ID",
+    "GCS_BUCKET_NAME",
+    "KAFKA_BROKERS",
+    "KAFKA_TOPIC",
+    "KAFKA_CONSUMER_GROUP",
+    "KAFKA_SECURITY_PROTOCOL",
+    "KAFKA_SASL_MECHANISM",
+    "KAFKA_SASL_USERNAME",
+    "KAFKA_SASL_PASSWORD",
+)
+JUDGE_ENV = ("GCP_PROJECT", "GCP_LOCATION", "INPUT_BUCKET", "OUTPUT_BUCKET", "MODEL_ID", "PROMPT_PATH")
+
+
+def _pattern(regex: re.Pattern[str], what: str):
+    def check(value: str) -> str:
+        if not regex.match(value):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return check
+
+
+def cron_problem(expr: str) -> str | None:
+    """Why ``expr`` is not a schedule Cloud Scheduler accepts (unix-cron, five fields), or None."""
+    fields = expr.split()
+    if len(fields) != 5:
+        return (
+            f"has {len(fields)} field(s); Cloud Scheduler takes exactly five "
+            "(minute hour day-of-month month day-of-week), e.g. '0 * * * *'"
+        )
+    for name, field in zip(("minute", "hour", "day-of-month", "month", "day-of-week"), fields, strict=True):
+        if not _CRON_FIELD.match(field):
+            return f"the {name} field {field!r} is not unix-cron (use numbers, 3-letter names, * , - /)"
+    if not croniter.is_valid(expr):
+        return "is not a valid cron expression (a value out of range?)"
+    return None
+
+
+def _cron(value: str) -> str:
+    problem = cron_problem(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be a tz database name such as 'UTC' or 'Europe/Berlin'") from None
+    return value
+
+
+def _bucket_name(value: str) -> str:
+    if not _BUCKET.match(value) or value.startswith("goog") or ".." in value:
+        raise ValueError(
+            "must be a bucket name: 3-63 of a-z 0-9 . _ -, starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _image_ref(value: str) -> str:
+    if _DIGEST_REF.match(value):
+        return value
+    tag = _TAG_REF.match(value)
+    if tag and tag.group(3) != "latest":
+        return value
+    raise ValueError(
+        "must be an image pinned by digest (REGISTRY/PATH@sha256:...) or by a tag other than 'latest' "
+        "(REGISTRY/PATH:TAG)"
+    )
+
+
+def _labels(value: dict[str, str]) -> dict[str, str]:
+    bad = [k for k in value if not _LABEL_KEY.match(k)] + [
+        f"{k}={v}" for k, v in value.items() if not _LABEL_VALUE.match(v)
+    ]
+    if bad:
+        raise ValueError(
+            f"GCP labels are lower-case letters, digits, '_' and '-' (keys start with a letter): {bad}"
+        )
+    return value
+
+
+ProjectId = Annotated[
+    str, AfterValidator(_pattern(_PROJECT_ID, "a GCP project id: 6-30 of a-z 0-9 -, starting with a letter"))
+]
+Region = Annotated[str, AfterValidator(_pattern(_REGION, "a GCP region such as 'us-central1'"))]
+Cron = Annotated[str, AfterValidator(_cron)]
+TimeZone = Annotated[str, AfterValidator(_time_zone)]
+BucketName = Annotated[str, AfterValidator(_bucket_name)]
+ObjectPrefix = Annotated[
+    str, AfterValidator(_pattern(_PREFIX, "an object name prefix ending in '/', such as 'raw/'"))
+]
+ImageRef = Annotated[str, AfterValidator(_image_ref)]
+GcpLabels = Annotated[dict[str, str], AfterValidator(_labels)]
+Broker = Annotated[str, AfterValidator(_pattern(_BROKER, "HOST:PORT"))]
+EnvName = Annotated[str, AfterValidator(_pattern(_ENV_NAME, "an environment variable name"))]
+
+
+def memory_mib(value: str) -> int:
+    match = _MEMORY.match(value)
+    if not match:
+        raise ValueError(value)
+    return int(match.group(1)) * (1024 if match.group(2) == "Gi" else 1)
+
+
+def _memory(value: str) -> str:
+    if not _MEMORY.match(value):
+        raise ValueError("must be a whole number of Mi or Gi, such as '512Mi' or '2Gi'")
+    return value
+
+
+Memory = Annotated[str, AfterValidator(_memory)]
+
+
+# --- sections -----------------------------------------------------------------------------------
+
+
+class LifecycleRule(ConfigModel):
+    """Delete objects under ``prefix`` once they are ``deleteAfterDays`` old."""
+
+    prefix: ObjectPrefix
+    delete_after_days: int = Field(ge=1, le=36500)
+
+
+def _default_lifecycle() -> list[LifecycleRule]:
+    return [
+        LifecycleRule(prefix="raw/", delete_after_days=90),
+        LifecycleRule(prefix="batch/", delete_after_days=30),
+        LifecycleRule(prefix="deadletter/", delete_after_days=30),
+    ]
+
+
+# A prefix whose objects must outlive the daily judge: it reads yesterday's raw/ and Vertex may hold
+# a queued batch job for up to 72 h before it reads batch/ and writes its output there.
+PIPELINE_PREFIXES = ("raw/", "batch/")
+MIN_PIPELINE_RETENTION_DAYS = 4
+
+
+class BucketConfig(ConfigModel):
+    """``bucket``: the conversation-history bucket (raw/, deadletter/, batch/, judgements/)."""
+
+    name: BucketName | None = None
+    """Name of the bucket the stack creates. None: ``<project>-llm-judge-history``."""
+    existing_name: BucketName | None = None
+    """Use this existing bucket instead of creating one. It must have uniform bucket-level access (the
+    stack's prefix-scoped IAM conditions need it); its lifecycle stays as it is."""
+    location: str | None = None
+    """Bucket location (region or multi-region). None: the stack's ``region``, next to Vertex AI."""
+    lifecycle: list[LifecycleRule] = Field(default_factory=_default_lifecycle)
+    """Per-prefix retention of a created bucket."""
+    versioning: bool = False
+    """Object versioning. Off: raw/ objects are written once (create-only) and everything else can be
+    rebuilt from raw/, so old versions would only cost money."""
+    noncurrent_version_days: int = Field(7, ge=1, le=3650)
+    """With versioning on: delete a replaced version after this many days."""
+    force_destroy: bool = False
+    """Let ``pulumi destroy`` delete a bucket that still holds objects (dev only)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> BucketConfig:
+        p = Problems()
+        if self.existing_name is not None:
+            p.check(self.name is None, "name", "set either name (create) or existingName (use), not both")
+            for key in ("lifecycle", "versioning", "location", "force_destroy", "noncurrent_version_days"):
+                if key in self.model_fields_set:
+                    alias = type(self).model_fields[key].alias or key
+                    p.add(alias, "only applies to a bucket the stack creates (existingName is set)")
+        seen: set[str] = set()
+        for i, rule in enumerate(self.lifecycle):
+            p.check(rule.prefix not in seen, f"lifecycle[{i}].prefix", f"{rule.prefix!r} has two rules")
+            seen.add(rule.prefix)
+            if any(rule.prefix.startswith(x) or x.startswith(rule.prefix) for x in PIPELINE_PREFIXES):
+                p.check(
+                    rule.delete_after_days >= MIN_PIPELINE_RETENTION_DAYS,
+                    f"lifecycle[{i}].deleteAfterDays",
+                    f"{rule.delete_after_days} days is too short for {rule.prefix!r}: the daily judge reads "
+                    f"yesterday's raw/ and Vertex AI may queue a batch for 72 h (at least "
+                    f"{MIN_PIPELINE_RETENTION_DAYS} days)",
+                )
+        p.raise_if_any()
+        return self
+
+
+class KafkaConfig(ConfigModel):
+    """``kafka``: where the interaction loader consumes from. SASL credentials are the top-level
+    secrets ``llm-judge:kafkaSaslUsername`` / ``llm-judge:kafkaSaslPassword``."""
+
+    brokers: list[Broker] = Field(default_factory=list)
+    """Bootstrap brokers, HOST:PORT (required when the GCP half is enabled)."""
+    topic: Annotated[str, AfterValidator(_pattern(_KAFKA_TOPIC, "a Kafka topic name"))] = "raw-interactions"
+    consumer_group: str = Field("gcs-loader-v1", min_length=1, max_length=255)
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "SASL_SSL"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = "SCRAM-SHA-512"
+    """SASL mechanism of a SASL_* protocol; must not be set with PLAINTEXT or SSL."""
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def mechanism(self) -> str | None:
+        """The SASL mechanism in effect (None without SASL)."""
+        return self.sasl_mechanism if self.uses_sasl else None
+
+    @model_validator(mode="after")
+    def _check(self) -> KafkaConfig:
+        p = Problems()
+        if self.uses_sasl:
+            p.check(
+                self.sasl_mechanism is not None, "saslMechanism", f"required with {self.security_protocol}"
+            )
+        else:
+            p.check(
+                "sasl_mechanism" not in self.model_fields_set or self.sasl_mechanism is None,
+                "saslMechanism",
+                f"only applies to a SASL_* securityProtocol (this one is {self.security_protocol})",
+            )
+        p.check(len(set(self.brokers)) == len(self.brokers), "brokers", "lists a broker twice")
+        p.check(
+            self.consumer_group.strip() == self.consumer_group, "consumerGroup", "has blank space around it"
+        )
+        p.raise_if_any()
+        return self
+
+
+class JobResources(ConfigModel):
+    cpu: Literal["1", "2", "4", "6", "8"] = "1"
+    memory: Memory = "512Mi"
+
+    @model_validator(mode="after")
+    def _check(self) -> JobResources:
+        p = Problems()
+        mib = memory_mib(self.memory)
+        p.check(
+            CPU_MIN_MEMORY_MIB[self.cpu] <= mib <= CPU_MAX_MEMORY_MIB[self.cpu],
+            "memory",
+            f"{self.memory} is outside what Cloud Run allows with cpu {self.cpu} "
+            f"({CPU_MIN_MEMORY_MIB[self.cpu]}Mi to {CPU_MAX_MEMORY_MIB[self.cpu]}Mi)",
+        )
+        p.raise_if_any()
+        return self
+
+
+class JobConfig(ConfigModel):
+    image: ImageRef | None = None
+    """Existing image to run. None: the stack builds it from the Dockerfile in build/, pushes it to
+    Artifact Registry and runs it by digest."""
+    args: list[str] | None = None
+    """Container arguments. None: the image's CMD."""
+    resources: JobResources = Field(default_factory=JobResources)
+    timeout_seconds: int = Field(ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
+    """Task timeout (one attempt)."""
+    max_retries: int = Field(1, ge=0, le=10)
+    """Retries of a failed task within one execution."""
+    extra_env: dict[EnvName, str] = Field(default_factory=dict)
+    """More plain environment variables (tuning knobs of the app); never secrets."""
+
+
+class LoaderJobConfig(JobConfig):
+    """``jobs.loader``: the hourly Kafka -> GCS ``interaction-loader``."""
+
+    timeout_seconds: int = Field(3000, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
+    task_count: int = Field(1, ge=1, le=10000)
+    """Tasks per execution: each is one consumer of the group, so up to the topic's partition count."""
+    parallelism: int | None = Field(None, ge=1, le=10000)
+    """Tasks running at once. None: all of them."""
+
+    @model_validator(mode="after")
+    def _check(self) -> LoaderJobConfig:
+        p = Problems()
+        if self.parallelism is not None:
+            p.check(
+                self.parallelism <= self.task_count,
+                "parallelism",
+                f"{self.parallelism} is greater than taskCount {self.task_count}",
+            )
+        for i, name in enumerate(self.extra_env):
+            p.check(name not in LOADER_ENV, f"extraEnv.{name}", f"is set by the stack (entry {i}); remove it")
+        p.raise_if_any()
+        return self
+
+
+class JudgeJobConfig(JobConfig):
+    """``jobs.judge``: the daily ``llm-judge-trigger`` that builds Vertex AI batch input and judgements."""
+
+    timeout_seconds: int = Field(3600, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
+    resources: JobResources = Field(default_factory=lambda: JobResources(cpu="1", memory="1Gi"))
+    model_id: str = Field(DEFAULT_MODEL_ID, pattern=r"^publishers/[a-z0-9-]+/models/[A-Za-z0-9._-]+$")
+    location: Region = "us-central1"
+    """Vertex AI region of the batch jobs (``GCP_LOCATION``)."""
+    prompt_path: str = Field(DEFAULT_PROMPT_PATH, pattern=r"^[^/].*\.prompt\.ya?ml$")
+    """Prompt file inside the image, relative to its working directory (``PROMPT_PATH``)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> JudgeJobConfig:
+        p = Problems()
+        for i, name in enumerate(self.extra_env):
+            p.check(name not in JUDGE_ENV, f"extraEnv.{name}", f"is set by the stack (entry {i}); remove it")
+        p.raise_if_any()
+        return self
+
+
+class JobsConfig(ConfigModel):
+    loader: LoaderJobConfig = Field(default_factory=LoaderJobConfig)
+    judge: JudgeJobConfig = Field(default_factory=JudgeJobConfig)
+
+
+class ScheduleConfig(ConfigModel):
+    cron: Cron
+    paused: bool = False
+    """Keep the Cloud Scheduler job but do not fire it (the Cloud Run job can still be run by hand)."""
+
+
+class RetryConfig(ConfigModel):
+    """Cloud Scheduler's retries of a failed ``:run`` call. A failed call started no execution, so a
+    retry never runs a job twice."""
+
+    retry_count: int = Field(3, ge=0, le=5)
+    min_backoff_seconds: int = Field(10, ge=1, le=3600)
+    max_backoff_seconds: int = Field(300, ge=1, le=3600)
+    max_doublings: int = Field(4, ge=0, le=16)
+    max_retry_duration_seconds: int = Field(0, ge=0, le=86400)
+    """0: no time limit, only ``retryCount``."""
+
+    @model_validator(mode="after")
+    def _check(self) -> RetryConfig:
+        p = Problems()
+        p.check(
+            self.min_backoff_seconds <= self.max_backoff_seconds,
+            "minBackoffSeconds",
+            f"{self.min_backoff_seconds} is greater than maxBackoffSeconds {self.max_backoff_seconds}",
+        )
+        p.raise_if_any()
+        return self
+
+
+class SchedulesConfig(ConfigModel):
+    """``schedules``: the Cloud Scheduler jobs that start the Cloud Run jobs."""
+
+    time_zone: TimeZone = "UTC"
+    """tz database name the cron expressions are read in."""
+    loader: ScheduleConfig = Field(default_factory=lambda: ScheduleConfig(cron=DEFAULT_LOADER_CRON))
+    judge: ScheduleConfig = Field(default_factory=lambda: ScheduleConfig(cron=DEFAULT_JUDGE_CRON))
+    attempt_deadline_seconds: int = Field(180, ge=15, le=1800)
+    """How long Cloud Scheduler waits for the ``:run`` call (it returns once the execution is created)."""
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+
+
+class ImagesConfig(ConfigModel):
+    """``images``: the Artifact Registry repository the stack pushes the images it builds to."""
+
+    repository_id: Annotated[
+        str, AfterValidator(_pattern(_REPOSITORY_ID, "a repository id: a-z 0-9 -, starting with a letter"))
+    ] = "flash-cache-repo"
+    keep_recent_versions: int = Field(10, ge=1, le=1000)
+    """Cleanup policy: always keep this many newest versions of each image."""
+    delete_untagged_after_days: int = Field(30, ge=1, le=3650)
+    """Cleanup policy: delete untagged versions (replaced builds) older than this."""
+    build_on_preview: bool = True
+    """Build during ``pulumi preview`` too (catches a broken Dockerfile before ``up``; needs Docker)."""
+    platform: Literal["linux/amd64", "linux/arm64"] = "linux/amd64"
+    """Cloud Run runs linux/amd64; arm64 only for a custom runtime."""
+
+
+def shortest_gap_seconds(cron: str, time_zone: str, runs: int = 200) -> int:
+    """The shortest time between two runs of ``cron`` over its next ``runs`` runs (from a fixed date,
+    so the answer does not depend on when the config is loaded)."""
+    start = dt.datetime(2025, 1, 1, tzinfo=zoneinfo.ZoneInfo(time_zone))
+    it = croniter(cron, start)
+    times = [it.get_next(dt.datetime) for _ in range(runs)]
+    return int(min((b - a).total_seconds() for a, b in itertools.pairwise(times)))
+
+
+# --- the section ----------------------------------------------------------------------------------
 
 
 class GcpConfig(ConfigModel):
     """``llm-judge:gcp``. Set ``enabled: false`` to leave the GCP half out of a stack."""
 
     enabled: bool = True
+    project: ProjectId | None = None
+    """GCP project of every resource. None: the stack's ``gcp:project``."""
+    region: Region = "us-central1"
+    """Region of the Cloud Run jobs, schedulers, Artifact Registry and (by default) the bucket."""
+    name_prefix: Annotated[
+        str, AfterValidator(_pattern(_NAME_PREFIX, "'' or up to 15 of a-z 0-9 - ending in '-', e.g. 'dev-'"))
+    ] = ""
+    """Prefix of every named GCP resource (jobs, schedulers, service accounts, secrets), so two stacks
+    can share one project. Empty: the seed's names (``interaction-loader``, ``loader-sa``, ...)."""
+    labels: GcpLabels = Field(default_factory=dict)
+    """Labels for every GCP resource (the stack adds ``llm-judge-stack: <stack>``)."""
+    deletion_protection: bool = True
+    """Cloud Run jobs refuse deletion and the created bucket is ``protect``-ed in Pulumi. Off in dev."""
+    manage_services: bool = True
+    """Enable the APIs the stack needs (never disabled on destroy). False: an admin enables them."""
+    bucket: BucketConfig = Field(default_factory=BucketConfig)
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)
+    schedules: SchedulesConfig = Field(default_factory=SchedulesConfig)
+    images: ImagesConfig = Field(default_factory=ImagesConfig)
+
+    @property
+    def builds_images(self) -> bool:
+        return self.jobs.loader.image is None or self.jobs.judge.image is None
+
+    @model_validator(mode="after")
+    def _check(self) -> GcpConfig:
+        p = Problems()
+        gap = shortest_gap_seconds(self.schedules.loader.cron, self.schedules.time_zone)
+        timeout = self.jobs.loader.timeout_seconds
+        p.check(
+            timeout < gap,
+            "jobs.loader.timeoutSeconds",
+            f"{timeout}s is not shorter than the {gap}s between runs of schedules.loader.cron: two "
+            "executions of one consumer group would overlap and rebalance each other",
+        )
+        p.raise_if_any()
+        return self
+
+    def missing(self, *, default_project: str | None) -> list[tuple[str, str]]:
+        """Keys an enabled GCP half needs that the config leaves out, as ``(relative key, message)``."""
+        out: list[tuple[str, str]] = []
+        if self.project is None and not default_project:
+            out.append(("project", "required: the GCP project to deploy to (or set gcp:project)"))
+        if not self.kafka.brokers:
+            out.append(("kafka.brokers", "required: at least one HOST:PORT bootstrap broker"))
+        return out

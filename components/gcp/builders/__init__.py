@@ -1,0 +1,1 @@
+"""Plain functions from plain data to the inputs of GCP resources: tested without Pulumi."""

@@ -1,0 +1,115 @@
+"""The two Cloud Run jobs' containers: the seed's environment, secrets by reference, resources, retries.
+
+Values that come from other resources (bucket name, image, service account email, secret version)
+may be Outputs: they are placed as leaves, so ``pulumi preview`` still shows every other field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from components.config.gcp import JobConfig, JudgeJobConfig, KafkaConfig, LoaderJobConfig
+
+from .scheduler import seconds
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A Secret Manager secret version, injected as an environment variable when the task starts."""
+
+    secret: pulumi.Input[str]
+    """The secret's id (same project) or full name."""
+    version: pulumi.Input[str]
+    """A pinned version number: a new credential is a new version, so the job changes with it."""
+
+
+def plain(name: str, value: pulumi.Input[str]) -> dict[str, Any]:
+    return {"name": name, "value": value}
+
+
+def from_secret(name: str, ref: SecretRef) -> dict[str, Any]:
+    return {"name": name, "value_source": {"secret_key_ref": {"secret": ref.secret, "version": ref.version}}}
+
+
+def loader_env(
+    *,
+    project: pulumi.Input[str],
+    bucket: pulumi.Input[str],
+    kafka: KafkaConfig,
+    username: SecretRef | None,
+    password: SecretRef | None,
+    job: LoaderJobConfig,
+) -> list[dict[str, Any]]:
+    """The seed's five variables, the Kafka security settings, the SASL credentials from Secret
+    Manager (never as plain values), then ``extraEnv``."""
+    env = [
+        plain("GCP_PROJECT_ID", project),
+        plain("GCS_BUCKET_NAME", bucket),
+        plain("KAFKA_BROKERS", ",".join(kafka.brokers)),
+        plain("KAFKA_TOPIC", kafka.topic),
+        plain("KAFKA_CONSUMER_GROUP", kafka.consumer_group),
+        plain("KAFKA_SECURITY_PROTOCOL", kafka.security_protocol),
+    ]
+    if kafka.mechanism is not None:
+        env.append(plain("KAFKA_SASL_MECHANISM", kafka.mechanism))
+    if (username is None) != (password is None):
+        raise ValueError("the SASL username and password go together")
+    if username is not None and password is not None:
+        env.append(from_secret("KAFKA_SASL_USERNAME", username))
+        env.append(from_secret("KAFKA_SASL_PASSWORD", password))
+    env.extend(plain(k, v) for k, v in sorted(job.extra_env.items()))
+    return env
+
+
+def judge_env(
+    *, project: pulumi.Input[str], bucket: pulumi.Input[str], job: JudgeJobConfig
+) -> list[dict[str, Any]]:
+    """The seed's six variables; the input and the output are the same bucket (raw/ in, batch/ and
+    judgements/ out)."""
+    env = [
+        plain("GCP_PROJECT", project),
+        plain("GCP_LOCATION", job.location),
+        plain("INPUT_BUCKET", bucket),
+        plain("OUTPUT_BUCKET", bucket),
+        plain("MODEL_ID", job.model_id),
+        plain("PROMPT_PATH", job.prompt_path),
+    ]
+    env.extend(plain(k, v) for k, v in sorted(job.extra_env.items()))
+    return env
+
+
+def job_template(
+    *,
+    container_name: str,
+    image: pulumi.Input[str],
+    service_account: pulumi.Input[str],
+    env: list[dict[str, Any]],
+    job: JobConfig,
+    task_count: int = 1,
+    parallelism: int | None = None,
+) -> dict[str, Any]:
+    """``template`` of a ``gcp.cloudrunv2.Job``."""
+    container: dict[str, Any] = {
+        "name": container_name,
+        "image": image,
+        "envs": env,
+        "resources": {"limits": {"cpu": job.resources.cpu, "memory": job.resources.memory}},
+    }
+    if job.args is not None:
+        container["args"] = list(job.args)
+    template: dict[str, Any] = {
+        "task_count": task_count,
+        "template": {
+            "service_account": service_account,
+            "timeout": seconds(job.timeout_seconds),
+            "max_retries": job.max_retries,
+            "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
+            "containers": [container],
+        },
+    }
+    if parallelism is not None:
+        template["parallelism"] = parallelism
+    return template

@@ -1,0 +1,30 @@
+"""Inputs of the history bucket: per-prefix lifecycle rules and versioning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config.gcp import BucketConfig
+
+
+def lifecycle_rules(cfg: BucketConfig) -> list[dict[str, Any]]:
+    """One Delete rule per configured prefix (``matches_prefixes``), plus a rule that removes replaced
+    versions when versioning is on (otherwise they would be kept forever)."""
+    rules: list[dict[str, Any]] = [
+        {
+            "action": {"type": "Delete"},
+            "condition": {"age": rule.delete_after_days, "matches_prefixes": [rule.prefix]},
+        }
+        for rule in cfg.lifecycle
+    ]
+    if cfg.versioning:
+        rules.append(
+            {
+                "action": {"type": "Delete"},
+                "condition": {
+                    "days_since_noncurrent_time": cfg.noncurrent_version_days,
+                    "with_state": "ARCHIVED",
+                },
+            }
+        )
+    return rules
