@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = add("serve", "DaemonSet mode: download or verify, then answer /healthz and /readyz", [common, model])
-    p.add_argument("--port", type=int, help="probe port (MODEL_LOADER_PORT, default 8080)")
+    p.add_argument("--port", type=int, help="probe port (MODEL_LOADER_PORT, default 8080; 0 = any free port)")
     p.add_argument("--bind", help="probe address (MODEL_LOADER_BIND, default 0.0.0.0)")
 
     p = add(
@@ -294,7 +294,7 @@ def cmd_verify(args: argparse.Namespace, settings: LoaderSettings) -> int:
         dir_name = layout.model_dir_name(settings.repo_id)
         commit = _local_commit(store, settings.repo_id, settings.revision)
         if commit is None:
-            what = f"revision {settings.revision}" if settings.revision else "a served revision"
+            what = f"revision {settings.revision}" if settings.revision else "served revision"
             raise ModelInvalidError(f"{settings.repo_id} has no {what} under {store.root}")
         targets.append((settings.repo_id, layout.revision_dir(store.root, settings.repo_id, commit), commit))
     else:
@@ -399,7 +399,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args)
     except UsageError as exc:
-        setup_logging("text")
+        fallback = args.log_format or os.environ.get("LOG_FORMAT", "json").lower()
+        setup_logging("text" if fallback == "text" else "json")
         log.error("settings.invalid", str(exc))
         return EXIT_USAGE
     setup_logging(settings.log_format, settings.log_level)

@@ -202,7 +202,7 @@ def wait(
         if now >= deadline:
             log.error(
                 "wait.timeout",
-                f"{repo_id} not ready after {timeout:.0f}s: {status.reason}. Check the model-loader pod"
+                f"{repo_id} not ready after {timeout:g}s: {status.reason}. Check the model-loader pod"
                 " on this node (kubectl logs) and `python -m app.model_loader list` there.",
                 state=status.state,
             )

@@ -32,7 +32,7 @@ class LoaderSettings(BaseSettings):
     )
     hf_endpoint: str | None = Field(None, validation_alias=_env("HF_ENDPOINT", "hf_endpoint"))
 
-    port: int = Field(8080, ge=1, le=65535, validation_alias=_env("MODEL_LOADER_PORT", "port"))
+    port: int = Field(8080, ge=0, le=65535, validation_alias=_env("MODEL_LOADER_PORT", "port"))
     bind: str = Field("0.0.0.0", validation_alias=_env("MODEL_LOADER_BIND", "bind"))  # noqa: S104 - probes
     wait_timeout: float = Field(3600.0, ge=0, validation_alias=_env("WAIT_TIMEOUT_SECONDS", "wait_timeout"))
     poll_interval: float = Field(5.0, gt=0, validation_alias=_env("POLL_INTERVAL_SECONDS", "poll_interval"))

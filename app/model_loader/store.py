@@ -261,14 +261,20 @@ class ModelStore:
         lock_file.parent.mkdir(parents=True, exist_ok=True)
         lock = FileLock(lock_file)
         deadline = None if self.lock_timeout is None else time.monotonic() + self.lock_timeout
+        first_try = True
         while True:
             wait = self.lock_log_interval
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - time.monotonic()))
             try:
-                lock.acquire(timeout=wait, poll_interval=0.05)
+                # Say at once that we wait (and for whom), then again every interval.
+                if first_try:
+                    lock.acquire(blocking=False)
+                else:
+                    lock.acquire(timeout=wait, poll_interval=0.05)
                 break
             except Timeout:
+                first_try = False
                 holder = self.lock_owner(dir_name) or {}
                 log.info(
                     "lock.wait",
