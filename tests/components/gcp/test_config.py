@@ -1,0 +1,271 @@
+"""GcpConfig: every bad value is a clear error that names its config key; the defaults are the seed's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, GcpConfig, load_stack_config
+from components.config.gcp import cron_problem, shortest_gap_seconds
+
+from .helpers import gcp_block, merged
+
+
+def problems(gcp: dict[str, Any], **top: Any) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_stack_config({"gcp": gcp, "aws": {"enabled": False}, **top})
+    return info.value.problems
+
+
+def one_problem(gcp: dict[str, Any]) -> str:
+    found = problems(gcp)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_an_empty_gcp_block_is_valid_so_stacks_that_switch_gcp_off_load():
+    cfg = load_stack_config({"gcp": {"enabled": False}})
+    assert cfg.gcp.enabled is False
+    assert GcpConfig().enabled is True
+
+
+def test_defaults_are_the_seeds_values():
+    g = GcpConfig()
+    assert g.region == "us-central1"
+    assert g.schedules.time_zone == "UTC"
+    assert g.schedules.loader.cron == "0 * * * *"
+    assert g.schedules.judge.cron == "0 2 * * *"
+    assert g.kafka.topic == "raw-interactions"
+    assert g.kafka.consumer_group == "gcs-loader-v1"
+    assert g.jobs.loader.resources.cpu == "1"
+    assert g.jobs.loader.resources.memory == "512Mi"
+    assert g.jobs.judge.model_id == "publishers/google/models/gemini-2.5-flash"
+    assert g.jobs.judge.location == "us-central1"
+    assert g.jobs.judge.prompt_path == "prompts/security-judge.prompt.yml"
+    assert g.images.repository_id == "flash-cache-repo"
+    assert [(r.prefix, r.delete_after_days) for r in g.bucket.lifecycle] == [
+        ("raw/", 90),
+        ("batch/", 30),
+        ("deadletter/", 30),
+    ]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_committed_stack_blocks_load(stack):
+    cfg = load_stack_config({"gcp": gcp_block(stack)})
+    assert cfg.gcp.enabled
+    assert cfg.gcp.kafka.brokers
+
+
+def test_deletion_protection_is_off_in_dev_and_on_in_prod():
+    assert load_stack_config({"gcp": gcp_block("dev")}).gcp.deletion_protection is False
+    assert load_stack_config({"gcp": gcp_block("prod")}).gcp.deletion_protection is True
+
+
+@pytest.mark.parametrize(
+    ("cron", "why"),
+    [
+        ("61 * * * *", "out of range"),
+        ("@hourly", "has 1 field(s)"),
+        ("0 0 * * * *", "has 6 field(s)"),
+        ("0 0 L * *", "not unix-cron"),
+        ("0 0 * * 1#2", "not unix-cron"),
+        ("0 0 ? * *", "not unix-cron"),
+        ("every hour", "has 2 field(s)"),
+    ],
+)
+def test_a_bad_cron_expression_is_an_error_naming_the_schedule_key(cron, why):
+    message = one_problem({"schedules": {"judge": {"cron": cron}}})
+    assert message.startswith("llm-judge:gcp.schedules.judge.cron: ")
+    assert why in message
+
+
+@pytest.mark.parametrize("cron", ["0 * * * *", "0 2 * * *", "*/15 1-5 * JAN-MAR MON-FRI", "30 6 1,15 * *"])
+def test_unix_cron_forms_cloud_scheduler_takes_are_accepted(cron):
+    assert cron_problem(cron) is None
+
+
+def test_an_unknown_key_is_reported_with_its_full_path():
+    found = problems({"jobs": {"loader": {"cpus": "1"}}, "shedules": {}})
+    assert "llm-judge:gcp.jobs.loader.cpus: unknown key (check the spelling; keys are camelCase)" in found
+    assert any(p.startswith("llm-judge:gcp.shedules: unknown key") for p in found)
+
+
+def test_wrong_types_are_not_coerced():
+    found = problems({"jobs": {"loader": {"taskCount": "3"}}, "deletionProtection": "yes"})
+    assert any(
+        p.startswith("llm-judge:gcp.jobs.loader.taskCount: Input should be a valid integer") for p in found
+    )
+    assert any(
+        p.startswith("llm-judge:gcp.deletionProtection: Input should be a valid boolean") for p in found
+    )
+
+
+def test_an_unknown_time_zone_is_rejected():
+    assert one_problem({"schedules": {"timeZone": "Mars/Olympus"}}).startswith(
+        "llm-judge:gcp.schedules.timeZone: must be a tz database name"
+    )
+
+
+def test_a_loader_timeout_as_long_as_its_schedule_interval_is_rejected():
+    message = one_problem({"jobs": {"loader": {"timeoutSeconds": 3600}}})
+    assert message.startswith("llm-judge:gcp.jobs.loader.timeoutSeconds: 3600s is not shorter than the 3600s")
+    # A slower schedule leaves room for the same timeout.
+    load_stack_config(
+        {
+            "gcp": {
+                "jobs": {"loader": {"timeoutSeconds": 3600}},
+                "schedules": {"loader": {"cron": "0 */2 * * *"}},
+            }
+        }
+    )
+
+
+def test_shortest_gap_sees_the_tightest_pair_of_runs():
+    assert shortest_gap_seconds("0 * * * *", "UTC") == 3600
+    assert shortest_gap_seconds("0,10 * * * *", "UTC") == 600
+    assert shortest_gap_seconds("0 2 * * *", "Europe/Berlin") >= 23 * 3600
+
+
+def test_parallelism_above_task_count_is_rejected():
+    assert one_problem({"jobs": {"loader": {"taskCount": 2, "parallelism": 3}}}) == (
+        "llm-judge:gcp.jobs.loader.parallelism: 3 is greater than taskCount 2"
+    )
+
+
+@pytest.mark.parametrize(
+    ("resources", "ok"),
+    [
+        ({"cpu": "1", "memory": "512Mi"}, True),
+        ({"cpu": "1", "memory": "4Gi"}, True),
+        ({"cpu": "1", "memory": "8Gi"}, False),
+        ({"cpu": "4", "memory": "1Gi"}, False),
+        ({"cpu": "1", "memory": "256Mi"}, False),
+    ],
+)
+def test_memory_must_fit_what_cloud_run_allows_for_the_cpu(resources, ok):
+    gcp = {"jobs": {"judge": {"resources": resources}}}
+    if ok:
+        load_stack_config({"gcp": gcp})
+    else:
+        assert one_problem(gcp).startswith("llm-judge:gcp.jobs.judge.resources.memory: ")
+
+
+def test_cpu_is_one_of_cloud_runs_values():
+    assert one_problem({"jobs": {"loader": {"resources": {"cpu": "3"}}}}).startswith(
+        "llm-judge:gcp.jobs.loader.resources.cpu: "
+    )
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "us-central1-docker.pkg.dev/p/flash-cache-repo/loader:latest",
+        "us-central1-docker.pkg.dev/p/flash-cache-repo/loader",
+        "loader@sha256:abc",
+    ],
+)
+def test_an_existing_image_must_be_pinned(image):
+    assert one_problem({"jobs": {"loader": {"image": image}}}).startswith("llm-judge:gcp.jobs.loader.image: ")
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "us-central1-docker.pkg.dev/p/flash-cache-repo/loader:v1.2.3",
+        "us-central1-docker.pkg.dev/p/flash-cache-repo/loader@sha256:" + "a" * 64,
+    ],
+)
+def test_an_existing_image_pinned_by_tag_or_digest_is_accepted(image):
+    assert load_stack_config({"gcp": {"jobs": {"loader": {"image": image}}}}).gcp.jobs.loader.image == image
+
+
+def test_extra_env_cannot_override_what_the_stack_sets():
+    found = problems(
+        {"jobs": {"loader": {"extraEnv": {"KAFKA_TOPIC": "x"}}, "judge": {"extraEnv": {"MODEL_ID": "m"}}}}
+    )
+    assert any(
+        p.startswith("llm-judge:gcp.jobs.loader.extraEnv.KAFKA_TOPIC: is set by the stack") for p in found
+    )
+    assert any(p.startswith("llm-judge:gcp.jobs.judge.extraEnv.MODEL_ID: is set by the stack") for p in found)
+
+
+def test_sasl_mechanism_goes_with_a_sasl_protocol_only():
+    assert one_problem({"kafka": {"securityProtocol": "SASL_SSL", "saslMechanism": None}}) == (
+        "llm-judge:gcp.kafka.saslMechanism: required with SASL_SSL"
+    )
+    assert one_problem({"kafka": {"securityProtocol": "SSL", "saslMechanism": "PLAIN"}}).startswith(
+        "llm-judge:gcp.kafka.saslMechanism: only applies to a SASL_* securityProtocol"
+    )
+    # Left at its default, the mechanism is simply not used without SASL.
+    cfg = load_stack_config({"gcp": {"kafka": {"securityProtocol": "SSL"}}})
+    assert cfg.gcp.kafka.mechanism is None
+
+
+@pytest.mark.parametrize("broker", ["kafka-0", "kafka-0:", "http://kafka-0:9092", "kafka 0:9092"])
+def test_brokers_are_host_port(broker):
+    assert one_problem({"kafka": {"brokers": [broker]}}).startswith(
+        "llm-judge:gcp.kafka.brokers[0]: must be HOST:PORT"
+    )
+
+
+def test_existing_bucket_excludes_creation_settings():
+    found = problems(
+        {"bucket": {"existingName": "shared-history", "name": "mine", "lifecycle": [], "versioning": True}}
+    )
+    assert set(found) == {
+        "llm-judge:gcp.bucket.name: set either name (create) or existingName (use), not both",
+        "llm-judge:gcp.bucket.lifecycle: only applies to a bucket the stack creates (existingName is set)",
+        "llm-judge:gcp.bucket.versioning: only applies to a bucket the stack creates (existingName is set)",
+    }
+
+
+def test_lifecycle_rules_that_would_delete_pipeline_input_too_early_are_rejected():
+    message = one_problem({"bucket": {"lifecycle": [{"prefix": "raw/", "deleteAfterDays": 2}]}})
+    assert message.startswith(
+        "llm-judge:gcp.bucket.lifecycle[0].deleteAfterDays: 2 days is too short for 'raw/'"
+    )
+    load_stack_config({"gcp": {"bucket": {"lifecycle": [{"prefix": "deadletter/", "deleteAfterDays": 1}]}}})
+
+
+def test_lifecycle_prefixes_are_unique_and_end_with_a_slash():
+    found = problems(
+        {
+            "bucket": {
+                "lifecycle": [
+                    {"prefix": "raw/", "deleteAfterDays": 9},
+                    {"prefix": "raw/", "deleteAfterDays": 8},
+                ]
+            }
+        }
+    )
+    assert found == ["llm-judge:gcp.bucket.lifecycle[1].prefix: 'raw/' has two rules"]
+    assert one_problem({"bucket": {"lifecycle": [{"prefix": "raw", "deleteAfterDays": 9}]}}).startswith(
+        "llm-judge:gcp.bucket.lifecycle[0].prefix: must be an object name prefix ending in '/'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("project", "My_Project"),
+        ("region", "us central"),
+        ("namePrefix", "dev"),
+        ("labels", {"Env": "dev"}),
+        ("bucket", {"name": "goog-bucket"}),
+    ],
+)
+def test_gcp_names_are_validated(key, value):
+    assert one_problem({key: value}).startswith(f"llm-judge:gcp.{key}")
+
+
+def test_required_keys_are_listed_when_the_half_is_built_not_when_it_loads():
+    g = GcpConfig()
+    assert g.missing(default_project=None) == [
+        ("project", "required: the GCP project to deploy to (or set gcp:project)"),
+        ("kafka.brokers", "required: at least one HOST:PORT bootstrap broker"),
+    ]
+    assert [k for k, _ in g.missing(default_project="from-gcp-project")] == ["kafka.brokers"]
+    complete = GcpConfig.model_validate(merged(gcp_block("dev"), {}))
+    assert complete.missing(default_project=None) == []

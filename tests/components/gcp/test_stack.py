@@ -1,0 +1,529 @@
+"""The GCP half rendered offline (tools.plan_runtime.render): every resource, and the policy a reviewer
+checks before approving a preview: least privilege, no secret in the plan, the right job triggered."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.config import ConfigError
+from components.gcp.builders.names import account_email
+from components.gcp.services import SERVICES
+from tools.mock_outputs_gcp import PROJECT_NUMBER
+from tools.plan_runtime import SECRET, render
+
+from .helpers import (
+    ACCOUNT,
+    BUCKET,
+    BUCKET_IAM,
+    CREDENTIALS,
+    IAM_TYPES,
+    IMAGE,
+    PROJECT_IAM,
+    REPOSITORY,
+    RUN_JOB,
+    RUN_JOB_IAM,
+    SASL_PASSWORD,
+    SASL_USER,
+    SCHEDULER_JOB,
+    SECRET_IAM,
+    SECRET_VERSION,
+    SERVICE,
+    SERVICE_IDENTITY,
+    container,
+    env,
+    gcp_block,
+    in_component,
+    job,
+    render_gcp,
+    schedule,
+)
+from .helpers import SECRET as SECRET_TYPE
+
+VERTEX_AGENT = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-aiplatform.iam.gserviceaccount.com"
+DIGEST_REF = r"@sha256:[0-9a-f]{64}$"
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return render_gcp("dev", **CREDENTIALS)
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return render_gcp("prod", **CREDENTIALS)
+
+
+def own_members(project: str) -> set[str]:
+    ids = ["loader-sa", "batch-judge-sa", "job-invoker-sa"]
+    return {f"serviceAccount:{account_email(i, project)}" for i in ids}
+
+
+# --- structure ------------------------------------------------------------------------------------
+
+
+def test_every_gcp_resource_belongs_to_a_gcp_component(dev):
+    components = {r.urn: r for r in dev.resources if r.type.startswith("llm-judge:gcp:")}
+    assert {r.type for r in components.values()} == {
+        "llm-judge:gcp:ProjectServices",
+        "llm-judge:gcp:HistoryBucket",
+        "llm-judge:gcp:ServiceAccounts",
+        "llm-judge:gcp:BucketAccess",
+        "llm-judge:gcp:KafkaCredentials",
+        "llm-judge:gcp:ContainerImages",
+        "llm-judge:gcp:ScheduledJob",
+    }
+    for r in dev.resources:
+        if r.type.startswith(("gcp:", "docker-build:")):
+            assert r.parent in components, f"{r.type} {r.name} is not inside a GCP component"
+
+
+def test_one_explicit_gcp_provider_from_config(dev):
+    (provider,) = dev.of_type("pulumi:providers:gcp")
+    assert provider.inputs["project"] == "llm-judge-dev"
+    assert provider.inputs["region"] == "us-central1"
+    assert json.loads(provider.inputs["defaultLabels"]) == {"llm-judge-stack": "dev", "env": "dev"}
+
+
+def test_services_are_enabled_and_never_disabled_on_destroy(dev):
+    services = dev.of_type(SERVICE)
+    assert {s.inputs["service"] for s in services} == set(SERVICES)
+    assert {"run.googleapis.com", "cloudscheduler.googleapis.com", "aiplatform.googleapis.com"} <= set(
+        SERVICES
+    )
+    assert {"artifactregistry.googleapis.com", "secretmanager.googleapis.com", "iam.googleapis.com"} <= set(
+        SERVICES
+    )
+    for s in services:
+        assert s.inputs["disableOnDestroy"] is False, s.name
+        assert s.inputs["project"] == "llm-judge-dev"
+
+
+def test_services_can_be_left_to_an_admin():
+    plan = render_gcp("dev", {"manageServices": False}, **CREDENTIALS)
+    assert plan.of_type(SERVICE) == []
+    assert plan.of_type(RUN_JOB)
+
+
+# --- bucket ---------------------------------------------------------------------------------------
+
+
+def test_bucket_is_private_uniform_and_expires_per_prefix(dev):
+    bucket = dev.one(BUCKET).inputs
+    assert bucket["name"] == "llm-judge-dev-llm-judge-history"
+    assert bucket["location"] == "US-CENTRAL1"
+    assert bucket["uniformBucketLevelAccess"] is True
+    assert bucket["publicAccessPrevention"] == "enforced"
+    assert bucket["versioning"] == {"enabled": False}
+    rules = {
+        tuple(r["condition"]["matchesPrefixes"]): r["condition"]["age"] for r in bucket["lifecycleRules"]
+    }
+    assert rules == {("raw/",): 14, ("batch/",): 7, ("deadletter/",): 7}
+    assert all(r["action"] == {"type": "Delete"} for r in bucket["lifecycleRules"])
+
+
+def test_bucket_force_destroy_only_in_dev(dev, prod):
+    assert dev.one(BUCKET).inputs["forceDestroy"] is True
+    assert prod.one(BUCKET).inputs["forceDestroy"] is False
+
+
+def test_an_existing_bucket_is_used_not_created():
+    block = {**gcp_block("dev"), "bucket": {"existingName": "shared-history"}}
+    plan = render("dev", {"gcp": block, "aws": {"enabled": False}})
+    assert plan.of_type(BUCKET) == []
+    assert {b.inputs["bucket"] for b in plan.of_type(BUCKET_IAM)} == {"shared-history"}
+    assert env(plan, "loader")["GCS_BUCKET_NAME"] == "shared-history"
+    assert env(plan, "judge")["INPUT_BUCKET"] == "shared-history"
+    assert plan.outputs["gcp_bucket_name"] == "shared-history"
+
+
+# --- IAM policy -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_storage_role_is_bound_at_project_level(stack, dev, prod):
+    plan = {"dev": dev, "prod": prod}[stack]
+    for binding in plan.of_type(PROJECT_IAM):
+        assert not binding.inputs["role"].startswith("roles/storage."), binding.name
+
+
+def test_project_level_roles_are_exactly_vertex_use_and_log_writing(dev):
+    project_roles = {(b.inputs["member"], b.inputs["role"]) for b in dev.of_type(PROJECT_IAM)}
+    loader, batch = (
+        f"serviceAccount:{account_email(i, 'llm-judge-dev')}" for i in ("loader-sa", "batch-judge-sa")
+    )
+    assert project_roles == {
+        (batch, "roles/aiplatform.user"),
+        (batch, "roles/logging.logWriter"),
+        (loader, "roles/logging.logWriter"),
+    }
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_primitive_role_anywhere(stack, dev, prod):
+    plan = {"dev": dev, "prod": prod}[stack]
+    for r in plan.resources:
+        if r.type in IAM_TYPES:
+            assert r.inputs["role"] not in ("roles/owner", "roles/editor", "roles/viewer"), r.name
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_iam_member_is_the_stacks_own_account_or_vertex_ais_agent(stack, dev, prod):
+    plan = {"dev": dev, "prod": prod}[stack]
+    allowed = own_members(f"llm-judge-{stack}") | {VERTEX_AGENT}
+    bindings = [r for r in plan.resources if r.type in IAM_TYPES]
+    assert bindings
+    for b in bindings:
+        assert b.inputs["member"] in allowed, f"{b.type} {b.name}: {b.inputs['member']}"
+
+
+def test_the_vertex_agent_is_made_to_exist_before_it_is_granted(dev):
+    identity = dev.one(SERVICE_IDENTITY)
+    assert identity.inputs["service"] == "aiplatform.googleapis.com"
+    vertex = [b for b in dev.of_type(BUCKET_IAM) if b.inputs["member"] == VERTEX_AGENT]
+    assert {b.inputs["role"] for b in vertex} == {"roles/storage.objectViewer", "roles/storage.objectCreator"}
+    for b in vertex:
+        expression = b.inputs["condition"]["expression"]
+        assert "/objects/batch/" in expression
+        assert "/objects/raw/" not in expression
+        assert "/objects/judgements/" not in expression
+
+
+def test_storage_grants_are_on_the_bucket_and_writes_are_prefix_scoped(dev):
+    bucket = "llm-judge-dev-llm-judge-history"
+    for b in dev.of_type(BUCKET_IAM):
+        assert b.inputs["bucket"] == bucket
+        if b.inputs["role"] in ("roles/storage.objectCreator", "roles/storage.objectUser"):
+            expression = b.inputs["condition"]["expression"]
+            assert f'"projects/_/buckets/{bucket}/objects/' in expression, b.name
+
+
+def test_the_batch_account_writes_batch_and_judgements_only(dev):
+    batch = f"serviceAccount:{account_email('batch-judge-sa', 'llm-judge-dev')}"
+    (writer,) = [
+        b
+        for b in dev.of_type(BUCKET_IAM)
+        if b.inputs["member"] == batch and b.inputs["role"] == "roles/storage.objectUser"
+    ]
+    expression = writer.inputs["condition"]["expression"]
+    assert "/objects/batch/" in expression
+    assert "/objects/judgements/" in expression
+    assert "/objects/raw/" not in expression
+
+
+def test_secret_accessor_is_bound_only_on_the_kafka_secrets_and_only_for_the_loader(dev):
+    accessors = dev.of_type(SECRET_IAM)
+    assert {a.inputs["secretId"] for a in accessors} == {"kafka-sasl-username", "kafka-sasl-password"}
+    for a in accessors:
+        assert a.inputs["role"] == "roles/secretmanager.secretAccessor"
+        assert a.inputs["member"] == f"serviceAccount:{account_email('loader-sa', 'llm-judge-dev')}"
+    roles = [r.inputs["role"] for r in dev.resources if r.type in (PROJECT_IAM, BUCKET_IAM, RUN_JOB_IAM)]
+    assert not any(role.startswith("roles/secretmanager.") for role in roles)
+
+
+def test_the_invoker_may_only_run_the_two_jobs(dev):
+    invoker = f"serviceAccount:{account_email('job-invoker-sa', 'llm-judge-dev')}"
+    grants = [r for r in dev.resources if r.type in IAM_TYPES and r.inputs["member"] == invoker]
+    assert {(g.type, g.inputs["name"], g.inputs["role"]) for g in grants} == {
+        (RUN_JOB_IAM, "interaction-loader", "roles/run.invoker"),
+        (RUN_JOB_IAM, "llm-judge-trigger", "roles/run.invoker"),
+    }
+
+
+def test_three_service_accounts_with_the_seed_ids(dev):
+    assert sorted(a.inputs["accountId"] for a in dev.of_type(ACCOUNT)) == [
+        "batch-judge-sa",
+        "job-invoker-sa",
+        "loader-sa",
+    ]
+
+
+# --- secrets --------------------------------------------------------------------------------------
+
+
+def test_the_kafka_credentials_are_two_secret_manager_secrets_with_masked_values(dev):
+    assert sorted(s.inputs["secretId"] for s in dev.of_type(SECRET_TYPE)) == [
+        "kafka-sasl-password",
+        "kafka-sasl-username",
+    ]
+    for version in dev.of_type(SECRET_VERSION):
+        assert version.inputs["secretData"] == SECRET
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_offline_plan_never_shows_the_sasl_credentials(stack, dev, prod):
+    plan = {"dev": dev, "prod": prod}[stack]
+    text = json.dumps(plan.to_json()) + json.dumps(plan.diagnostics)
+    assert SASL_PASSWORD not in text
+    assert SASL_USER not in text
+
+
+def test_a_stack_file_with_encrypted_credentials_plans_without_them(tmp_path):
+    data = {
+        "config": {
+            "llm-judge:aws": {"enabled": False},
+            "llm-judge:gcp": gcp_block("dev"),
+            "llm-judge:kafkaSaslUsername": {"secure": "v1:AAAA"},
+            "llm-judge:kafkaSaslPassword": {"secure": "v1:BBBB"},
+        }
+    }
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(json.dumps(data))
+    plan = render("dev", config_file=path, use_cache=False)
+    loader_env = env(plan, "loader")
+    assert loader_env["KAFKA_SASL_PASSWORD"] == {
+        "secretKeyRef": {"secret": "kafka-sasl-password", "version": "1"}
+    }
+    assert "offline-fake-secret" not in json.dumps(plan.to_json())
+
+
+def test_no_secret_resources_without_credentials():
+    plan = render_gcp("dev", {"kafka": {"securityProtocol": "PLAINTEXT", "saslMechanism": None}})
+    assert plan.of_type(SECRET_TYPE) == []
+    assert plan.of_type(SECRET_IAM) == []
+    assert not any(name.startswith("KAFKA_SASL") for name in env(plan, "loader"))
+
+
+def test_sasl_without_credentials_plans_with_a_warning_naming_the_keys():
+    plan = render_gcp("dev")
+    assert plan.of_type(SECRET_TYPE) == []
+    warnings = [m for sev, m in plan.diagnostics if sev == "warning"]
+    assert any(
+        m.startswith("llm-judge:kafkaSaslUsername: not set") and "kafkaSaslPassword" in m for m in warnings
+    )
+
+
+# --- jobs -----------------------------------------------------------------------------------------
+
+
+def test_loader_env_matches_the_seed_exactly(dev):
+    assert env(dev, "loader") == {
+        "GCP_PROJECT_ID": "llm-judge-dev",
+        "GCS_BUCKET_NAME": "llm-judge-dev-llm-judge-history",
+        "KAFKA_BROKERS": "kafka-0.dev.example.internal:9093",
+        "KAFKA_TOPIC": "raw-interactions",
+        "KAFKA_CONSUMER_GROUP": "gcs-loader-v1",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+        "KAFKA_SASL_USERNAME": {"secretKeyRef": {"secret": "kafka-sasl-username", "version": "1"}},
+        "KAFKA_SASL_PASSWORD": {"secretKeyRef": {"secret": "kafka-sasl-password", "version": "1"}},
+    }
+
+
+def test_judge_env_matches_the_seed_exactly(dev):
+    assert env(dev, "judge") == {
+        "GCP_PROJECT": "llm-judge-dev",
+        "GCP_LOCATION": "us-central1",
+        "INPUT_BUCKET": "llm-judge-dev-llm-judge-history",
+        "OUTPUT_BUCKET": "llm-judge-dev-llm-judge-history",
+        "MODEL_ID": "publishers/google/models/gemini-2.5-flash",
+        "PROMPT_PATH": "prompts/security-judge.prompt.yml",
+    }
+
+
+def test_jobs_run_as_their_own_accounts_with_seed_names_and_resources(prod):
+    loader, judge = job(prod, "loader").inputs, job(prod, "judge").inputs
+    assert loader["name"] == "interaction-loader"
+    assert judge["name"] == "llm-judge-trigger"
+    assert loader["template"]["template"]["serviceAccount"] == account_email("loader-sa", "llm-judge-prod")
+    assert judge["template"]["template"]["serviceAccount"] == account_email(
+        "batch-judge-sa", "llm-judge-prod"
+    )
+    assert container(prod, "loader")["resources"] == {"limits": {"cpu": "1", "memory": "512Mi"}}
+    assert loader["template"]["taskCount"] == 3
+    assert loader["template"]["template"]["timeout"] == "3000s"
+    assert loader["template"]["template"]["maxRetries"] == 2
+    assert judge["template"]["template"]["timeout"] == "3600s"
+
+
+def test_loader_parallelism_from_config():
+    plan = render_gcp("dev", {"jobs": {"loader": {"taskCount": 4, "parallelism": 2}}})
+    template = job(plan, "loader").inputs["template"]
+    assert (template["taskCount"], template["parallelism"]) == (4, 2)
+
+
+def test_deletion_protection_is_per_stack(dev, prod):
+    for which in ("loader", "judge"):
+        assert job(dev, which).inputs["deletionProtection"] is False
+        assert job(prod, which).inputs["deletionProtection"] is True
+
+
+def test_jobs_run_the_built_images_pinned_by_digest(dev):
+    images = {i.name: i.inputs for i in dev.of_type(IMAGE)}
+    assert {name: i["dockerfile"]["location"] for name, i in images.items()} == {
+        "gcp-images-loader": "build/Dockerfile.loader",
+        "gcp-images-batch-judge": "build/Dockerfile.batch-job",
+    }
+    for inputs in images.values():
+        assert inputs["push"] is True
+        assert inputs["context"] == {"location": "."}
+        assert inputs["registries"][0]["address"] == "us-central1-docker.pkg.dev"
+        assert inputs["registries"][0]["password"] == SECRET
+    loader_image = container(dev, "loader")["image"]
+    assert loader_image.startswith(
+        "us-central1-docker.pkg.dev/llm-judge-dev/flash-cache-repo/loader:dev@sha256:"
+    )
+    judge_image = container(dev, "judge")["image"]
+    assert judge_image.startswith(
+        "us-central1-docker.pkg.dev/llm-judge-dev/flash-cache-repo/batch-judge:dev@sha256:"
+    )
+    assert dev.outputs["gcp_loader_image"] == loader_image
+
+
+def test_the_registry_has_cleanup_policies(dev):
+    repo = dev.one(REPOSITORY).inputs
+    assert repo["repositoryId"] == "flash-cache-repo"
+    assert repo["format"] == "DOCKER"
+    assert {p["action"] for p in repo["cleanupPolicies"]} == {"KEEP", "DELETE"}
+
+
+def test_existing_images_are_used_verbatim_and_nothing_is_built():
+    loader = "us-central1-docker.pkg.dev/shared/images/loader@sha256:" + "c" * 64
+    judge = "us-central1-docker.pkg.dev/shared/images/batch-judge:v1.4.0"
+    plan = render_gcp("dev", {"jobs": {"loader": {"image": loader}, "judge": {"image": judge}}})
+    assert plan.of_type(IMAGE) == []
+    assert plan.of_type(REPOSITORY) == []
+    assert container(plan, "loader")["image"] == loader
+    assert container(plan, "judge")["image"] == judge
+
+
+def test_one_existing_image_still_builds_the_other():
+    judge = "us-central1-docker.pkg.dev/shared/images/batch-judge:v1.4.0"
+    plan = render_gcp("dev", {"jobs": {"judge": {"image": judge}}})
+    assert [i.name for i in plan.of_type(IMAGE)] == ["gcp-images-loader"]
+
+
+# --- schedules ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("which", "job_name", "cron", "schedule_name"),
+    [
+        ("loader", "interaction-loader", "0 * * * *", "trigger-loader-hourly"),
+        ("judge", "llm-judge-trigger", "0 2 * * *", "trigger-judge-daily"),
+    ],
+)
+def test_each_schedule_runs_its_own_job_with_the_invokers_oauth_token(
+    dev, which, job_name, cron, schedule_name
+):
+    s = schedule(dev, which).inputs
+    assert s["name"] == schedule_name
+    assert s["schedule"] == cron
+    assert s["timeZone"] == "UTC"
+    assert s["region"] == "us-central1"
+    target = s["httpTarget"]
+    assert target["uri"] == (
+        f"https://run.googleapis.com/v2/projects/llm-judge-dev/locations/us-central1/jobs/{job_name}:run"
+    )
+    assert target["httpMethod"] == "POST"
+    assert "oidcToken" not in target
+    assert target["oauthToken"] == {
+        "serviceAccountEmail": account_email("job-invoker-sa", "llm-judge-dev"),
+        "scope": "https://www.googleapis.com/auth/cloud-platform",
+    }
+
+
+def test_scheduler_retries_and_deadline_from_config(prod):
+    s = schedule(prod, "judge").inputs
+    assert s["attemptDeadline"] == "180s"
+    assert s["retryConfig"] == {
+        "retryCount": 3,
+        "minBackoffDuration": "30s",
+        "maxBackoffDuration": "600s",
+        "maxDoublings": 4,
+        "maxRetryDuration": "0s",
+    }
+
+
+def test_time_zone_and_pause_from_config():
+    plan = render_gcp("dev", {"schedules": {"timeZone": "Europe/Berlin", "judge": {"paused": True}}})
+    assert schedule(plan, "judge").inputs["timeZone"] == "Europe/Berlin"
+    assert schedule(plan, "judge").inputs["paused"] is True
+    assert schedule(plan, "loader").inputs["paused"] is False
+
+
+def test_a_name_prefix_renames_everything_that_could_collide_in_a_shared_project():
+    plan = render_gcp("dev", {"namePrefix": "dev-"}, **CREDENTIALS)
+    assert job(plan, "loader").inputs["name"] == "dev-interaction-loader"
+    assert schedule(plan, "judge").inputs["name"] == "dev-trigger-judge-daily"
+    assert schedule(plan, "loader").inputs["httpTarget"]["uri"].endswith("/jobs/dev-interaction-loader:run")
+    assert sorted(a.inputs["accountId"] for a in plan.of_type(ACCOUNT)) == [
+        "dev-batch-judge-sa",
+        "dev-job-invoker-sa",
+        "dev-loader-sa",
+    ]
+    assert {s.inputs["secretId"] for s in plan.of_type(SECRET_TYPE)} == {
+        "dev-kafka-sasl-username",
+        "dev-kafka-sasl-password",
+    }
+
+
+# --- outputs and config errors --------------------------------------------------------------------
+
+
+def test_stack_outputs(dev):
+    out = dev.outputs
+    assert out["gcp_bucket_name"] == "llm-judge-dev-llm-judge-history"
+    assert out["gcp_bucket_url"] == "gs://llm-judge-dev-llm-judge-history"
+    assert out["gcp_loader_job_name"] == "interaction-loader"
+    assert out["gcp_judge_job_name"] == "llm-judge-trigger"
+    assert out["gcp_loader_schedule_name"] == "trigger-loader-hourly"
+    assert out["gcp_judge_schedule_name"] == "trigger-judge-daily"
+    assert out["gcp_loader_service_account"] == account_email("loader-sa", "llm-judge-dev")
+    assert out["gcp_batch_service_account"] == account_email("batch-judge-sa", "llm-judge-dev")
+    assert out["gcp_invoker_service_account"] == account_email("job-invoker-sa", "llm-judge-dev")
+    assert out["gcp_judge_image"].startswith("us-central1-docker.pkg.dev/")
+    assert "@sha256:" in out["gcp_judge_image"]
+
+
+def test_the_bucket_is_protected_in_prod_only(dev, prod):
+    # `protect` is a resource option, not an input: check it through the program's own decision.
+    assert dev.config.gcp.deletion_protection is False
+    assert prod.config.gcp.deletion_protection is True
+
+
+def test_a_missing_project_and_brokers_name_their_keys():
+    with pytest.raises(ConfigError) as info:
+        render(
+            "dev",
+            {"aws": {"enabled": False}, "gcp": {"kafka": {"securityProtocol": "PLAINTEXT"}}},
+            use_cache=False,
+        )
+    assert info.value.problems == [
+        "llm-judge:gcp.project: required: the GCP project to deploy to (or set gcp:project)",
+        "llm-judge:gcp.kafka.brokers: required: at least one HOST:PORT bootstrap broker",
+    ]
+
+
+def test_half_the_sasl_credentials_is_an_error():
+    with pytest.raises(ConfigError) as info:
+        render_gcp("dev", kafkaSaslUsername=SASL_USER)
+    assert info.value.problems == [
+        "llm-judge:kafkaSaslPassword: required with the other SASL credential "
+        "(pulumi config set --secret kafkaSaslPassword ...)"
+    ]
+
+
+def test_credentials_with_a_non_sasl_protocol_are_an_error():
+    with pytest.raises(ConfigError) as info:
+        render_gcp("dev", {"kafka": {"securityProtocol": "SSL", "saslMechanism": None}}, **CREDENTIALS)
+    assert info.value.problems[0].startswith("llm-judge:kafkaSaslUsername: SASL credentials are set but")
+    assert SASL_PASSWORD not in str(info.value)
+
+
+def test_switching_gcp_off_registers_nothing_of_it():
+    plan = render("dev", {"aws": {"enabled": False}, "gcp": {"enabled": False}})
+    assert not [
+        r for r in plan.resources if r.type.startswith(("gcp:", "llm-judge:gcp:", "pulumi:providers:gcp"))
+    ]
+    assert not [k for k in plan.outputs if k.startswith("gcp_")]
+
+
+def test_counts_of_each_resource(dev):
+    counts = {
+        t: len(dev.of_type(t)) for t in (ACCOUNT, BUCKET_IAM, PROJECT_IAM, RUN_JOB, SCHEDULER_JOB, IMAGE)
+    }
+    assert counts == {ACCOUNT: 3, BUCKET_IAM: 7, PROJECT_IAM: 3, RUN_JOB: 2, SCHEDULER_JOB: 2, IMAGE: 2}
+    assert len(in_component(dev, RUN_JOB_IAM, "gcp-loader")) == 1
+    assert len(in_component(dev, RUN_JOB_IAM, "gcp-judge")) == 1
