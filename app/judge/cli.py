@@ -305,3 +305,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _warn("interrupted: the output is consistent; run the same command again to resume")
         return EXIT_INTERRUPTED
+    except OSError as exc:  # e.g. the input or output file became unreadable/unwritable mid-run
+        _warn(f"error: {exc}")
+        return EXIT_USAGE

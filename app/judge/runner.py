@@ -2,8 +2,7 @@
 
 ``judge_items`` keeps up to ``concurrency`` judgements in flight, pulls the next item only when a slot
 frees (so a million-line input is never loaded at once), and yields each result as soon as it completes
-(completion order, not input order). Completions reach the consumer through a queue, so each one costs
-O(1) however many are in flight. It is used by the CLI and by the batch job's self-hosted path.
+(completion order, not input order). It is used by the CLI and by the batch job's self-hosted path.
 
 Resume: the output JSONL is append-only and flushed line by line, so after a crash it holds every
 finished judgement plus at most one torn last line. ``repair_tail`` cuts that torn line off before new
@@ -15,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -48,13 +47,34 @@ class _Judge(Protocol):
     ) -> Judgement: ...
 
 
-async def _aiter(items: Iterable | AsyncIterable) -> AsyncIterator:
+_END = object()
+
+
+@dataclass(frozen=True)
+class _SourceFailed:
+    error: BaseException
+
+
+def _item_source(items: Iterable | AsyncIterable) -> Callable[[], Awaitable[object]]:
+    """A ``next_item()`` shared by the workers; returns ``_END`` when the items run out."""
     if isinstance(items, AsyncIterable):
-        async for item in items:
-            yield item
-    else:
-        for item in items:
-            yield item
+        iterator = aiter(items)
+        lock = asyncio.Lock()  # an async generator cannot be advanced by two workers at once
+
+        async def next_async() -> object:
+            async with lock:
+                try:
+                    return await anext(iterator)
+                except StopAsyncIteration:
+                    return _END
+
+        return next_async
+    plain = iter(items)
+
+    async def next_sync() -> object:
+        return next(plain, _END)
+
+    return next_sync
 
 
 async def judge_items(
@@ -64,47 +84,59 @@ async def judge_items(
     concurrency: int,
     model: str | None = None,
 ) -> AsyncIterator[ItemResult]:
-    """Judge ``items`` (``Item`` or ``(id, prompt, response)``) keeping ``concurrency`` in flight."""
+    """Judge ``items`` (``Item`` or ``(id, prompt, response)``) keeping ``concurrency`` in flight.
+
+    ``concurrency`` workers each take the next item the moment their judgement finishes, in the same
+    event-loop step: a central dispatcher would leave each slot idle for a loop iteration or two, and
+    the HTTP pool pays for every idle keep-alive connection on each request it assigns (a readability
+    poll per connection), which measurably slows a busy run. If the source itself raises (an unreadable
+    input file), the error reaches the consumer after the judgements already running are delivered.
+    """
     if concurrency < 1:
         raise ValueError("concurrency must be at least 1")
-    done: asyncio.Queue[ItemResult] = asyncio.Queue()
-    tasks: set[asyncio.Task[None]] = set()
+    next_item = _item_source(items)
+    results: asyncio.Queue[ItemResult | _SourceFailed | None] = asyncio.Queue(maxsize=concurrency)
 
-    async def one(item: Item) -> None:
+    async def judge_one(item: Item) -> Judgement:
         try:
-            judgement = await client.judge(item.prompt, item.response, model)
+            return await client.judge(item.prompt, item.response, model)
         except Exception as exc:  # the client already turns I/O into failures; this is a last resort
             failure = JudgeFailure(reason="internal_error", error=f"{type(exc).__name__}: {exc}"[:300])
-            judgement = Judgement(model=model or client.model, latency_ms=0.0, failure=failure)
-        done.put_nowait(ItemResult(item.id, judgement))
+            return Judgement(model=model or client.model, latency_ms=0.0, failure=failure)
 
-    source = _aiter(items)
-    exhausted = False
-    in_flight = 0
-    try:
-        while True:
-            while not exhausted and in_flight < concurrency:
-                try:
-                    raw = await anext(source)
-                except StopAsyncIteration:
-                    exhausted = True
+    async def worker() -> None:
+        try:
+            while True:
+                raw = await next_item()
+                if raw is _END:
                     break
-                item = raw if isinstance(raw, Item) else Item(*raw)
-                task = asyncio.create_task(one(item))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
-                in_flight += 1
-            if in_flight == 0:
-                return
-            result = await done.get()
-            in_flight -= 1
-            yield result
+                item = raw if isinstance(raw, Item) else Item(*raw)  # type: ignore[misc]
+                await results.put(ItemResult(item.id, await judge_one(item)))
+        except Exception as exc:
+            await results.put(_SourceFailed(exc))
+            return
+        await results.put(None)
+
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    active = len(workers)
+    failed: BaseException | None = None
+    try:
+        while active:
+            message = await results.get()
+            if message is None:
+                active -= 1
+            elif isinstance(message, _SourceFailed):
+                active -= 1
+                failed = failed or message.error
+            else:
+                yield message
+        if failed is not None:
+            raise failed
     finally:
         # The consumer stopped early (break, error, Ctrl-C): do not leave requests running unowned.
-        for task in tasks:
+        for task in workers:
             task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*workers, return_exceptions=True)
 
 
 def repair_tail(path: Path) -> int:

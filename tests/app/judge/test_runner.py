@@ -96,6 +96,25 @@ def test_an_exception_from_the_client_becomes_a_failure_not_a_crash() -> None:
     assert results["b"].status == "ok"
 
 
+def test_an_error_reading_the_items_reaches_the_consumer_after_the_finished_results() -> None:
+    judge = GatedJudge()
+    judge.gate("p").set()
+
+    def items():
+        yield ("a", "p", "r")
+        raise OSError("input vanished")
+
+    got: list = []
+
+    async def main() -> None:
+        async for r in judge_items(judge, items(), concurrency=2):
+            got.append(r.id)
+
+    with pytest.raises(OSError, match="input vanished"):
+        asyncio.run(main())
+    assert got == ["a"]
+
+
 def test_accepts_an_async_iterable() -> None:
     judge = GatedJudge()
     judge.gate("p").set()
