@@ -164,6 +164,9 @@ def configure_environment(settings: LoaderSettings) -> None:
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
     if settings.fast_transfer:
         os.environ.setdefault("HF_XET_HIGH_PERFORMANCE", "1")
+    # Each revision is fetched once per node: hf-xet's chunk cache (up to 10 GB by default in some
+    # builds) would only hold a second copy of the weights on the same disk.
+    os.environ.setdefault("HF_XET_CHUNK_CACHE_SIZE_BYTES", "0")
     if settings.hf_endpoint:
         os.environ["HF_ENDPOINT"] = settings.hf_endpoint
 

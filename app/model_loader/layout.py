@@ -11,6 +11,7 @@ paths, no I/O and no third-party imports, so the Pulumi program can import it ch
     <models>/.store/<dir_name>/refs/<rev>   branch/tag name -> commit, as last resolved on this node
     <models>/.locks/<dir_name>.lock         one filelock per model
     <models>/.trash/                        trees being deleted (renamed here first, then removed)
+    <models>/.hf-home/                      HF_HOME of huggingface_hub / hf-xet (not the container's root fs)
 
 The served path is always either absent or a symlink to a complete tree: vLLM started with
 `--model /models/<dir_name>` never sees a half-written directory, and a revision switch is one

@@ -10,6 +10,7 @@ Invariants (see layout.py for the paths):
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -88,7 +89,7 @@ def check_tree(
             problems.append(f"{entry.path}: size {size}, expected {entry.size}")
     if deep and not problems:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            digests = list(pool.map(lambda e: digest_file(tree / e.path), manifest.files))
+            digests = list(pool.map(lambda e: digest_file(tree / e.path, git_sha1=False), manifest.files))
         for entry, digest in zip(manifest.files, digests, strict=True):
             if digest.sha256 != entry.sha256:
                 problems.append(f"{entry.path}: sha256 {digest.sha256}, expected {entry.sha256}")
@@ -110,7 +111,7 @@ def verify_against_hub(
         else:
             present.append(remote)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        digests = list(pool.map(lambda r: digest_file(tree / r.path), present))
+        digests = list(pool.map(lambda r: digest_file(tree / r.path, git_sha1=not r.is_lfs), present))
     entries = []
     for remote, digest in zip(present, digests, strict=True):
         if remote.is_lfs and digest.sha256 != remote.lfs_sha256:
@@ -301,15 +302,19 @@ class ModelStore:
             lock.release()
 
     def is_locked(self, dir_name: str) -> bool:
-        lock_file = self._lock_file(dir_name)
-        if not lock_file.exists():
-            return False
-        lock = FileLock(lock_file)
+        """Is a loader holding this model's lock? Read-only probe: `wait` runs in vLLM's init container
+        with the models dir mounted read-only, where FileLock (which opens the file for writing) would
+        fail. A shared flock on a read-only descriptor conflicts with filelock's exclusive flock."""
         try:
-            lock.acquire(blocking=False)
-        except Timeout:
+            fd = os.open(self._lock_file(dir_name), os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
             return True
-        lock.release()
+        finally:
+            os.close(fd)  # also drops the shared lock if we got it
         return False
 
     @contextlib.contextmanager
@@ -752,7 +757,12 @@ class ModelStore:
                     }
                 )
         for entry in sorted(self.root.iterdir()) if self.root.is_dir() else []:
-            if not entry.name.startswith(".") and entry.is_dir() and not entry.is_symlink():
+            if (
+                not entry.name.startswith(".")
+                and entry.name != "lost+found"
+                and entry.is_dir()
+                and not entry.is_symlink()
+            ):
                 items.append(
                     {
                         "kind": "legacy",

@@ -53,6 +53,7 @@ def test_complete_download_is_marked_served_and_byte_identical(hub, hf_hub, stor
     assert result.previous_commit is None
     assert not (link / ".cache").exists(), "huggingface_hub's bookkeeping must not ship in the tree"
     assert list(layout.tmp_root(models_dir).iterdir()) == [], "no temp tree left behind"
+    assert not [p for _m, p, _r in hub.requests if "xet" in p], "plain HTTP when the hub offers no Xet"
 
 
 @pytest.mark.parametrize(

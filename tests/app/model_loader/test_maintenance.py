@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -175,3 +178,40 @@ def test_backoff_grows_to_its_cap_and_resets():
     assert all(ceiling / 2 <= d <= ceiling for d, ceiling in zip(delays, ceilings, strict=True))
     backoff.reset()
     assert backoff.next_delay() <= 1
+
+
+def test_wait_on_a_read_only_mount_reports_a_download_in_progress(store, models_dir, monkeypatch, caplog):
+    """vLLM's init container mounts the models dir read-only: `wait` must not open anything for writing."""
+    caplog.set_level(logging.INFO)
+    partial = layout.tmp_download_dir(models_dir, REPO_ID, "d" * 40, 4242)
+    partial.mkdir(parents=True)
+    (partial / "model.safetensors").write_bytes(b"x" * 100)
+    lock_path = layout.lock_path(models_dir, REPO_ID)
+    lock_path.parent.mkdir()
+    lock_path.touch()
+    holder = os.open(lock_path, os.O_RDONLY)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # what a downloading loader holds
+    writes: list[str] = []
+    real_open = os.open
+
+    def read_only_open(path, flags, *args, **kwargs):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            writes.append(str(path))
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def read_only_mkdir(path, *args, **kwargs):
+        writes.append(str(path))
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(os, "open", read_only_open)
+    monkeypatch.setattr(os, "mkdir", read_only_mkdir)
+    try:
+        code = wait(store, REPO_ID, None, timeout=0, poll_interval=1, progress_interval=1)
+    finally:
+        os.close(holder)
+
+    assert code == EXIT_TIMEOUT
+    assert writes == []
+    pending = [r.getMessage() for r in caplog.records if getattr(r, "event", "") == "wait.pending"]
+    assert "download in progress" in pending[0]

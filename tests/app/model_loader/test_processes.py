@@ -13,7 +13,14 @@ from pathlib import Path
 import pytest
 
 from app.model_loader import layout
-from app.model_loader.errors import EXIT_INVALID, EXIT_NO_SPACE, EXIT_OK, EXIT_TIMEOUT, EXIT_USAGE
+from app.model_loader.errors import (
+    EXIT_HUB_REFUSED,
+    EXIT_INVALID,
+    EXIT_NO_SPACE,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_USAGE,
+)
 from app.model_loader.store import check_tree
 from tests.app.model_loader.conftest import REPO_ID, wait_until
 
@@ -125,6 +132,13 @@ def test_serve_retries_while_the_hub_is_down_instead_of_exiting(hub, start_cli):
     wait_until(lambda: _get(f"http://127.0.0.1:{port}/readyz")[0] == 200, message="/readyz 200")
     server.proc.send_signal(signal.SIGTERM)
     assert server.finish() == EXIT_OK
+
+
+def test_serve_exits_with_the_error_code_when_the_repo_does_not_exist(start_cli):
+    server = start_cli("serve", "--port", "0", "--bind", "127.0.0.1", "--repo-id", "acme/missing")
+    assert server.finish() == EXIT_HUB_REFUSED
+    failed = server.wait_for_event("serve.failed")
+    assert "repository not found" in failed["message"]
 
 
 def test_update_switches_revisions_without_ever_serving_a_partial_tree(hub, models_dir, run_cli):
