@@ -477,7 +477,7 @@ def test_stack_outputs(dev):
     assert "@sha256:" in out["gcp_judge_image"]
 
 
-def test_the_bucket_is_protected_in_prod_only(dev, prod):
+def test_the_stack_files_ask_for_deletion_protection_in_prod_only(dev, prod):
     # `protect` is a resource option, not an input: check it through the program's own decision.
     assert dev.config.gcp.deletion_protection is False
     assert prod.config.gcp.deletion_protection is True
@@ -527,3 +527,23 @@ def test_counts_of_each_resource(dev):
     assert counts == {ACCOUNT: 3, BUCKET_IAM: 7, PROJECT_IAM: 3, RUN_JOB: 2, SCHEDULER_JOB: 2, IMAGE: 2}
     assert len(in_component(dev, RUN_JOB_IAM, "gcp-loader")) == 1
     assert len(in_component(dev, RUN_JOB_IAM, "gcp-judge")) == 1
+
+
+def test_the_project_can_come_from_gcp_project(tmp_path):
+    block = {k: v for k, v in gcp_block("dev").items() if k != "project"}
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(
+        json.dumps(
+            {
+                "config": {
+                    "gcp:project": "from-gcp-ns",
+                    "llm-judge:aws": {"enabled": False},
+                    "llm-judge:gcp": block,
+                }
+            }
+        )
+    )
+    plan = render("dev", config_file=path, use_cache=False)
+    assert plan.outputs["gcp_project"] == "from-gcp-ns"
+    assert job(plan, "loader").inputs["project"] == "from-gcp-ns"
+    assert env(plan, "judge")["GCP_PROJECT"] == "from-gcp-ns"
