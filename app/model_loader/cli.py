@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -221,7 +222,13 @@ def cmd_serve(_args: argparse.Namespace, settings: LoaderSettings) -> int:
     from app.model_loader.service import serve
 
     settings.models_dir.mkdir(parents=True, exist_ok=True)
-    return serve(settings, make_store(settings), lambda: make_hub(settings))
+    code = serve(settings, make_store(settings), lambda: make_hub(settings))
+    # A download still running in huggingface_hub's (non-daemon) pool threads would keep the interpreter
+    # alive past SIGTERM until the pod is killed; leave now: the kernel drops the flock and the next
+    # run resumes the temp tree.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(code)
 
 
 def cmd_wait(_args: argparse.Namespace, settings: LoaderSettings) -> int:

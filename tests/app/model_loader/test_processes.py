@@ -120,6 +120,18 @@ def test_serve_reports_ready_only_when_complete_and_stops_on_sigterm(hub, start_
     assert server.finish() == EXIT_OK
 
 
+def test_sigterm_during_a_download_stops_serve_without_serving_anything(hub, models_dir, start_cli):
+    gate = hub.stall("model.safetensors")
+    server = start_cli("serve", "--port", "0", "--bind", "127.0.0.1")
+    assert gate.reached.wait(30)
+
+    server.proc.send_signal(signal.SIGTERM)
+
+    assert server.finish(timeout=30) == EXIT_OK
+    assert not (models_dir / "acme_tiny-judge").exists()
+    assert len(_tmp_trees(models_dir)) == 1, "the partial tree stays for the next run to resume"
+
+
 def test_serve_retries_while_the_hub_is_down_instead_of_exiting(hub, start_cli):
     hub.set_unavailable(True)
     server = start_cli("serve", "--port", "0", "--bind", "127.0.0.1")
