@@ -249,3 +249,12 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0
     assert "Exit codes" in result.stdout
+
+
+def test_run_keeps_64_requests_in_flight(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
+    inp = write_jsonl(tmp_path / "in.jsonl", [pair(i, "FAKE_FAULT=slow") for i in range(128)])
+    out = tmp_path / "out.jsonl"
+    argv = ["run", "--input", str(inp), "--output", str(out), "--base-url", fake_openai.base_url]
+    assert main([*argv, "--model", "m", "--concurrency", "64"]) == 0
+    assert fake_openai.max_in_flight == 64
+    assert len(read_jsonl(out)) == 128
