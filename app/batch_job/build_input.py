@@ -19,10 +19,10 @@ from typing import IO, Any
 
 from google.cloud import storage
 
-from app.batch_job.gcs import GcsPath, LazyWriter, iter_object_lines, open_for_write
+from app.batch_job.gcs import BackgroundWriter, GcsPath, LazyWriter, iter_object_lines, open_for_write
 from app.batch_job.layout import DayLayout
-from app.batch_job.parts import IndexEntry, PartInfo, PartSplitter
-from app.batch_job.request_lines import MessageLike, RequestLineBuilder, record_key, text_fingerprint
+from app.batch_job.parts import PartInfo, PartSplitter, index_line
+from app.batch_job.request_lines import KEY_PREFIX, MessageLike, RequestLineBuilder
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ class DayInputBuilder:
         invalid_error: type[Exception],
         max_requests: int,
         max_bytes: int,
+        open_stream: Callable[[GcsPath], IO[bytes]] | None = None,
     ) -> None:
         self.client = client
         self.layout = layout
@@ -90,11 +91,14 @@ class DayInputBuilder:
         self.invalid_error = invalid_error
         self.max_requests = max_requests
         self.max_bytes = max_bytes
+        self.open_stream = open_stream or self._open_gcs
+
+    def _open_gcs(self, path: GcsPath) -> IO[bytes]:
+        return BackgroundWriter(open_for_write(self.client, path))  # type: ignore[return-value]
 
     def _open_part(self, index: int) -> tuple[IO[bytes], IO[bytes]]:
-        return (
-            open_for_write(self.client, self.layout.input_part(index)),
-            open_for_write(self.client, self.layout.index_part(index)),
+        return self.open_stream(self.layout.input_part(index)), self.open_stream(
+            self.layout.index_part(index)
         )
 
     def build(self, blobs: Iterable[storage.Blob]) -> BuildResult:
@@ -120,39 +124,37 @@ class DayInputBuilder:
         rejects: LazyWriter,
         result: BuildResult,
     ) -> None:
-        line_no = 0
+        # The loop runs once per record of the day: names are bound locally (this is the hot path the
+        # benchmark measures against a bare read-and-parse).
+        parse, render, build_line, add = self.parse_line, self.render, self.builder.line, splitter.add
+        invalid_error = self.invalid_error
+        line_no = lines = records = 0
         try:
             for line_no, raw in enumerate(iter_object_lines(blob), start=1):
-                if not raw.strip():
+                if not raw or raw.isspace():
                     continue
-                result.lines += 1
+                lines += 1
                 try:
-                    record = self.parse_line(raw)
-                except self.invalid_error as exc:
+                    record = parse(raw)
+                except invalid_error as exc:
                     reason = getattr(exc, "reason", "invalid")
                     detail = getattr(exc, "detail", str(exc))
                     rejects.write(reject_line(uri, line_no, reason, detail, raw))
                     result.rejected += 1
                     result.rejected_by_reason[reason] += 1
                     continue
-                messages = self.render(record)
-                key = record_key(record.id)
-                line = self.builder.line(key, messages)
-                entry = IndexEntry(key=key, id=record.id, source=record.source, fp=fingerprint_of(messages))
-                if splitter.add(line, entry):
-                    result.records += 1
+                key = KEY_PREFIX + record.id
+                if add(build_line(key, render(record)), key, index_line(key, record.id, record.source)):
+                    records += 1
         except (OSError, EOFError, zlib.error) as exc:
             # A truncated or corrupt object: what was read stays judged, the rest is reported once.
             log.error("reading %s stopped after line %d: %s", uri, line_no, exc)
             rejects.write(reject_line(uri, line_no + 1, "unreadable_object", str(exc), b""))
             result.rejected += 1
             result.rejected_by_reason["unreadable_object"] += 1
-
-
-def fingerprint_of(messages: Sequence[MessageLike]) -> str:
-    """Fingerprint of the last user turn: what the echoed request in a prediction line carries too."""
-    user = [m.content for m in messages if m.role == "user"]
-    return text_fingerprint(user[-1] if user else "")
+        finally:
+            result.lines += lines
+            result.records += records
 
 
 def utc_now() -> str:

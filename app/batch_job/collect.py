@@ -81,27 +81,38 @@ def echoed_user_text(line: Mapping[str, Any]) -> str | None:
     return None
 
 
-@dataclass
 class PartIndex:
-    by_key: dict[str, IndexEntry]
-    by_fp: dict[str, list[str]]
-    order: list[str]
+    """A part's records by key. Should a prediction line come back without its key, the fingerprint of
+    its echoed user text finds the record instead: the map is built from the part's own input file, on
+    first need only (Vertex normally echoes the key, and reading the input costs a pass over it)."""
 
-    @classmethod
-    def load(cls, ctx: Context, path: GcsPath) -> PartIndex:
+    def __init__(self, ctx: Context, layout: DayLayout, part: int) -> None:
+        self.ctx = ctx
+        self.input_path = layout.input_part(part)
+        path = layout.index_part(part)
         blob = ctx.storage.bucket(path.bucket).get_blob(path.name)
         if blob is None:
             raise CollectError(f"index {path.uri} is missing: was the day submitted from this output root?")
-        by_key: dict[str, IndexEntry] = {}
-        by_fp: dict[str, list[str]] = {}
-        order: list[str] = []
+        self.by_key: dict[str, IndexEntry] = {}
+        self.order: list[str] = []
         for raw in iter_object_lines(blob):
             if raw.strip():
                 entry = IndexEntry.from_line(raw)
-                by_key[entry.key] = entry
-                by_fp.setdefault(entry.fp, []).append(entry.key)
-                order.append(entry.key)
-        return cls(by_key, by_fp, order)
+                self.by_key[entry.key] = entry
+                self.order.append(entry.key)
+        self._by_fp: dict[str, list[str]] | None = None
+
+    def _fingerprints(self) -> dict[str, list[str]]:
+        if self._by_fp is None:
+            self._by_fp = {}
+            blob = self.ctx.storage.bucket(self.input_path.bucket).get_blob(self.input_path.name)
+            for raw in iter_object_lines(blob) if blob is not None else ():
+                if raw.strip():
+                    line = json.loads(raw)
+                    text = echoed_user_text(line)
+                    if text is not None:
+                        self._by_fp.setdefault(text_fingerprint(text), []).append(line["key"])
+        return self._by_fp
 
     def resolve(self, line: Mapping[str, Any], taken: set[str]) -> str | None:
         key = line.get("key")
@@ -111,7 +122,7 @@ class PartIndex:
         if text is None:
             return None
         # Identical texts get identical judgements; give each such record one of the lines.
-        candidates = self.by_fp.get(text_fingerprint(text), [])
+        candidates = self._fingerprints().get(text_fingerprint(text), [])
         return next((k for k in candidates if k not in taken), candidates[0] if candidates else None)
 
 
@@ -175,7 +186,7 @@ def collect_day(ctx: Context, day: dt.date, *, force: bool = False) -> CollectOu
     found_any = False
     parts_report = []
     for part in manifest["parts"]:
-        index = PartIndex.load(ctx, layout.index_part(part["index"]))
+        index = PartIndex(ctx, layout, part["index"])
         files = prediction_files(ctx, layout, part["index"])
         found_any = found_any or bool(files)
         done: set[str] = set()

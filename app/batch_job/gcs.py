@@ -11,6 +11,8 @@ from __future__ import annotations
 import fnmatch
 import gzip
 import json
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -140,6 +142,54 @@ def read_json(client: storage.Client, path: GcsPath) -> Any | None:
     if not blob.exists():
         return None
     return json.loads(blob.download_as_bytes())
+
+
+class BackgroundWriter:
+    """Hands writes to a thread that feeds the upload stream, so building the next lines overlaps the
+    upload of the previous ones (socket I/O releases the GIL). At most `max_pending` blocks of about
+    `block_bytes` wait in the queue: memory stays bounded, and a slow upload slows the producer down."""
+
+    def __init__(self, stream: IO[bytes], block_bytes: int = 1024 * 1024, max_pending: int = 8) -> None:
+        self._stream = stream
+        self._block_bytes = block_bytes
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=max_pending)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="gcs-upload", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            block = self._queue.get()
+            if block is None:
+                return
+            if self._error is None:
+                try:
+                    self._stream.write(block)
+                except BaseException as exc:  # surfaced to the producer on its next call
+                    self._error = exc
+
+    def write(self, data: bytes) -> int:
+        if self._error is not None:
+            raise self._error
+        self._buffer.append(data)
+        self._buffered += len(data)
+        if self._buffered >= self._block_bytes:
+            self._queue.put(b"".join(self._buffer))
+            self._buffer = []
+            self._buffered = 0
+        return len(data)
+
+    def close(self) -> None:
+        if self._buffer:
+            self._queue.put(b"".join(self._buffer))
+            self._buffer = []
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        self._stream.close()
 
 
 class LazyWriter:

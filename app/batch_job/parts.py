@@ -2,19 +2,24 @@
 
 A Vertex Gemini batch job takes one input file of at most 1 GB and at most 200,000 requests. Lines go to
 the current part until the next line would break either limit; then the part is closed and the next one
-opened. Each part gets an index file beside it (key -> record id, source, text fingerprint) that collect
-reads part by part, so joining predictions never needs the whole day in memory.
+opened. Each part gets an index file beside it (key -> record id, source) that collect reads part by
+part, so joining predictions never needs the whole day in memory.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as quote
 from typing import IO
 
 MAX_REQUESTS_PER_JOB = 200_000
 MAX_BYTES_PER_FILE = 1_000_000_000
+
+
+def index_line(key: str, record_id: str, source: str) -> bytes:
+    return f'{{"key":{quote(key)},"id":{quote(record_id)},"source":{quote(source)}}}\n'.encode()
 
 
 @dataclass(frozen=True)
@@ -22,15 +27,14 @@ class IndexEntry:
     key: str
     id: str
     source: str
-    fp: str
 
     def to_line(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":")).encode() + b"\n"
+        return index_line(self.key, self.id, self.source)
 
     @classmethod
     def from_line(cls, line: bytes | str) -> IndexEntry:
         data = json.loads(line)
-        return cls(key=data["key"], id=data["id"], source=data["source"], fp=data["fp"])
+        return cls(key=data["key"], id=data["id"], source=data["source"])
 
 
 @dataclass(frozen=True)
@@ -64,13 +68,13 @@ class PartSplitter:
         self._bytes = 0
         self._keys: set[str] = set()
 
-    def add(self, line: bytes, entry: IndexEntry) -> bool:
-        """Add one request; False (and counted) if the same key is already in the current part."""
+    def add(self, line: bytes, key: str, index: bytes) -> bool:
+        """Add one request (and its index line); False, and counted, if the key is already in this part."""
         if self._streams is not None and (
             self._requests >= self.max_requests or self._bytes + len(line) > self.max_bytes
         ):
             self._close_current()
-        if entry.key in self._keys:
+        if key in self._keys:
             # Duplicates within a part would give two predictions for one key; the loader's at-least-once
             # delivery can repeat a record, and judging it twice in one job buys nothing.
             self.duplicates += 1
@@ -79,8 +83,8 @@ class PartSplitter:
             self._streams = self._open_part(len(self.parts))
         data_stream, index_stream = self._streams
         data_stream.write(line)
-        index_stream.write(entry.to_line())
-        self._keys.add(entry.key)
+        index_stream.write(index)
+        self._keys.add(key)
         self._requests += 1
         self._bytes += len(line)
         return True

@@ -3,14 +3,61 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from app.batch_job.request_lines import GenerationSettings, MessageLike, RequestLineBuilder
 from app.batch_job.vertex_schema import to_vertex_schema
 from app.judge.prompt_file import PromptFile
+
+
+class RenderedMessage(NamedTuple):
+    role: str
+    content: str
+
+
+class TemplateRenderer:
+    """PromptFile.render, split once into literal pieces and placeholders so a million records do not
+    re-scan the (long, constant) system message each time.
+
+    The pieces come from PromptFile.render itself (called once with sentinel values), and each value goes
+    through PromptFile.neutralise, so the output is the same text, one pass, no value substituted twice;
+    test_prompt.py checks it against PromptFile.render on hostile values.
+    """
+
+    def __init__(self, file: PromptFile) -> None:
+        self.file = file
+        names = sorted(file.variables())
+        sentinels = {name: f"\x00{index}\x00" for index, name in enumerate(names)}
+        self._fallback = any("\x00" in m.content for m in file.messages)
+        split = re.compile("(" + "|".join(re.escape(s) for s in sentinels.values()) + ")") if names else None
+        by_sentinel = {s: name for name, s in sentinels.items()}
+        # Each message becomes a str.format template: literal braces doubled, placeholders as {name}.
+        self._templates: list[tuple[str, str | None, str]] = []
+        for message in file.render(sentinels):
+            pieces = split.split(message.content) if split else [message.content]
+            template = "".join(
+                "{" + by_sentinel[piece] + "}"
+                if piece in by_sentinel
+                else piece.replace("{", "{{").replace("}", "}}")
+                for piece in pieces
+            )
+            constant = None if any(piece in by_sentinel for piece in pieces) else message.content
+            self._templates.append((message.role, constant, template))
+
+    def render(self, variables: Mapping[str, str]) -> list[RenderedMessage]:
+        if self._fallback:
+            return [RenderedMessage(m.role, m.content) for m in self.file.render(variables)]
+        neutralise = self.file.neutralise
+        # neutralise only rewrites tags, and every tag starts with "<": text without one is returned as is.
+        safe = {name: (value if "<" not in value else neutralise(value)) for name, value in variables.items()}
+        return [
+            RenderedMessage(role, constant if constant is not None else template.format_map(safe))
+            for role, constant, template in self._templates
+        ]
 
 
 class JudgePrompt:
@@ -25,6 +72,7 @@ class JudgePrompt:
             temperature=params.temperature, max_output_tokens=params.max_tokens, top_p=params.top_p
         )
         self.builder = RequestLineBuilder(self.vertex_schema, self.generation)
+        self.renderer = TemplateRenderer(file)
 
     @classmethod
     def load(cls, path: Path | str) -> JudgePrompt:
@@ -32,7 +80,7 @@ class JudgePrompt:
         return cls(path, PromptFile.load(path), hashlib.sha256(path.read_bytes()).hexdigest())
 
     def render(self, record: Any) -> Sequence[MessageLike]:
-        return self.file.render({"prompt": record.prompt, "response": record.response})
+        return self.renderer.render({"prompt": record.prompt, "response": record.response})
 
     @cached_property
     def answer_model(self) -> type:

@@ -13,6 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as quote  # the C string encoder json.dumps uses
 from typing import Any, Protocol
 
 KEY_PREFIX = "r-"
@@ -79,7 +80,10 @@ class RequestLineBuilder:
 
     def __init__(self, response_schema: Mapping[str, Any], generation: GenerationSettings) -> None:
         self.generation_config = generation.to_vertex(response_schema)
-        self._config_json = _compact_dumps(self.generation_config)
+        self._config_tail = (
+            ',"generationConfig":' + _compact_dumps(self.generation_config) + "}}\n"
+        ).encode()
+        self._system_cache: tuple[list[str], bytes] = ([], b"")
 
     def request(self, messages: Sequence[MessageLike]) -> dict[str, Any]:
         system, contents = split_messages(messages)
@@ -91,13 +95,32 @@ class RequestLineBuilder:
 
     def line(self, key: str, messages: Sequence[MessageLike]) -> bytes:
         """`{"key": ..., "request": ...}` and a newline: the bytes of compact json.dumps(line_dict())."""
-        system, contents = split_messages(messages)
         dumps = _compact_dumps
-        parts = ['{"key":', dumps(key), ',"request":{"contents":', dumps(contents)]
+        system: list[str] = []
+        turns: list[str] = []
+        for index, message in enumerate(messages):
+            if message.role == "system":
+                system.append(message.content)
+                continue
+            role = _ROLES.get(message.role)
+            if role is None:
+                raise ValueError(f"messages[{index}].role: {message.role!r} is not system, user or assistant")
+            turns.append(f'{{"role":"{role}","parts":[{{"text":{quote(message.content)}}}]}}')
+        if not turns:
+            raise ValueError("messages: the prompt renders no user message")
+        head = '{"key":' + quote(key) + ',"request":{"contents":[' + ",".join(turns) + "]"
+        parts = [head.encode("ascii")]
         if system:
-            parts += [',"systemInstruction":', dumps({"parts": [{"text": text} for text in system]})]
-        parts += [',"generationConfig":', self._config_json, "}}\n"]
-        return "".join(parts).encode("ascii")
+            # The system message is the same on every line of a day: serialise it once.
+            cached_texts, cached_json = self._system_cache
+            if cached_texts != system:
+                cached_json = (
+                    ',"systemInstruction":' + dumps({"parts": [{"text": t} for t in system]})
+                ).encode()
+                self._system_cache = (system, cached_json)
+            parts.append(cached_json)
+        parts.append(self._config_tail)
+        return b"".join(parts)
 
     def line_dict(self, key: str, messages: Sequence[MessageLike]) -> dict[str, Any]:
         return {"key": key, "request": self.request(messages)}

@@ -25,14 +25,14 @@ def _splitter(max_requests: int, max_bytes: int) -> tuple[PartSplitter, list[tup
     return PartSplitter(open_part, max_requests, max_bytes), opened
 
 
-def _entry(n: int) -> IndexEntry:
-    return IndexEntry(key=f"r-{n}", id=str(n), source="web", fp=f"fp{n}")
+def _entry(n: int) -> tuple[str, bytes]:
+    return f"r-{n}", IndexEntry(key=f"r-{n}", id=str(n), source="web").to_line()
 
 
 def test_splits_on_request_count():
     splitter, opened = _splitter(max_requests=3, max_bytes=10_000)
     for n in range(7):
-        splitter.add(b"x" * 10 + b"\n", _entry(n))
+        splitter.add(b"x" * 10 + b"\n", *_entry(n))
     parts = splitter.close()
     assert [p.requests for p in parts] == [3, 3, 1]
     assert len(opened) == 3
@@ -42,7 +42,7 @@ def test_splits_on_request_count():
 def test_splits_before_a_line_would_pass_the_byte_limit():
     splitter, opened = _splitter(max_requests=100, max_bytes=25)
     for n in range(5):
-        splitter.add(b"y" * 9 + b"\n", _entry(n))  # 10 bytes each: two fit in 25, three do not
+        splitter.add(b"y" * 9 + b"\n", *_entry(n))  # 10 bytes each: two fit in 25, three do not
     parts = splitter.close()
     assert [p.requests for p in parts] == [2, 2, 1]
     assert all(p.bytes <= 25 for p in parts)
@@ -52,7 +52,7 @@ def test_splits_before_a_line_would_pass_the_byte_limit():
 def test_index_lines_follow_their_request_lines():
     splitter, opened = _splitter(max_requests=2, max_bytes=10_000)
     for n in range(3):
-        splitter.add(f"line{n}\n".encode(), _entry(n))
+        splitter.add(f"line{n}\n".encode(), *_entry(n))
     splitter.close()
     keys = [[IndexEntry.from_line(x).key for x in index.getvalue().splitlines()] for _, index in opened]
     assert keys == [["r-0", "r-1"], ["r-2"]]
@@ -60,8 +60,8 @@ def test_index_lines_follow_their_request_lines():
 
 def test_duplicate_key_within_a_part_is_dropped_and_counted():
     splitter, opened = _splitter(max_requests=10, max_bytes=10_000)
-    assert splitter.add(b"a\n", _entry(1))
-    assert not splitter.add(b"a\n", _entry(1))
+    assert splitter.add(b"a\n", *_entry(1))
+    assert not splitter.add(b"a\n", *_entry(1))
     splitter.close()
     assert splitter.duplicates == 1
     assert opened[0][0].getvalue() == b"a\n"
