@@ -51,6 +51,9 @@ def test_download_killed_half_way_is_never_complete_and_a_rerun_resumes(hub, mod
     assert [(i["kind"], i["status"]) for i in mid] == [("partial", "downloading")]
     assert run_cli("wait", "--timeout", "0.3").returncode == EXIT_TIMEOUT
 
+    progress = first.wait_for_event("download.progress")
+    assert progress["total_bytes"] == 98385
+    assert 0 < progress["bytes_done"] < progress["total_bytes"]
     first.proc.send_signal(signal.SIGKILL)
     first.finish()
 
