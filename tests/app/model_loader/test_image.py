@@ -61,8 +61,9 @@ def _closure(roots: set[str]) -> set[str]:
 def _pins() -> dict[str, str]:
     pins = {}
     for file in PIN_FILES:
-        for line in file.read_text().splitlines():
-            if "==" in line and not line.lstrip().startswith("#"):
+        for raw in file.read_text().splitlines():
+            line = raw.split("#", 1)[0].strip()
+            if "==" in line:
                 name, version = line.split("==", 1)
                 pins[_normal(name)] = version.strip()
     return pins
