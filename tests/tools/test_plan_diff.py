@@ -156,7 +156,16 @@ def test_end_to_end_switching_off_the_gcp_half_removes_exactly_its_resources(tmp
     proc = run_diff(tmp_path / "base" / "dev" / "plan.json", tmp_path / "head" / "dev" / "plan.json")
 
     assert proc.returncode == 0, proc.stderr
-    gcp = [r for r in base["resources"] if r["type"].startswith(("gcp:", "docker-build:", "llm-judge:gcp"))]
+
+    # The GCP half: everything under an llm-judge:gcp component (the URN's top-level type), and its provider.
+    def top_level_type(r: dict) -> str:
+        return r["urn"].split("::")[2].split("$")[0]
+
+    gcp = [
+        r
+        for r in base["resources"]
+        if top_level_type(r).startswith(("llm-judge:gcp:", "pulumi:providers:gcp"))
+    ]
     assert gcp, "the dev stack should have GCP resources"
     for r in gcp:
         assert f"- {r['type']}  {r['name']}" in proc.stdout
