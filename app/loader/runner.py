@@ -130,6 +130,7 @@ class Loader:
         self._prefixes: dict[tuple[str, Any], str] = {}
         self._pool = cf.ThreadPoolExecutor(settings.loader_upload_concurrency, thread_name_prefix="upload")
         self._consumer: Consumer | None = None
+        self._closing = False
 
     # ---- entry point -------------------------------------------------------------------------------
 
@@ -167,9 +168,12 @@ class Loader:
                 log(self.logger, logging.ERROR, f"could not commit what was durable: {drain_exc}")
         lag = self._lag_left()
         if self._consumer is not None:
+            self._closing = True
             try:
                 self._consumer.close()
-            except (KafkaException, RuntimeError) as exc:
+            except (
+                Exception
+            ) as exc:  # confluent-kafka raises KafkaError (not an Exception subclass of its own)
                 log(self.logger, logging.WARNING, f"consumer close failed: {exc}")
         self._pool.shutdown(wait=outcome == "completed", cancel_futures=True)
         fields = {
@@ -518,6 +522,8 @@ class Loader:
     # ---- rebalances --------------------------------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        if self._closing:  # an assignment that arrives while leaving the group is not worked on
+            return
         committed = consumer.committed(partitions, timeout=_KAFKA_TIMEOUT) if partitions else []
         assignment, finished = [], []
         for tp in committed:

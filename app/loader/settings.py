@@ -176,6 +176,6 @@ def load_settings(argv: Sequence[str] | None = None) -> LoaderSettings:
         for error in exc.errors(include_url=False, include_input=False):
             field = ".".join(str(p) for p in error["loc"])
             flag = next((f for f, name in _FLAGS.items() if name == field), None)
-            where = f"{field.upper()}" + (f" ({flag})" if flag else "") if field else "settings"
-            lines.append(f"{where}: {error['msg']}")
+            message = error["msg"].removeprefix("Value error, ")
+            lines.append(f"{field.upper()}{f' ({flag})' if flag else ''}: {message}" if field else message)
         raise SettingsError("invalid loader settings: " + "; ".join(lines)) from None

@@ -26,7 +26,7 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
-from tests.support.kafka import free_port
+from tests.support.kafka import die_with_parent, free_port
 
 TEST_PROJECT = "llm-judge-test"
 
@@ -90,6 +90,7 @@ def start_gcs_server(log_dir: Path | None = None, timeout: float = 20.0) -> GcsS
             stdout=log,
             stderr=subprocess.STDOUT,
             env={k: v for k, v in os.environ.items() if k != "STORAGE_EMULATOR_HOST"},
+            preexec_fn=die_with_parent,
         )
     server = GcsServer(endpoint=endpoint, process=process, log_path=log_path)
     deadline = time.monotonic() + timeout

@@ -8,7 +8,9 @@ of its own, which makes the watermark exact.
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
 import socket
 import subprocess
 import tempfile
@@ -24,6 +26,16 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 # librdkafka's default session timeout makes the first group join take ~23 s against Tansu.
 FAST_GROUP_SETTINGS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the broker/emulator gets SIGKILL when the test process dies, even by SIGKILL, so an
+    interrupted run never leaves servers behind (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -198,6 +210,7 @@ def start_broker(log_dir: Path | None = None, timeout: float = 30.0) -> KafkaBro
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            preexec_fn=die_with_parent,
         )
     broker = KafkaBroker(bootstrap=f"127.0.0.1:{port}", process=process, log_path=log_path)
     deadline = time.monotonic() + timeout

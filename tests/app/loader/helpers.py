@@ -1,0 +1,209 @@
+"""Running the real loader (``python -m app.loader`` in a subprocess) and reading back what it stored."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import itertools
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from google.cloud import storage
+
+from app.loader.deadletter import decode_value
+from app.records import parse_stored_line
+from tests.support.gcs import GcsServer
+from tests.support.kafka import FAST_GROUP_SETTINGS, KafkaBroker, Produced
+
+T = TypeVar("T")
+REPO = Path(__file__).resolve().parents[3]
+OBJECT_NAME = re.compile(
+    r"^(?P<prefix>(raw/[^/]+|deadletter)/\d{4}-\d{2}-\d{2}/)(?P<topic>[A-Za-z0-9._-]+)-(?P<partition>\d+)-"
+    r"(?P<first>\d{20})-(?P<last>\d{20})\.jsonl$"
+)
+
+
+@dataclass
+class Target:
+    """One loader deployment under test: its topic, group and bucket."""
+
+    kafka: KafkaBroker
+    gcs: GcsServer
+    topic: str
+    bucket: str
+    group: str = field(default_factory=lambda: f"g-{uuid.uuid4().hex[:8]}")
+
+    def env(self, **overrides: object) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LOADER_", "KAFKA_", "GCS_"))}
+        env.update(
+            self.gcs.env(),
+            GCS_BUCKET_NAME=self.bucket,
+            KAFKA_BROKERS=self.kafka.bootstrap,
+            KAFKA_TOPIC=self.topic,
+            KAFKA_CONSUMER_GROUP=self.group,
+            KAFKA_SESSION_TIMEOUT_MS=str(FAST_GROUP_SETTINGS["session.timeout.ms"]),
+            KAFKA_HEARTBEAT_INTERVAL_MS=str(FAST_GROUP_SETTINGS["heartbeat.interval.ms"]),
+            LOADER_IDLE_EXIT_SECONDS="15",
+            PYTHONPATH=str(REPO),
+        )
+        env.update({k.upper(): str(v) for k, v in overrides.items()})
+        return env
+
+    def start(self, **overrides: object) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-m", "app.loader"],
+            cwd=REPO,
+            env=self.env(**overrides),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, timeout: float = 60, **overrides: object) -> LoaderRun:
+        return finish(self.start(**overrides), timeout)
+
+    def committed(self) -> dict[int, int]:
+        return self.kafka.committed(self.group, self.topic)
+
+    def stored(self) -> Stored:
+        return read_bucket(self.gcs.client(), self.bucket)
+
+
+@dataclass
+class LoaderRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def logs(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.startswith("{")]
+
+    @property
+    def summary(self) -> dict:
+        summaries = [entry for entry in self.logs if entry["message"] == "loader summary"]
+        assert summaries, (
+            f"no summary line (rc={self.returncode}):\n{self.stdout[-3000:]}\n{self.stderr[-3000:]}"
+        )
+        return summaries[-1]
+
+    def started(self) -> dict:
+        return next(entry for entry in self.logs if entry["message"] == "loader started")
+
+
+def finish(process: subprocess.Popen, timeout: float = 60) -> LoaderRun:
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+        raise AssertionError(
+            f"loader did not exit within {timeout} s:\n{stdout[-3000:]}\n{stderr[-3000:]}"
+        ) from None
+    return LoaderRun(process.returncode, stdout, stderr)
+
+
+@dataclass
+class StoredLine:
+    object_name: str
+    partition: int
+    first: int
+    last: int
+    data: dict
+
+
+@dataclass
+class Stored:
+    records: list[StoredLine]
+    dead_letters: list[StoredLine]
+    manifests: list[dict]
+    objects: dict[str, storage.Blob]
+
+    def record_ids(self) -> Counter:
+        return Counter(line.data["id"] for line in self.records)
+
+    def dead_values(self) -> Counter:
+        return Counter(decode_value(json.dumps(line.data)) for line in self.dead_letters)
+
+
+def read_bucket(client: storage.Client, bucket: str) -> Stored:
+    """Every object, read through a normal download (so gzip objects must read as JSONL too)."""
+    records: list[StoredLine] = []
+    dead: list[StoredLine] = []
+    manifests: list[dict] = []
+    objects: dict[str, storage.Blob] = {}
+    for blob in client.list_blobs(bucket):
+        objects[blob.name] = blob
+        data = blob.download_as_bytes()
+        if blob.name.startswith("_loader/chunks/"):
+            manifests.append(json.loads(data))
+            continue
+        match = OBJECT_NAME.match(blob.name)
+        assert match, f"unexpected object name {blob.name}"
+        target = dead if match["prefix"].startswith("deadletter/") else records
+        for raw in data.splitlines(keepends=True):
+            if match["prefix"].startswith("raw/"):
+                parsed = parse_stored_line(raw).model_dump(mode="json")
+            else:
+                parsed = json.loads(raw)
+            target.append(
+                StoredLine(
+                    blob.name, int(match["partition"]), int(match["first"]), int(match["last"]), parsed
+                )
+            )
+    return Stored(records, dead, manifests, objects)
+
+
+def assert_exactly_once(stored: Stored, valid_ids: list[str], invalid_values: list[bytes | None]) -> None:
+    ids = stored.record_ids()
+    duplicated = {record_id: n for record_id, n in ids.items() if n > 1}
+    assert not duplicated, f"records stored more than once: {dict(list(duplicated.items())[:10])}"
+    missing = set(valid_ids) - set(ids)
+    assert not missing, f"{len(missing)} records missing, e.g. {sorted(missing)[:10]}"
+    assert set(ids) == set(valid_ids)
+    assert stored.dead_values() == Counter(invalid_values)
+
+
+def assert_chunks_tile(stored: Stored, end_offsets: dict[int, int]) -> None:
+    """Per partition, the chunk manifests cover [start, end) without gap or overlap, and every data
+    object belongs to one of them."""
+    ranges: dict[int, list[tuple[int, int]]] = {}
+    for manifest in stored.manifests:
+        ranges.setdefault(manifest["partition"], []).append((manifest["first"], manifest["last"]))
+    for partition, end in end_offsets.items():
+        chunks = sorted(ranges.get(partition, []))
+        if end == 0:
+            assert not chunks
+            continue
+        assert chunks, f"partition {partition}: no chunk"
+        assert chunks[0][0] == 0, f"partition {partition} starts at {chunks[0][0]}"
+        for (_, last), (first, _) in itertools.pairwise(chunks):
+            assert first == last + 1, f"partition {partition}: chunks {chunks} overlap or leave a gap"
+        assert chunks[-1][1] == end - 1, (
+            f"partition {partition}: chunks end at {chunks[-1][1]}, not {end - 1}"
+        )
+    known = {(m["partition"], m["first"], m["last"]) for m in stored.manifests}
+    for line in stored.records + stored.dead_letters:
+        assert (line.partition, line.first, line.last) in known, f"{line.object_name} has no manifest"
+
+
+def offsets_of(produced: list[Produced]) -> dict[tuple[int, int], bytes | None]:
+    return {(p.partition, p.offset): p.value for p in produced}
+
+
+def run_concurrently(scenarios: dict[str, Callable[[], T]]) -> dict[str, cf.Future[T]]:
+    """Run independent scenarios side by side (a loader run mostly waits for its consumer group to
+    form, so this keeps the integration modules short). Each test calls ``.result()`` on its own, so a
+    scenario's failure fails only the tests that read it."""
+    with cf.ThreadPoolExecutor(max_workers=len(scenarios)) as pool:
+        futures = {name: pool.submit(fn) for name, fn in scenarios.items()}
+        cf.wait(futures.values())
+    return futures
