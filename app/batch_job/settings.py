@@ -23,7 +23,9 @@ class SettingsError(ValueError):
 class BatchJobSettings(BaseSettings):
     """Environment names are the field names in upper case (GCP_PROJECT, INPUT_BUCKET, ...)."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, case_sensitive=False)
+    model_config = SettingsConfigDict(
+        extra="ignore", frozen=True, case_sensitive=False, populate_by_name=True
+    )
 
     gcp_project: str | None = Field(None, description="Project of the Vertex AI jobs (--project).")
     gcp_location: str = Field("us-central1", description="Vertex AI region (--location).")
@@ -49,8 +51,12 @@ class BatchJobSettings(BaseSettings):
     )
     max_requests_per_job: int = Field(MAX_REQUESTS_PER_JOB, ge=1, le=MAX_REQUESTS_PER_JOB)
     max_bytes_per_file: int = Field(MAX_BYTES_PER_FILE, ge=1024, le=MAX_BYTES_PER_FILE)
-    poll_seconds: float = Field(60.0, gt=0, description="Polling interval of --wait.")
-    backend: Literal["vertex", "openai"] = "vertex"
+    poll_seconds: float = Field(
+        60.0, gt=0, validation_alias="BATCH_POLL_SECONDS", description="Polling interval of --wait."
+    )
+    backend: Literal["vertex", "openai"] = Field(
+        "vertex", validation_alias="BATCH_BACKEND", description="vertex, or openai for a self-hosted server"
+    )
     openai_base_url: str | None = Field(
         None, description="Self-hosted OpenAI-compatible server (--base-url)."
     )
