@@ -196,6 +196,31 @@ def build_gcp(cfg: StackConfig) -> None:
         opts=opts,
     )
 
+    collect = None
+    if g.jobs.collect.enabled:
+        collect = ScheduledJob(
+            f"{PREFIX}-collect",
+            project=project,
+            region=region,
+            job_name=names.collect_job,
+            schedule_name=names.collect_schedule,
+            template=job_template(
+                container_name="llm-judge-collect",
+                image=image_for(JUDGE_IMAGE, g.jobs.judge.image),
+                service_account=accounts.emails["batch"],
+                env=judge_env(project=project, bucket=bucket.name, job=g.jobs.judge),
+                job=g.jobs.collect,
+            ),
+            deletion_protection=g.deletion_protection,
+            schedule=g.schedules.collect,
+            schedules=g.schedules,
+            invoker_email=accounts.emails["invoker"],
+            invoker_member=accounts.members["invoker"],
+            description="Vertex AI predictions in batch/ -> judgements/ (llm-judge-collect)",
+            depends_on=enabled,
+            opts=opts,
+        )
+
     pulumi.export("gcp_project", project)
     pulumi.export("gcp_bucket_name", bucket.name)
     pulumi.export("gcp_bucket_url", bucket.url)
@@ -203,6 +228,9 @@ def build_gcp(cfg: StackConfig) -> None:
     pulumi.export("gcp_judge_job_name", judge.job_name)
     pulumi.export("gcp_loader_schedule_name", loader.schedule_name)
     pulumi.export("gcp_judge_schedule_name", judge.schedule_name)
+    if collect is not None:
+        pulumi.export("gcp_collect_job_name", collect.job_name)
+        pulumi.export("gcp_collect_schedule_name", collect.schedule_name)
     pulumi.export("gcp_loader_service_account", accounts.emails["loader"])
     pulumi.export("gcp_batch_service_account", accounts.emails["batch"])
     pulumi.export("gcp_invoker_service_account", accounts.emails["invoker"])

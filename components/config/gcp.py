@@ -46,6 +46,7 @@ MAX_TASK_TIMEOUT_SECONDS = 7 * 24 * 3600
 
 DEFAULT_LOADER_CRON = "0 * * * *"
 DEFAULT_JUDGE_CRON = "0 2 * * *"
+DEFAULT_COLLECT_CRON = "0 23 * * *"
 DEFAULT_MODEL_ID = "publishers/google/models/gemini-2.5-flash"
 DEFAULT_PROMPT_PATH = "prompts/security-judge.prompt.yml"
 
@@ -355,9 +356,32 @@ class JudgeJobConfig(JobConfig):
         return self
 
 
+class CollectJobConfig(ConfigModel):
+    """``jobs.collect``: turns a day's Vertex AI predictions into ``judgements/`` (``collect``). The
+    seed schedules only the submit; without this nothing ever writes judgements. Runs the judge's
+    image, account and environment; ``collect`` with no date collects yesterday (UTC), so the default
+    schedule (23:00) gives the batch submitted at 02:00 the rest of the day to finish."""
+
+    enabled: bool = True
+    args: list[str] = Field(default_factory=lambda: ["collect"], min_length=1)
+    resources: JobResources = Field(default_factory=lambda: JobResources(cpu="1", memory="1Gi"))
+    timeout_seconds: int = Field(1800, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
+    max_retries: int = Field(1, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _check(self) -> CollectJobConfig:
+        p = Problems()
+        p.check(
+            self.args[0] == "collect", "args", f"must start with the collect command, got {self.args[0]!r}"
+        )
+        p.raise_if_any()
+        return self
+
+
 class JobsConfig(ConfigModel):
     loader: LoaderJobConfig = Field(default_factory=LoaderJobConfig)
     judge: JudgeJobConfig = Field(default_factory=JudgeJobConfig)
+    collect: CollectJobConfig = Field(default_factory=CollectJobConfig)
 
 
 class ScheduleConfig(ConfigModel):
@@ -396,6 +420,7 @@ class SchedulesConfig(ConfigModel):
     """tz database name the cron expressions are read in."""
     loader: ScheduleConfig = Field(default_factory=lambda: ScheduleConfig(cron=DEFAULT_LOADER_CRON))
     judge: ScheduleConfig = Field(default_factory=lambda: ScheduleConfig(cron=DEFAULT_JUDGE_CRON))
+    collect: ScheduleConfig = Field(default_factory=lambda: ScheduleConfig(cron=DEFAULT_COLLECT_CRON))
     attempt_deadline_seconds: int = Field(180, ge=15, le=1800)
     """How long Cloud Scheduler waits for the ``:run`` call (it returns once the execution is created)."""
     retry: RetryConfig = Field(default_factory=RetryConfig)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pulumi
 
-from components.config.gcp import JobConfig, JudgeJobConfig, KafkaConfig, LoaderJobConfig
+from components.config.gcp import CollectJobConfig, JobConfig, JudgeJobConfig, KafkaConfig, LoaderJobConfig
 
 from .scheduler import seconds
 
@@ -87,7 +87,7 @@ def job_template(
     image: pulumi.Input[str],
     service_account: pulumi.Input[str],
     env: list[dict[str, Any]],
-    job: JobConfig,
+    job: JobConfig | CollectJobConfig,
     task_count: int = 1,
     parallelism: int | None = None,
 ) -> dict[str, Any]:

@@ -23,12 +23,20 @@ class Names:
         return self._n("llm-judge-trigger")
 
     @property
+    def collect_job(self) -> str:
+        return self._n("llm-judge-collect")
+
+    @property
     def loader_schedule(self) -> str:
         return self._n("trigger-loader-hourly")
 
     @property
     def judge_schedule(self) -> str:
         return self._n("trigger-judge-daily")
+
+    @property
+    def collect_schedule(self) -> str:
+        return self._n("trigger-collect-daily")
 
     @property
     def loader_account(self) -> str:

@@ -269,3 +269,10 @@ def test_required_keys_are_listed_when_the_half_is_built_not_when_it_loads():
     assert [k for k, _ in g.missing(default_project="from-gcp-project")] == ["kafka.brokers"]
     complete = GcpConfig.model_validate(merged(gcp_block("dev"), {}))
     assert complete.missing(default_project=None) == []
+
+
+def test_the_collect_job_must_run_the_collect_command():
+    assert one_problem({"jobs": {"collect": {"args": ["submit"]}}}) == (
+        "llm-judge:gcp.jobs.collect.args: must start with the collect command, got 'submit'"
+    )
+    assert GcpConfig().schedules.collect.cron == "0 23 * * *"

@@ -222,12 +222,13 @@ def test_secret_accessor_is_bound_only_on_the_kafka_secrets_and_only_for_the_loa
     assert not any(role.startswith("roles/secretmanager.") for role in roles)
 
 
-def test_the_invoker_may_only_run_the_two_jobs(dev):
+def test_the_invoker_may_only_run_the_pipelines_jobs(dev):
     invoker = f"serviceAccount:{account_email('job-invoker-sa', 'llm-judge-dev')}"
     grants = [r for r in dev.resources if r.type in IAM_TYPES and r.inputs["member"] == invoker]
     assert {(g.type, g.inputs["name"], g.inputs["role"]) for g in grants} == {
         (RUN_JOB_IAM, "interaction-loader", "roles/run.invoker"),
         (RUN_JOB_IAM, "llm-judge-trigger", "roles/run.invoker"),
+        (RUN_JOB_IAM, "llm-judge-collect", "roles/run.invoker"),
     }
 
 
@@ -524,7 +525,7 @@ def test_counts_of_each_resource(dev):
     counts = {
         t: len(dev.of_type(t)) for t in (ACCOUNT, BUCKET_IAM, PROJECT_IAM, RUN_JOB, SCHEDULER_JOB, IMAGE)
     }
-    assert counts == {ACCOUNT: 3, BUCKET_IAM: 7, PROJECT_IAM: 3, RUN_JOB: 2, SCHEDULER_JOB: 2, IMAGE: 2}
+    assert counts == {ACCOUNT: 3, BUCKET_IAM: 7, PROJECT_IAM: 3, RUN_JOB: 3, SCHEDULER_JOB: 3, IMAGE: 2}
     assert len(in_component(dev, RUN_JOB_IAM, "gcp-loader")) == 1
     assert len(in_component(dev, RUN_JOB_IAM, "gcp-judge")) == 1
 
@@ -547,3 +548,28 @@ def test_the_project_can_come_from_gcp_project(tmp_path):
     assert plan.outputs["gcp_project"] == "from-gcp-ns"
     assert job(plan, "loader").inputs["project"] == "from-gcp-ns"
     assert env(plan, "judge")["GCP_PROJECT"] == "from-gcp-ns"
+
+
+def test_the_collect_job_runs_the_judge_image_as_the_batch_account_with_the_collect_command(dev):
+    collect = job(dev, "collect").inputs
+    assert collect["name"] == "llm-judge-collect"
+    assert collect["template"]["template"]["serviceAccount"] == account_email(
+        "batch-judge-sa", "llm-judge-dev"
+    )
+    assert container(dev, "collect")["image"] == container(dev, "judge")["image"]
+    assert container(dev, "collect")["args"] == ["collect"]
+    assert "args" not in container(dev, "judge")  # the image's CMD: submit yesterday
+    assert env(dev, "collect") == env(dev, "judge")
+    s = schedule(dev, "collect").inputs
+    assert s["name"] == "trigger-collect-daily"
+    assert s["schedule"] == "0 23 * * *"
+    assert s["httpTarget"]["uri"].endswith("/jobs/llm-judge-collect:run")
+
+
+def test_the_collect_job_can_be_switched_off():
+    plan = render_gcp("dev", {"jobs": {"collect": {"enabled": False}}})
+    assert sorted(j.inputs["name"] for j in plan.of_type(RUN_JOB)) == [
+        "interaction-loader",
+        "llm-judge-trigger",
+    ]
+    assert "gcp_collect_job_name" not in plan.outputs
