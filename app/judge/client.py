@@ -217,6 +217,8 @@ class _JudgeCore:
         if not completion.choices:
             raise AnswerError("invalid_json", "the completion has no choices")
         choice = completion.choices[0]
+        if choice.message is None:
+            raise AnswerError("invalid_json", "the completion's first choice has no message")
         if choice.message.refusal:
             raise AnswerError("invalid_answer", f"the model refused: {choice.message.refusal[:200]}")
         if choice.finish_reason == "length":
@@ -231,7 +233,7 @@ class _JudgeCore:
     @staticmethod
     def _correction(completion: ChatCompletion, exc: AnswerError) -> list[dict[str, str]]:
         content = ""
-        if completion.choices:
+        if completion.choices and completion.choices[0].message is not None:
             content = (completion.choices[0].message.content or "")[:_MAX_ECHOED_ANSWER]
         follow_up = [{"role": "assistant", "content": content}] if content.strip() else []
         follow_up.append(
@@ -258,8 +260,11 @@ class _JudgeCore:
         )
 
 
-def _classify(exc: BaseException) -> tuple[FailureReason, bool, float | None]:
-    """(reason, retryable, Retry-After seconds) for an exception raised by the SDK."""
+def _classify(exc: object) -> tuple[FailureReason, bool, float | None]:
+    """(reason, retryable, Retry-After seconds) for an exception raised by the SDK, or for what the SDK
+    returns instead of a ChatCompletion when a 200 body is not JSON (a proxy's error page: transient)."""
+    if not isinstance(exc, BaseException):
+        return "server_error", True, None
     if isinstance(exc, openai.APITimeoutError):
         return "timeout", True, None
     if isinstance(exc, openai.APIConnectionError):
@@ -277,7 +282,9 @@ def _classify(exc: BaseException) -> tuple[FailureReason, bool, float | None]:
     return "internal_error", False, None
 
 
-def _describe(exc: BaseException) -> str:
+def _describe(exc: object) -> str:
+    if not isinstance(exc, BaseException):
+        return f"the server answered 200 with a body that is not a chat completion: {str(exc)[:200]!r}"
     if isinstance(exc, openai.APIStatusError):
         return f"HTTP {exc.status_code}: {str(exc.message)[:300]}"
     text = str(exc) or type(exc).__name__

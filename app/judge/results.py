@@ -189,7 +189,7 @@ FailureReason = Literal[
     "invalid_json",  # the answer was not JSON, twice
     "invalid_answer",  # JSON, but not the schema (out-of-range score, missing field), twice
     "rate_limited",  # 429 after every retry, or a Retry-After longer than we may wait
-    "server_error",  # 5xx after every retry
+    "server_error",  # 5xx (or a 200 that is not a chat completion) after every retry
     "timeout",  # the request timed out on every attempt
     "connection_error",  # could not reach the server on every attempt
     "request_rejected",  # a 4xx other than 408/429: retrying cannot help (bad model name, bad schema)

@@ -34,6 +34,7 @@ __all__ = [
     "REAL_SCORES",
     "Drop",
     "FakeOpenAI",
+    "Raw",
     "Reply",
     "Stall",
     "Status",
@@ -76,7 +77,15 @@ class Drop:
     """Close the connection without answering (a connection error for the client)."""
 
 
-Action = Reply | Status | Stall | Drop
+@dataclass(frozen=True)
+class Raw:
+    """A 200 with this exact body: a proxy's error page, or a chat completion missing its parts."""
+
+    body: bytes
+    content_type: str = "application/json"
+
+
+Action = Reply | Status | Stall | Drop | Raw
 
 
 FAULTS: dict[str, Action] = {
@@ -254,6 +263,13 @@ class _Handler(BaseHTTPRequestHandler):
             action = self.fake._next_action(body)
             if isinstance(action, Drop):
                 self.close_connection = True
+                return
+            if isinstance(action, Raw):
+                self.send_response(200)
+                self.send_header("Content-Type", action.content_type)
+                self.send_header("Content-Length", str(len(action.body)))
+                self.end_headers()
+                self.wfile.write(action.body)
                 return
             if isinstance(action, Stall):
                 release.wait(action.seconds)

@@ -15,7 +15,7 @@ from openai.types.chat import ChatCompletion
 
 from app.judge.client import AsyncJudgeClient, JudgeClient, JudgeSettings, _JudgeCore, _Sleep, health_url
 from app.judge.prompt_file import PromptFile
-from tests.support.fake_openai import REAL_SCORES, Drop, FakeOpenAI, Reply, Stall, Status, judge_answer
+from tests.support.fake_openai import REAL_SCORES, Drop, FakeOpenAI, Raw, Reply, Stall, Status, judge_answer
 
 ROOT = Path(__file__).resolve().parents[3]
 JUDGE_PROMPT = PromptFile.load(ROOT / "prompts" / "judge.prompt.yml")
@@ -125,6 +125,41 @@ def test_timeout_on_every_attempt_is_a_timeout_failure(
         result = c.judge("p", "r")
     assert result.failure.reason == "timeout"
     assert result.answer is None
+
+
+def test_a_200_that_is_not_a_chat_completion_is_retried_like_a_5xx(
+    client: JudgeClient, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(Raw(b"<html>502 Bad Gateway</html>", "text/html"))
+    result = client.judge("p", "r")
+    assert result.status == "ok"
+    assert result.attempts == 2
+
+
+def test_a_200_that_is_never_a_chat_completion_is_a_server_error(
+    settings: JudgeSettings, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.script(*[Raw(b"<html>502 Bad Gateway</html>", "text/html")] * 2)
+    with JudgeClient(settings.model_copy(update={"max_retries": 1}), prompt=JUDGE_PROMPT) as c:
+        result = c.judge("p", "r")
+    assert result.failure.reason == "server_error"
+    assert "Bad Gateway" in result.failure.error
+
+
+def test_a_choice_without_a_message_is_a_failure_not_a_crash(
+    client: JudgeClient, fake_openai: FakeOpenAI
+) -> None:
+    body = {
+        "id": "chatcmpl-x",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "fake-judge",
+        "choices": [{"index": 0, "finish_reason": "stop"}],
+    }
+    fake_openai.script(*[Raw(json.dumps(body).encode())] * 2)
+    result = client.judge("p", "r")
+    assert result.failure.reason == "invalid_json"
+    assert "no message" in result.failure.error
 
 
 def test_invalid_json_is_asked_for_once_more_with_the_error(
