@@ -78,6 +78,16 @@ def _label_value_problem(key: str, value: str) -> str | None:
     return None
 
 
+def _kubelet_refuses(label_key: str) -> bool:
+    """The NodeRestriction rule the kubelet applies to its own ``--node-labels``."""
+    prefix = label_key.rpartition("/")[0]
+    if prefix in ("node.kubernetes.io", "kubelet.kubernetes.io") or prefix.endswith(
+        (".node.kubernetes.io", ".kubelet.kubernetes.io")
+    ):
+        return False
+    return any(prefix == ns or prefix.endswith("." + ns) for ns in ("kubernetes.io", "k8s.io"))
+
+
 def _labels(value: dict[str, str]) -> dict[str, str]:
     problems = [p for k, v in value.items() for p in (_label_key_problem(k), _label_value_problem(k, v)) if p]
     if problems:
@@ -311,6 +321,20 @@ class NodeGroupConfig(ConfigModel):
                 "all types must have the same GPU count (the autoscaler's node template has one "
                 f"nvidia.com/gpu value); got {', '.join(f'{t.name}={t.gpus}' for t in known)}",
             )
+        p.check(
+            bool(self.labels),
+            "labels",
+            "must not be empty: they are the nodeSelector of the model loader and the device plugin, "
+            "which would otherwise run (and download the model) on every node of the cluster",
+        )
+        for key in self.labels:
+            p.check(
+                not _kubelet_refuses(key),
+                "labels",
+                f"label key {key!r}: the kubelet refuses to set labels in the kubernetes.io and k8s.io "
+                "namespaces (except node.kubernetes.io/ and kubelet.kubernetes.io/), so the nodes "
+                "would never join",
+            )
         seen: set[tuple[str, str]] = set()
         for i, taint in enumerate(self.taints):
             p.check(
@@ -451,7 +475,8 @@ class VllmConfig(ConfigModel):
     def _check(self) -> VllmConfig:
         p = Problems()
         for i, arg in enumerate(self.extra_args):
-            flag = arg.split("=", 1)[0]
+            # vLLM's argument parser reads `--served_model_name` as `--served-model-name`.
+            flag = arg.split("=", 1)[0].replace("_", "-")
             p.check(
                 flag not in MANAGED_VLLM_FLAGS,
                 f"extraArgs[{i}]",

@@ -75,6 +75,10 @@ def test_dev_is_small_and_spot_prod_is_on_demand_and_larger():
         ({"cluster": {"vpcId": "vpc-0123456789abcdef0"}}, "llm-judge:aws.cluster.vpcId"),
         ({"cluster": {"create": True}}, "llm-judge:aws.cluster.vpcId"),
         ({"nodeGroup": {"labels": {"role": "ai gpu"}}}, "llm-judge:aws.nodeGroup.labels"),
+        ({"nodeGroup": {"labels": {}}}, "llm-judge:aws.nodeGroup.labels"),
+        ({"nodeGroup": {"labels": {"kubernetes.io/role": "gpu"}}}, "llm-judge:aws.nodeGroup.labels"),
+        ({"nodeGroup": {"labels": {"topology.k8s.io/pool": "gpu"}}}, "llm-judge:aws.nodeGroup.labels"),
+        ({"vllm": {"extraArgs": ["--served_model_name", "x"]}}, "llm-judge:aws.vllm.extraArgs[0]"),
         ({"nodeGroup": {"taints": [{"key": "sku", "value": "gpu", "effect": "NO_SCHEDULE"}]}}, None),
         ({"nodeGroup": {"nodeRoleArn": "my-role"}}, "llm-judge:aws.nodeGroup.nodeRoleArn"),
         ({"nodeGroup": {"subnetIds": ["subnet-xyz"]}}, "llm-judge:aws.nodeGroup.subnetIds[0]"),
@@ -156,3 +160,9 @@ def test_every_supported_type_has_nvme_and_a_gpu():
         assert t.nvme_gb > 0, t
         assert t.gpus >= 1, t
         assert t.name.split(".")[0] not in instance_types.REJECTED_FAMILIES
+
+
+def test_node_labels_the_kubelet_may_set_are_accepted():
+    labels = {"role": "ai-gpu", "node.kubernetes.io/pool": "judge", "example.com/team": "evals"}
+    cfg = load_stack_config({"aws": merged(aws_block("dev"), {"nodeGroup": {"labels": labels}})})
+    assert cfg.aws.node_group.labels == labels
