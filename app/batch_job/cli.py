@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--model", help="Vertex model id, or the served model name with --backend openai")
 
     sub.add_parser("status", parents=[common], help="show the state of the day's job(s)")
+    sub.add_parser("cancel", parents=[common], help="cancel the day's queued or running job(s)")
     collect = sub.add_parser("collect", parents=[common], help="turn the day's predictions into judgements/")
     collect.add_argument("--force", action="store_true", help="replace results another backend wrote")
     return parser

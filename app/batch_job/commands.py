@@ -12,7 +12,7 @@ from app.batch_job.context import Context
 from app.batch_job.gcs import read_json
 from app.batch_job.judgements import BackendMismatch
 from app.batch_job.submit import SubmitError, submit_day
-from app.batch_job.vertex import JobView
+from app.batch_job.vertex import ACTIVE_STATES, JobView
 from app.batch_job.wait import wait_for_jobs
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,8 @@ def run(command: str, ctx: Context, days: list[dt.date], args: argparse.Namespac
             return _status(ctx, days)
         if command == "collect":
             return _collect(ctx, days, args)
+        if command == "cancel":
+            return _cancel(ctx, days)
     except (SubmitError, CollectError, BackendMismatch) as exc:
         print(f"error: {exc}", file=ctx.out)
         return EXIT_USAGE
@@ -72,6 +74,17 @@ def _status(ctx: Context, days: list[dt.date]) -> int:
         summary = read_json(ctx.storage, layout.summary)
         if summary is not None:
             ctx.say(f"[{day}] collected ({summary.get('backend')}): {summary['counts']}")
+    return EXIT_OK
+
+
+def _cancel(ctx: Context, days: list[dt.date]) -> int:
+    for day in days:
+        live = [views[0] for views in ctx.vertex.day_jobs(day).values() if views[0].state in ACTIVE_STATES]
+        if not live:
+            ctx.say(f"[{day}] no queued or running job")
+        for job in live:
+            ctx.vertex.cancel(job.name)
+            ctx.say(f"[{day}] cancel requested: {job.display_name} ({job.name})")
     return EXIT_OK
 
 

@@ -74,7 +74,7 @@ def _reuse_existing(ctx: Context, layout: DayLayout, force: bool) -> DayOutcome 
             names = ", ".join(f"{j.display_name} ({j.state}, {j.name})" for j in active)
             raise SubmitError(
                 f"[{day}] --force would rewrite the input of jobs still running: {names}. "
-                "Cancel them first (gcloud ai batch-prediction-jobs cancel / the console), then rerun."
+                "Cancel them first (python -m app.batch_job cancel --date DAY), then rerun."
             )
         return None
     if not any(job.state in ACTIVE_STATES | DONE_STATES for job in latest.values()):

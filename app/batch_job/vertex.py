@@ -145,6 +145,9 @@ class VertexJobs:
     def get(self, name: str) -> JobView:
         return JobView.of(self.client.batches.get(name=name))
 
+    def cancel(self, name: str) -> None:
+        self.client.batches.cancel(name=name)
+
 
 def create_request_preview(model_id: str, display_name: str, input_uri: str, output_uri: str) -> dict:
     """The REST body `batches.create` sends for a job: what --dry-run prints."""

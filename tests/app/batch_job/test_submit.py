@@ -106,6 +106,17 @@ def test_force_refuses_while_a_job_still_reads_the_input(batch_env):
     assert len(batch_env.vertex.created()) == 1
 
 
+def test_cancel_then_force_judges_the_day_again(batch_env):
+    batch_env.write_raw(RAW, [record(1)])
+    batch_env.run("submit", "--date", str(DAY))
+    code, output = batch_env.run("cancel", "--date", str(DAY))
+    assert code == 0
+    assert "cancel requested" in output
+    assert batch_env.vertex.jobs()[0]["state"] == "JOB_STATE_CANCELLED"
+    assert batch_env.run("submit", "--date", str(DAY), "--force")[0] == 0
+    assert len(batch_env.vertex.created()) == 2
+
+
 def test_large_day_is_split_into_parts_and_jobs(batch_env):
     batch_env.write_raw(RAW, [record(n) for n in range(5)])
     code, _ = batch_env.run("submit", "--date", str(DAY), max_requests_per_job=2)
