@@ -1,7 +1,7 @@
 """Where one day's batch files live, under the output root (gs://OUTPUT_BUCKET or GCS_OUTPUT_PREFIX).
 
 batch/<date>/input/part-00000.jsonl         Vertex input lines (one job per part)
-batch/<date>/input/part-00000.index.jsonl   key -> record id, source, text fingerprint (for collect)
+batch/<date>/input/part-00000.index.jsonl   key -> record id, source (for collect)
 batch/<date>/rejected.jsonl                 raw lines that are not valid records, with the reason
 batch/<date>/manifest.json                  what submit built: counts, parts, prompt
 batch/<date>/output/part-00000/             the part's job output (prediction-model-*/...)
