@@ -25,6 +25,7 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -32,8 +33,6 @@ from pydantic import (
     PlainValidator,
     ValidationError,
     ValidationInfo,
-    field_validator,
-    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -93,20 +92,20 @@ def _epoch_ms_to_datetime(value: int, what: str) -> dt.datetime:
     return dt.datetime.fromtimestamp(value / 1000, tz=dt.UTC)
 
 
-class _KafkaTimestamp(int):
-    """The Kafka message timestamp standing in for an absent ``timestamp`` field."""
+_CONTEXT_KEY = "kafka_timestamp_ms"
 
 
-_NO_TIMESTAMP = object()
-
-
-def _validate_timestamp(value: Any) -> dt.datetime:
-    if isinstance(value, _KafkaTimestamp):
-        return _epoch_ms_to_datetime(int(value), "the Kafka message timestamp")
-    if value is _NO_TIMESTAMP:
-        raise PydanticCustomError(
-            "bad_timestamp", "absent from the message, and the Kafka message has no timestamp either"
-        )
+def _validate_timestamp(value: Any, info: ValidationInfo) -> dt.datetime:
+    if value is None:
+        # Absent (or null): the Kafka message timestamp stands in, when parse_message provides one.
+        context = info.context or {}
+        if _CONTEXT_KEY not in context:
+            raise PydanticCustomError("missing", "Field required")
+        if context[_CONTEXT_KEY] is None:
+            raise PydanticCustomError(
+                "bad_timestamp", "absent from the message, and the Kafka message has no timestamp either"
+            )
+        return _epoch_ms_to_datetime(context[_CONTEXT_KEY], "the Kafka message timestamp")
     if isinstance(value, bool):  # bool is an int subclass; true is not a point in time
         raise PydanticCustomError("wrong_type", "must be an RFC 3339 string or epoch milliseconds")
     if isinstance(value, int):
@@ -129,84 +128,60 @@ def _validate_timestamp(value: Any) -> dt.datetime:
         raise PydanticCustomError(
             "bad_timestamp", "'{value}': {error}", {"value": value[:64], "error": str(exc)}
         ) from None
-    return parsed.astimezone(dt.UTC)
+    return parsed if parsed.utcoffset() == _ZERO else parsed.astimezone(dt.UTC)
+
+
+_ZERO = dt.timedelta(0)
 
 
 def _serialize_timestamp(value: dt.datetime) -> str:
-    # Fixed form so the same record always serialises to the same bytes.
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # One fixed form (UTC, microseconds, "Z"), so the same record always serialises to the same bytes.
+    # The validator has already converted to UTC; isoformat is C code, unlike strftime.
+    return value.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
+# Validated in Python: RFC 3339 only, epoch milliseconds, the Kafka timestamp when absent.
 Timestamp = Annotated[
     dt.datetime,
-    PlainValidator(_validate_timestamp, json_schema_input_type=str | int),
+    PlainValidator(_validate_timestamp),
     PlainSerializer(_serialize_timestamp, return_type=str),
 ]
 
 
-def _reject_non_finite(value: Any, path: str) -> None:
-    # JSON has no NaN/Infinity, but parsers accept them (and 1e400 overflows to inf); stored back
-    # they would become null or invalid JSON, so the record is refused instead.
-    if isinstance(value, float) and not math.isfinite(value):
-        raise PydanticCustomError(
-            "not_json", "{path} holds NaN or Infinity, which JSON has no value for", {"path": path}
-        )
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _reject_non_finite(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _reject_non_finite(item, f"{path}[{index}]")
+def _none_is_unknown(value: Any) -> Any:
+    return DEFAULT_SOURCE if value is None else value
+
+
+# Checked by pydantic-core's regex engine: no Python call per record.
+Source = Annotated[str, BeforeValidator(_none_is_unknown), Field(pattern=SOURCE_PATTERN.pattern)]
+
+
+def _non_finite_path(value: Any, path: str) -> str | None:
+    """Where in ``value`` a NaN or an infinity sits, if anywhere."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite_path(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}")
+        if found:
+            return found
+    return None
 
 
 class InteractionRecord(BaseModel):
     """One judged interaction, as stored under ``raw/<source>/<YYYY-MM-DD>/``."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # Non-finite floats serialise as the NaN/Infinity tokens (not JSON), so that parse_message can see
+    # them in the line it produces and refuse the record, instead of storing them as null.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, ser_json_inf_nan="constants")
 
     id: str = Field(min_length=1)
     prompt: str
     response: str
-    timestamp: Timestamp
-    source: str = DEFAULT_SOURCE
+    timestamp: Timestamp = Field(default=None, validate_default=True)
+    source: Source = DEFAULT_SOURCE
     model: str | None = None
     metadata: dict[str, JsonValue] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _defaults_from_envelope(cls, data: Any, info: ValidationInfo) -> Any:
-        if not isinstance(data, dict):
-            return data
-        context = info.context or {}
-        if data.get("timestamp") is None and "kafka_timestamp_ms" in context:
-            # Handed to the field validator (rather than raised here) so that the other fields'
-            # problems are reported too.
-            kafka_ms = context["kafka_timestamp_ms"]
-            data = dict(data)
-            data["timestamp"] = _NO_TIMESTAMP if kafka_ms is None else _KafkaTimestamp(kafka_ms)
-        if "source" in data and data["source"] is None:
-            data = dict(data)
-            data["source"] = DEFAULT_SOURCE
-        return data
-
-    @field_validator("source")
-    @classmethod
-    def _source_is_path_safe(cls, value: str) -> str:
-        if not SOURCE_PATTERN.match(value):
-            raise PydanticCustomError(
-                "bad_source",
-                "'{value}' is not a path-safe name (letters, digits, '.', '_', '-'; starts with a "
-                "letter or digit; at most 128 characters)",
-                {"value": value[:64]},
-            )
-        return value
-
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_is_finite(cls, value: dict[str, JsonValue] | None) -> dict[str, JsonValue] | None:
-        if value is not None:
-            _reject_non_finite(value, "metadata")
-        return value
 
     def day(self) -> dt.date:
         """The UTC date the record is filed under."""
@@ -225,10 +200,16 @@ def _invalid_from(error: ValidationError) -> InvalidRecord:
         code = item["type"]
         item_reason = _ERROR_REASONS.get(code)
         if item_reason is None:
-            if code in ("bad_timestamp", "bad_source", "not_json", "wrong_type"):
+            if code in ("bad_timestamp", "not_json", "wrong_type"):
                 item_reason = code
             elif code == "string_too_short":
                 item_reason = "empty_field"
+            elif code == "string_pattern_mismatch" and item["loc"] == ("source",):
+                item_reason = "bad_source"
+                item["msg"] = (
+                    "not a path-safe name (letters, digits, '.', '_', '-'; starts with a letter or digit; "
+                    "at most 128 characters)"
+                )
             else:
                 item_reason = "wrong_type"
         reason = reason or item_reason
@@ -244,6 +225,13 @@ def parse_message(
     ``kafka_timestamp_ms`` is None when the broker has none (librdkafka's TIMESTAMP_NOT_AVAILABLE).
     Raises ``InvalidRecord``.
     """
+    return parse_message_to_line(value, kafka_timestamp_ms=kafka_timestamp_ms, max_bytes=max_bytes)[0]
+
+
+def parse_message_to_line(
+    value: bytes | None, *, kafka_timestamp_ms: int | None, max_bytes: int = MAX_MESSAGE_BYTES
+) -> tuple[InteractionRecord, bytes]:
+    """``parse_message`` plus the record's ``to_json_line()``, serialised once (the loader's hot path)."""
     if value is None:
         raise InvalidRecord("null_value", "the message has no value (a tombstone or an empty produce)")
     if len(value) > max_bytes:
@@ -251,11 +239,17 @@ def parse_message(
             "oversized", f"the message is {len(value)} bytes, more than the {max_bytes} allowed"
         )
     try:
-        return InteractionRecord.model_validate_json(
-            value, context={"kafka_timestamp_ms": kafka_timestamp_ms}
-        )
+        record = InteractionRecord.model_validate_json(value, context={_CONTEXT_KEY: kafka_timestamp_ms})
     except ValidationError as exc:
         raise _invalid_from(exc) from None
+    line = record.to_json_line()
+    # JSON has no NaN/Infinity, but parsers accept them (and 1e400 overflows to inf): refuse the record
+    # rather than store null or invalid JSON. The token search is cheap; the walk runs only on a hit.
+    if b"NaN" in line or b"Infinity" in line:
+        where = _non_finite_path(record.metadata, "metadata")
+        if where:
+            raise InvalidRecord("not_json", f"{where} holds NaN or Infinity, which JSON has no value for")
+    return record, line
 
 
 def parse_stored_line(line: bytes | str) -> InteractionRecord:

@@ -42,6 +42,9 @@ class CrashPoints:
     def from_env(cls) -> CrashPoints:
         return cls(os.environ.get(ENV_VAR))
 
+    def watches(self, point: str) -> bool:
+        return point == self._point
+
     def hit(self, point: str) -> None:
         if point != self._point:
             return

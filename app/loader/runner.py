@@ -43,7 +43,7 @@ from app.loader.logs import log
 from app.loader.naming import manifest_name
 from app.loader.settings import LoaderSettings
 from app.loader.storage import Created, GcsStore, PutResult
-from app.records import InvalidRecord, deadletter_prefix, parse_message, raw_prefix
+from app.records import InvalidRecord, deadletter_prefix, parse_message_to_line, raw_prefix
 
 JSONL_CONTENT_TYPE = "application/jsonl"
 _KAFKA_TIMEOUT = 30.0
@@ -131,6 +131,12 @@ class Loader:
         self._pool = cf.ThreadPoolExecutor(settings.loader_upload_concurrency, thread_name_prefix="upload")
         self._consumer: Consumer | None = None
         self._closing = False
+        # Read once: the per-message path runs a million times an hour.
+        self._rotation_bytes = settings.loader_rotation_bytes
+        self._rotation_records = settings.loader_rotation_records
+        self._max_buffer_bytes = settings.loader_max_buffer_bytes
+        self._max_message_bytes = settings.loader_max_message_bytes
+        self._crash_mid_batch = self.crash.watches("mid_batch")
 
     # ---- entry point -------------------------------------------------------------------------------
 
@@ -259,25 +265,24 @@ class Loader:
             return
         prefix, line, dead = self._convert(message, offset)
         chunk = state.chunk
-        if (
-            chunk
-            and chunk.fixed_last is None
-            and chunk.bytes + len(line) > self.settings.loader_rotation_bytes
-        ):
+        size = len(line)
+        # Rotating before the add keeps every object within the rotation size (but for one big line).
+        if chunk.messages and chunk.fixed_last is None and chunk.bytes + size > self._rotation_bytes:
             self._flush(state)
-        state.chunk.add(offset, prefix, line, dead_letter=dead)
-        self._open_bytes += len(line)
+            chunk = state.chunk
+        chunk.add(offset, prefix, line, dead_letter=dead)
+        self._open_bytes += size
         state.position = offset + 1
-        self.crash.hit("mid_batch")
-        chunk = state.chunk
+        if self._crash_mid_batch:
+            self.crash.hit("mid_batch")
         if chunk.fixed_last is not None:
             if offset >= chunk.fixed_last:
                 self._flush(state)
-        elif chunk.messages >= self.settings.loader_rotation_records:
+        elif chunk.messages >= self._rotation_records:
             self._flush(state)
         if offset >= state.end - 1:
             self._finish_partition(state)
-        elif self._open_bytes + self._in_flight > self.settings.loader_max_buffer_bytes:
+        elif self._open_bytes + self._in_flight > self._max_buffer_bytes:
             self._bound_memory()
 
     def _convert(self, message: Message, offset: int) -> tuple[str, bytes, bool]:
@@ -285,8 +290,8 @@ class Loader:
         kind, timestamp = message.timestamp()
         timestamp_ms = None if kind == TIMESTAMP_NOT_AVAILABLE else timestamp
         try:
-            record = parse_message(
-                value, kafka_timestamp_ms=timestamp_ms, max_bytes=self.settings.loader_max_message_bytes
+            record, line = parse_message_to_line(
+                value, kafka_timestamp_ms=timestamp_ms, max_bytes=self._max_message_bytes
             )
         except InvalidRecord as invalid:
             day = kafka_day(timestamp_ms)
@@ -320,7 +325,7 @@ class Loader:
             if len(self._prefixes) > 10_000:
                 self._prefixes.clear()
             prefix = self._prefixes[key] = raw_prefix(*key)
-        return prefix, record.to_json_line(), False
+        return prefix, line, False
 
     # ---- chunks ------------------------------------------------------------------------------------
 

@@ -111,6 +111,9 @@ class LoaderSettings(BaseSettings):
             "session.timeout.ms": self.kafka_session_timeout_ms,
             "heartbeat.interval.ms": self.kafka_heartbeat_interval_ms,
             "queued.max.messages.kbytes": self.loader_fetch_queue_kbytes,
+            # librdkafka waits this long (default 1 s) before fetching again once the queue above is
+            # full; a loader slower than the broker would otherwise sit idle for most of each second.
+            "fetch.queue.backoff.ms": 20,
             "fetch.max.bytes": min(50 * MIB, self.loader_fetch_queue_kbytes * 1024),
             "security.protocol": self.kafka_security_protocol,
         }

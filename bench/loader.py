@@ -1,0 +1,245 @@
+"""Benchmark: the interaction loader, Kafka -> GCS, against a bare consume of the same messages.
+
+    venv/bin/python -m bench.loader [--messages 1000000] [--partitions 3] [--compression none|gzip]
+
+A Tansu broker and a fake-gcs-server are started on loopback ports (the tests' own helpers). The topic
+is filled with `--messages` realistic interaction messages (1-2 KB of JSON each, several sources, about
+1 in 1000 invalid). Then, in the same run, two child processes read every message:
+
+* bare: a confluent-kafka consumer that reads the messages in batches and touches each value (the
+  least any loader must do);
+* loader: `python -m app.loader` with its default settings, writing raw/ and deadletter/ objects into
+  fake-gcs-server with create-only uploads and committing offsets behind them.
+
+Printed for each: messages/s and MB/s (of message bytes) between the partition assignment and the end
+(so the consumer-group join is not counted), the whole wall time, and the child's peak RSS (its VmHWM).
+Targets: loader/bare rate ratio >= 0.5; loader peak RSS <= 256 MiB with all messages waiting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_RATIO = 0.5
+TARGET_RSS_MIB = 256
+GROUP_SETTINGS = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500}
+
+SOURCES = ["chat-web", "code-assist", "support-bot", "search-summary", "mobile-app"]
+MODELS = ["gpt-4o-mini", "claude-haiku", "gemini-2.5-flash", None]
+_VOCABULARY = """
+the a of to and in is it you that for on with as this be are or at by from not have your can will
+python function error request database user query model token latency memory file network server
+please explain why how what when should could would return value list dict string number config
+deploy cluster kafka storage bucket object retry timeout schema record partition offset commit
+"""
+WORDS = _VOCABULARY.split()
+
+
+def _text(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words))
+
+
+def make_messages(count: int, seed: int = 7) -> list[bytes]:
+    """``count`` messages of 1-2 KB; a pool of texts keeps generation cheap while values stay varied."""
+    rng = random.Random(seed)
+    prompts = [_text(rng, rng.randint(40, 110)) for _ in range(500)]
+    responses = [_text(rng, rng.randint(90, 200)) for _ in range(500)]
+    start = int(dt.datetime(2025, 1, 31, 20, tzinfo=dt.UTC).timestamp() * 1000)
+    messages = []
+    for i in range(count):
+        if i % 1000 == 999:
+            messages.append(b'{"id": "broken-' + str(i).encode() + b'", "prompt": ')  # not JSON
+            continue
+        record = {
+            "id": f"req-{i:08d}-{uuid.UUID(int=rng.getrandbits(128)).hex[:12]}",
+            "prompt": prompts[i % 500],
+            "response": responses[(i * 7) % 500],
+            "timestamp": start + i * 20,  # spans a UTC midnight: records fan out over two days
+            "source": SOURCES[i % len(SOURCES)],
+        }
+        model = MODELS[i % len(MODELS)]
+        if model:
+            record["model"] = model
+            record["metadata"] = {
+                "latency_ms": 100 + i % 900,
+                "tokens": {"in": 60 + i % 300, "out": 200 + i % 700},
+            }
+        messages.append(json.dumps(record).encode())
+    return messages
+
+
+def bare_consume(bootstrap: str, topic: str, count: int) -> None:
+    """Child process: read ``count`` messages like the loader does, without doing anything with them."""
+    assigned: list[float] = []
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"bench-bare-{uuid.uuid4().hex[:6]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "queued.max.messages.kbytes": 16_384,
+            "fetch.max.bytes": 16 * 1024 * 1024,
+            **GROUP_SETTINGS,
+        }
+    )
+    consumer.subscribe([topic], on_assign=lambda c, p: assigned.append(time.monotonic()))
+    seen = size = 0
+    while seen < count:
+        for message in consumer.consume(num_messages=1000, timeout=0.5):
+            if message.error() is None:
+                seen += 1
+                size += len(message.value() or b"")
+    end = time.monotonic()
+    consumer.close()
+    print(json.dumps({"messages": seen, "bytes": size, "active_seconds": end - assigned[0]}), flush=True)
+
+
+def _vm_hwm_mib(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def run_child(args: list[str], env: dict[str, str]) -> tuple[str, float, float]:
+    """Run a child; return its stdout, wall seconds and peak RSS in MiB.
+
+    The peak is the child's own VmHWM, sampled until it exits (ru_maxrss of a child is polluted by the
+    parent's RSS at fork, and this parent holds the produced messages)."""
+    start = time.monotonic()
+    peak = 0.0
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.DEVNULL)
+        while process.poll() is None:
+            peak = max(peak, _vm_hwm_mib(process.pid) or 0.0)
+            time.sleep(0.05)
+        wall = time.monotonic() - start
+        out.seek(0)
+        stdout = out.read().decode()
+    if process.returncode != 0:
+        raise RuntimeError(f"{args} exited with {process.returncode}:\n{stdout[-3000:]}")
+    return stdout, wall, peak
+
+
+def _record_cost_us(count: int = 20_000) -> float:
+    """Microseconds per message of parse_message_to_line alone, best of 3 over ``count`` messages."""
+    from app.records import parse_message_to_line
+
+    sample = [m for m in make_messages(count, seed=11) if m.endswith(b"}")]
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for value in sample:
+            parse_message_to_line(value, kafka_timestamp_ms=1_738_324_800_000)
+        best = min(best, time.perf_counter() - start)
+    return best / len(sample) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--partitions", type=int, default=3)
+    parser.add_argument("--compression", choices=["none", "gzip"], default="none")
+    parser.add_argument("_bare", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._bare:
+        bootstrap, topic, count = args._bare[1:]
+        bare_consume(bootstrap, topic, int(count))
+        return
+
+    sys.path.insert(0, str(ROOT))
+    from tests.support.gcs import start_gcs_server
+    from tests.support.kafka import start_broker
+
+    broker, gcs = start_broker(), start_gcs_server()
+    try:
+        topic = broker.create_topic(f"bench-{uuid.uuid4().hex[:6]}", partitions=args.partitions)
+        t0 = time.monotonic()
+        messages = make_messages(args.messages)
+        total_bytes = sum(len(m) for m in messages)
+        broker.produce(topic, messages)
+        del messages
+        print(
+            f"produced {args.messages:,} messages, {total_bytes / 1e6:,.0f} MB "
+            f"(avg {total_bytes / args.messages:,.0f} B) in {time.monotonic() - t0:.1f} s"
+        )
+        bucket = gcs.new_bucket("bench").name
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+        stdout, bare_wall, bare_rss = run_child(
+            [sys.executable, "-m", "bench.loader", "_bare", broker.bootstrap, topic, str(args.messages)], env
+        )
+        bare = json.loads(stdout.strip().splitlines()[-1])
+
+        loader_env = {
+            **env,
+            **gcs.env(),
+            "GCS_BUCKET_NAME": bucket,
+            "KAFKA_BROKERS": broker.bootstrap,
+            "KAFKA_TOPIC": topic,
+            "KAFKA_CONSUMER_GROUP": "bench-loader",
+            "KAFKA_SESSION_TIMEOUT_MS": str(GROUP_SETTINGS["session.timeout.ms"]),
+            "KAFKA_HEARTBEAT_INTERVAL_MS": str(GROUP_SETTINGS["heartbeat.interval.ms"]),
+            "LOADER_COMPRESSION": args.compression,
+        }
+        stdout, loader_wall, loader_rss = run_child([sys.executable, "-m", "app.loader"], loader_env)
+        logs = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        summary = next(e for e in logs if e["message"] == "loader summary")
+        assigned = min(e["time"] for e in logs if e["message"] == "partitions assigned")
+        active = (
+            dt.datetime.fromisoformat(summary["time"]) - dt.datetime.fromisoformat(assigned)
+        ).total_seconds()
+        if summary["messages"] != args.messages:
+            raise RuntimeError(f"loader stored {summary['messages']} of {args.messages} messages: {summary}")
+
+        bare_rate = bare["messages"] / bare["active_seconds"]
+        loader_rate = summary["messages"] / active
+        bare_mb_s = bare["bytes"] / bare["active_seconds"] / 1e6
+        print(
+            f"bare consume : {bare_rate:>10,.0f} msg/s {bare_mb_s:>7.1f} MB/s"
+            f"   (wall {bare_wall:.1f} s, peak RSS {bare_rss:.0f} MiB)"
+        )
+        print(
+            f"loader       : {loader_rate:>10,.0f} msg/s {total_bytes / active / 1e6:>7.1f} MB/s"
+            f"   (wall {loader_wall:.1f} s, peak RSS {loader_rss:.0f} MiB; {summary['objects']} objects, "
+            f"{summary['bytes'] / 1e6:,.0f} MB stored, {summary['dead_letters']} dead letters, "
+            f"compression {args.compression})"
+        )
+        ratio = loader_rate / bare_rate
+        verdict = "OK" if ratio >= TARGET_RATIO else "BELOW"
+        print(f"ratio loader/bare: {ratio:.2f} (target >= {TARGET_RATIO})  {verdict}")
+        print(
+            f"per message: bare consume {1e6 / bare_rate:.1f} us, loader {1e6 / loader_rate:.1f} us, of it "
+            f"validate + serialise (app.records, measured apart) {_record_cost_us():.1f} us"
+        )
+        print(
+            f"loader peak RSS: {loader_rss:.0f} MiB (target <= {TARGET_RSS_MIB} MiB)  "
+            f"{'OK' if loader_rss <= TARGET_RSS_MIB else 'ABOVE'}"
+        )
+    finally:
+        broker.stop()
+        gcs.stop()
+
+
+if __name__ == "__main__":
+    main()
