@@ -10,8 +10,9 @@ import pytest
 from components.config import ConfigError
 from components.gcp.builders.names import account_email
 from components.gcp.services import SERVICES
+from components.gcp_stack import DOCKERFILES
 from tools.mock_outputs_gcp import PROJECT_NUMBER
-from tools.plan_runtime import SECRET, render
+from tools.plan_runtime import REPO_ROOT, SECRET, render
 
 from .helpers import (
     ACCOUNT,
@@ -387,6 +388,11 @@ def test_existing_images_are_used_verbatim_and_nothing_is_built():
     assert plan.of_type(REPOSITORY) == []
     assert container(plan, "loader")["image"] == loader
     assert container(plan, "judge")["image"] == judge
+
+
+@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+def test_the_dockerfiles_the_stack_builds_exist(image):
+    assert (REPO_ROOT / DOCKERFILES[image]).is_file(), DOCKERFILES[image]
 
 
 def test_one_existing_image_still_builds_the_other():
