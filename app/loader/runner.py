@@ -93,6 +93,7 @@ class Stats:
     chunks: int = 0
     chunks_adopted: int = 0
     commits: int = 0
+    peak_buffered_bytes: int = 0  # open chunks + uploads in flight, at their highest
     dead_by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -198,6 +199,7 @@ class Loader:
             "chunks": self.stats.chunks,
             "chunks_adopted": self.stats.chunks_adopted,
             "commits": self.stats.commits,
+            "peak_buffered_bytes": self.stats.peak_buffered_bytes,
             "lag_left": lag,
             "seconds": round(time.monotonic() - started, 3),
         }
@@ -280,9 +282,12 @@ class Loader:
                 self._flush(state)
         elif chunk.messages >= self._rotation_records:
             self._flush(state)
+        buffered = self._open_bytes + self._in_flight
+        if buffered > self.stats.peak_buffered_bytes:
+            self.stats.peak_buffered_bytes = buffered
         if offset >= state.end - 1:
             self._finish_partition(state)
-        elif self._open_bytes + self._in_flight > self._max_buffer_bytes:
+        elif buffered > self._max_buffer_bytes:
             self._bound_memory()
 
     def _convert(self, message: Message, offset: int) -> tuple[str, bytes, bool]:

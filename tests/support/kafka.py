@@ -171,6 +171,7 @@ class KafkaBroker:
             consumer.close()
 
     def stop(self) -> None:
+        self._admin = None  # else librdkafka keeps reconnecting (and logging) until the process exits
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)

@@ -127,6 +127,19 @@ def _nothing_new(kafka, gcs) -> Outcome:
     return _finish_outcome(outcome)
 
 
+MANY_PARTITIONS = 12
+TIGHT = {"loader_rotation_bytes": 16_384, "loader_max_buffer_bytes": 40_960}
+
+
+def _many_partitions(kafka, gcs) -> Outcome:
+    """12 partitions with room for 12 x 16 KiB open chunks, under a 40 KiB global bound."""
+    target = _new_target(kafka, gcs, partitions=MANY_PARTITIONS)
+    data = dataset(1500)
+    kafka.produce(target.topic, data.values, timestamps_ms=data.timestamps_ms)
+    run = target.run(**{**SMALL_CHUNKS, **TIGHT})
+    return _finish_outcome(Outcome(target, [run], data))
+
+
 def _unknown_topic(kafka, gcs) -> Outcome:
     target = Target(kafka, gcs, "no-such-topic", gcs.new_bucket().name)
     return Outcome(target, [target.run()])
@@ -141,6 +154,7 @@ def outcomes(kafka_broker, gcs_server):
         "two_loaders": _two_loaders,
         "nothing_new": _nothing_new,
         "unknown_topic": _unknown_topic,
+        "many_partitions": _many_partitions,
     }
     return run_concurrently(
         {name: (lambda fn=fn: fn(kafka_broker, gcs_server)) for name, fn in scenarios.items()}
@@ -283,6 +297,18 @@ def test_a_run_with_nothing_new_writes_nothing(outcomes) -> None:
     assert [run.returncode for run in outcome.runs] == [0, 0]
     assert outcome.runs[1].summary["records"] == 0
     assert set(outcome.stored.objects) == outcome.extra["objects_after_first"]
+
+
+def test_memory_stays_under_the_global_bound_whatever_the_partition_count(outcomes) -> None:
+    outcome = outcomes["many_partitions"].result()
+    run = outcome.runs[0]
+    assert run.returncode == 0, run.stdout[-2000:]
+    largest_line = max(len(value) for value in outcome.data.values) + 200  # canonical form adds keys
+    assert run.summary["peak_buffered_bytes"] <= TIGHT["loader_max_buffer_bytes"] + largest_line
+    # Without the bound, every partition would fill a chunk first: far more than the bound.
+    assert MANY_PARTITIONS * TIGHT["loader_rotation_bytes"] > 4 * TIGHT["loader_max_buffer_bytes"]
+    assert_exactly_once(outcome.stored, outcome.data.valid_ids, outcome.data.invalid)
+    assert outcome.committed == outcome.ends
 
 
 def test_unknown_topic_fails_with_a_clear_error(outcomes) -> None:
