@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.config import StackConfig
+from components.config import ConfigError, StackConfig
 
 
 def build_stack(cfg: StackConfig) -> None:
@@ -19,6 +19,11 @@ def build_stack(cfg: StackConfig) -> None:
 
 def run() -> None:
     """Entry point used by ``__main__.py``; reads config from the Pulumi runtime."""
-    from components.config.pulumi_source import load_from_pulumi
+    from components.config.pulumi_source import load_from_pulumi, stop_on_config_error
 
-    build_stack(load_from_pulumi())
+    cfg = load_from_pulumi()
+    try:
+        # Some checks need the provider config too (e.g. gcp:project), so they run while building.
+        build_stack(cfg)
+    except ConfigError as exc:
+        stop_on_config_error(exc)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import typing
-from typing import Any
+from typing import Any, NoReturn
 
 import pulumi
 from pulumi.runtime import config as runtime_config
@@ -73,8 +73,13 @@ def load_from_pulumi(namespace: str = NAMESPACE) -> StackConfig:
     try:
         return load_stack_config(project_config_values(namespace), namespace)
     except ConfigError as exc:
-        for problem in exc.problems:
-            pulumi.log.error(problem)
-        raise pulumi.RunError(
-            f"invalid stack config: {len(exc.problems)} problem(s), see the messages above"
-        ) from None
+        stop_on_config_error(exc)
+
+
+def stop_on_config_error(exc: ConfigError) -> NoReturn:
+    """Log each problem as its own error line and stop the run without a Python traceback."""
+    for problem in exc.problems:
+        pulumi.log.error(problem)
+    raise pulumi.RunError(
+        f"invalid stack config: {len(exc.problems)} problem(s), see the messages above"
+    ) from None
