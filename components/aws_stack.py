@@ -42,8 +42,11 @@ def build_aws(cfg: StackConfig) -> None:
     )
 
     k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": cluster.provider})
+    # GPU workloads wait for the node group (and the device plugin that makes its GPUs schedulable),
+    # so `pulumi up` awaits them on real nodes and `pulumi destroy` removes them before the nodes.
+    gpu_ready: list[pulumi.Resource] = [nodes]
     if acfg.device_plugin.enabled:
-        NvidiaDevicePlugin(f"{PREFIX}-device-plugin", acfg, opts=k8s_opts)
+        gpu_ready.append(NvidiaDevicePlugin(f"{PREFIX}-device-plugin", acfg, opts=k8s_opts))
     namespace = JudgeNamespace(f"{PREFIX}-namespace", acfg.namespace, opts=k8s_opts)
 
     loader_image: pulumi.Input[str]
@@ -57,11 +60,15 @@ def build_aws(cfg: StackConfig) -> None:
         acfg,
         image=loader_image,
         hf_token=cfg.hf_token,
-        depends_on=[namespace.resource],
+        depends_on=[namespace.resource, *gpu_ready],
         opts=k8s_opts,
     )
     judge = JudgeInference(
-        f"{PREFIX}-inference", acfg, loader_image=loader_image, depends_on=[namespace.resource], opts=k8s_opts
+        f"{PREFIX}-inference",
+        acfg,
+        loader_image=loader_image,
+        depends_on=[namespace.resource, *gpu_ready],
+        opts=k8s_opts,
     )
 
     pulumi.export("aws_cluster_name", cluster.cluster_name)

@@ -111,6 +111,7 @@ class Registration:
     raw_inputs: dict[str, Any]
     secret_outputs: list[str] = field(default_factory=list)
     read: bool = False
+    dependencies: list[str] = field(default_factory=list)
 
 
 def _raw(struct: Any) -> dict[str, Any]:
@@ -153,6 +154,7 @@ class PlanMonitor(MockMonitor):
             custom=bool(request.custom),
             raw_inputs=_raw(request.object),
             secret_outputs=list(request.additionalSecretOutputs),
+            dependencies=list(request.dependencies),
         )
         with self._lock:
             # Reported after the run (raising here would leave futures nobody awaits): the engine

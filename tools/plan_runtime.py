@@ -60,6 +60,8 @@ class PlannedResource:
     inputs: dict[str, Any]
     custom: bool = True
     read: bool = False
+    depends_on: list[str] = field(default_factory=list)
+    """URNs this resource waits for (explicit ``depends_on``, components expanded to their children)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -327,6 +329,7 @@ def _render_here(stack: str, project: str, runtime: RuntimeConfig) -> Plan:
             inputs=masker.mask(_mask_keys(_plain(_drop_internal(reg.raw_inputs)), reg.secret_outputs)),
             custom=reg.custom,
             read=reg.read,
+            depends_on=list(reg.dependencies),
         )
         for reg in monitor.registrations.values()
     ]
