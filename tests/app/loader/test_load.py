@@ -140,6 +140,14 @@ def _many_partitions(kafka, gcs) -> Outcome:
     return _finish_outcome(Outcome(target, [run], data))
 
 
+def _missing_bucket(kafka, gcs) -> Outcome:
+    target = Target(kafka, gcs, kafka.create_topic(partitions=2), "no-such-bucket-here")
+    kafka.produce(target.topic, [valid_message(i) for i in range(20)])
+    outcome = Outcome(target, [target.run()])
+    outcome.committed = target.committed()
+    return outcome
+
+
 def _unknown_topic(kafka, gcs) -> Outcome:
     target = Target(kafka, gcs, "no-such-topic", gcs.new_bucket().name)
     return Outcome(target, [target.run()])
@@ -155,6 +163,7 @@ def outcomes(kafka_broker, gcs_server):
         "nothing_new": _nothing_new,
         "unknown_topic": _unknown_topic,
         "many_partitions": _many_partitions,
+        "missing_bucket": _missing_bucket,
     }
     return run_concurrently(
         {name: (lambda fn=fn: fn(kafka_broker, gcs_server)) for name, fn in scenarios.items()}
@@ -316,6 +325,17 @@ def test_unknown_topic_fails_with_a_clear_error(outcomes) -> None:
     assert run.returncode == 1
     errors = [entry["message"] for entry in run.logs if entry["severity"] == "ERROR"]
     assert any("no-such-topic" in message for message in errors), errors
+
+
+def test_a_write_that_fails_ends_the_run_with_1_and_commits_nothing_it_covers(outcomes) -> None:
+    outcome = outcomes["missing_bucket"].result()
+    run = outcome.runs[0]
+    assert run.returncode == 1, run.stdout[-2000:]
+    assert run.summary["outcome"] == "failed"
+    assert any(
+        "no-such-bucket-here" in entry["message"] for entry in run.logs if entry["severity"] == "ERROR"
+    )
+    assert all(offset < 0 for offset in outcome.committed.values())
 
 
 def test_invalid_settings_exit_2_naming_the_variable(kafka_broker, gcs_server) -> None:
