@@ -35,21 +35,33 @@ class CollectError(RuntimeError):
 def interpret_prediction(line: Mapping[str, Any], answer_model: type[BaseModel]) -> Outcome:
     """The outcome of one Vertex prediction line: an answer of the prompt's type, or why there is none."""
     status = line.get("status")
-    if isinstance(status, str) and status:
-        return Outcome("failed", reason="vertex_error", error=status[:MAX_ERROR_CHARS])
+    if status:
+        text = status if isinstance(status, str) else json.dumps(status, default=str)
+        return Outcome("failed", reason="vertex_error", error=text[:MAX_ERROR_CHARS])
     response = line.get("response")
     if not isinstance(response, Mapping):
         return Outcome("failed", reason="no_response", error="the prediction has neither response nor status")
     candidates = response.get("candidates") or []
     if not candidates:
-        block = (response.get("promptFeedback") or {}).get("blockReason")
+        feedback = response.get("promptFeedback")
+        block = feedback.get("blockReason") if isinstance(feedback, Mapping) else None
         if block:
             return Outcome("failed", reason="blocked", error=f"prompt blocked: {block}")
         return Outcome("failed", reason="no_candidates", error="the response has no candidates")
-    candidate = candidates[0]
+    candidate = candidates[0] if isinstance(candidates, list) else None
+    content = candidate.get("content") if isinstance(candidate, Mapping) else None
+    parts = content.get("parts") if isinstance(content, Mapping) else None
+    if not isinstance(candidate, Mapping) or not isinstance(parts, list | None):
+        # One odd line must cost its own record, not the whole day's collect.
+        return Outcome(
+            "failed", reason="malformed_prediction", error=json.dumps(response, default=str)[:MAX_ERROR_CHARS]
+        )
     finish = str(candidate.get("finishReason") or "")
-    parts = (candidate.get("content") or {}).get("parts") or []
-    text = "".join(p.get("text", "") for p in parts if isinstance(p, Mapping) and not p.get("thought"))
+    text = "".join(
+        p["text"]
+        for p in parts or ()
+        if isinstance(p, Mapping) and isinstance(p.get("text"), str) and not p.get("thought")
+    )
     if not text.strip():
         reason = f"finish_{finish.lower()}" if finish and finish != "STOP" else "empty_answer"
         return Outcome("failed", reason=reason, error=f"no answer text (finishReason {finish or 'unset'})")
@@ -77,7 +89,9 @@ def echoed_user_text(line: Mapping[str, Any]) -> str | None:
             parts = content.get("parts") or []
             if isinstance(parts, Mapping):  # some echoes collapse a one-part list
                 parts = [parts]
-            return "".join(p.get("text", "") for p in parts if isinstance(p, Mapping))
+            return "".join(
+                p["text"] for p in parts if isinstance(p, Mapping) and isinstance(p.get("text"), str)
+            )
     return None
 
 

@@ -180,3 +180,28 @@ def test_a_stop_for_safety_without_text_names_the_finish_reason():
     line = {"response": {"candidates": [{"finishReason": "SAFETY", "content": {"parts": []}}]}}
     outcome = interpret_prediction(line, SecurityAnswer)
     assert (outcome.status, outcome.reason) == ("failed", "finish_safety")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        {"response": {"candidates": ["not an object"]}},
+        {"response": {"candidates": [{"content": {"parts": "text"}}]}},
+        {"response": {"candidates": {"0": {}}}},
+    ],
+    ids=["candidate-not-object", "parts-not-list", "candidates-not-list"],
+)
+def test_a_malformed_prediction_is_a_failure_of_its_record_not_a_crash(line):
+    outcome = interpret_prediction(line, SecurityAnswer)
+    assert (outcome.status, outcome.reason) == ("failed", "malformed_prediction")
+
+
+def test_a_non_string_status_is_kept_as_the_vertex_error():
+    outcome = interpret_prediction({"status": {"code": 3, "message": "invalid argument"}}, SecurityAnswer)
+    assert (outcome.status, outcome.reason) == ("failed", "vertex_error")
+    assert "invalid argument" in outcome.error
+
+
+def test_blocked_feedback_of_an_unexpected_shape_is_no_candidates():
+    outcome = interpret_prediction({"response": {"promptFeedback": "BLOCKED"}}, SecurityAnswer)
+    assert (outcome.status, outcome.reason) == ("failed", "no_candidates")
