@@ -484,27 +484,28 @@ class ModelStore:
         """Make `repo_id@revision` present (downloading it if needed) and, with `switch`, served."""
         dir_name = layout.model_dir_name(repo_id)
         if layout.is_commit(revision) and not force:
-            # An immutable revision already on disk needs no network at all.
-            present = self._present(repo_id, revision, deep_check)
-            if present is not None:
-                with self.model_lock(dir_name, f"switch to {revision[:12]}", cancel=cancel):
+            # An immutable revision already on disk needs no network at all. Checked under the lock:
+            # a cleanup holding it may remove this very tree, and the link must never point at nothing.
+            with self.model_lock(dir_name, f"switch to {revision[:12]}", cancel=cancel):
+                present = self._present(repo_id, revision, deep_check)
+                if present is not None:
                     previous = self._switch(repo_id, revision) if switch else self.served_commit(dir_name)
-                return EnsureResult(present, previous, downloaded=False)
+                    return EnsureResult(present, previous, downloaded=False)
         try:
             snapshot = hub.resolve(repo_id, revision)
         except HubUnreachableError as exc:
-            fallback = (
-                self._offline_fallback(repo_id, revision, deep_check) if allow_offline and not force else None
-            )
-            if fallback is None:
+            if not allow_offline or force:
                 raise
-            log.warning(
-                "hub.unreachable",
-                f"{exc}; using {repo_id}@{fallback.commit[:12]}, the commit {revision!r} pointed at"
-                " when last resolved on this node",
-                model=dir_name,
-            )
-            with self.model_lock(dir_name, f"switch to {fallback.commit[:12]}", cancel=cancel):
+            with self.model_lock(dir_name, f"offline switch for {revision}", cancel=cancel):
+                fallback = self._offline_fallback(repo_id, revision, deep_check)
+                if fallback is None:
+                    raise
+                log.warning(
+                    "hub.unreachable",
+                    f"{exc}; using {repo_id}@{fallback.commit[:12]}, the commit {revision!r} pointed at"
+                    " when last resolved on this node",
+                    model=dir_name,
+                )
                 previous = self._switch(repo_id, fallback.commit) if switch else self.served_commit(dir_name)
             return EnsureResult(fallback, previous, downloaded=False, offline=True)
         log.info(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -190,3 +191,36 @@ def test_resolved_refs_are_recorded_for_offline_wait(hub, hf_hub, store, models_
     assert Path(ref).read_text().strip() == _commit(hub, "v2")
     assert store.readiness(REPO_ID, "v2").ready
     assert not store.readiness(REPO_ID, "v1").ready
+
+
+def test_a_present_commit_removed_while_waiting_for_the_lock_is_fetched_again_not_linked(
+    hub, hf_hub, store, models_dir
+):
+    v1, v2 = _commit(hub, "v1"), _commit(hub, "v2")
+    store.ensure(REPO_ID, v1, hf_hub)
+    store.ensure(REPO_ID, v2, hf_hub)  # v2 served; v1 stays on disk, a candidate for cleanup
+    dir_name = layout.model_dir_name(REPO_ID)
+    checked = threading.Event()
+    real_present = store._present
+
+    def present(*args, **kwargs):
+        try:
+            return real_present(*args, **kwargs)
+        finally:
+            checked.set()
+
+    store._present = present
+    results: list = []
+    with store.model_lock(dir_name, "cleanup in another process"):
+        switcher = threading.Thread(target=lambda: results.append(store.ensure(REPO_ID, v1, hf_hub)))
+        switcher.start()
+        # An unlocked check would have seen v1 by now; one under the lock runs only after this block.
+        checked.wait(timeout=2)
+        store.remove_revision(REPO_ID, v1)
+    switcher.join(timeout=60)
+
+    (result,) = results
+    assert result.manifest.commit == v1
+    link = models_dir / dir_name
+    assert os.readlink(link) == f".store/{dir_name}/{v1}"
+    assert check_tree(link.resolve(), repo_id=REPO_ID, commit=v1, deep=True).ok
