@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from app.batch_job.request_lines import json_depth
+
 _TYPES = {
     "string": "STRING",
     "number": "NUMBER",
@@ -74,7 +76,7 @@ def to_vertex_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
     converted = _convert(schema, "$", defs, ())
     if converted.get("type") != "OBJECT":
         raise SchemaConversionError("$: the response schema must describe a JSON object (type: object)")
-    depth = _depth(converted)
+    depth = json_depth(converted)
     if depth > MAX_SCHEMA_DEPTH:
         raise SchemaConversionError(
             f"$: the schema nests {depth} levels deep; Vertex accepts {MAX_SCHEMA_DEPTH}"
@@ -217,11 +219,3 @@ def _convert_enum(values: Any, json_type: str, path: str, out: dict[str, Any]) -
         return
     else:
         raise SchemaConversionError(f"{path}.enum: enum is not supported for type {json_type!r}")
-
-
-def _depth(node: Any) -> int:
-    if isinstance(node, Mapping):
-        return 1 + max((_depth(v) for v in node.values()), default=0)
-    if isinstance(node, list):
-        return 1 + max((_depth(v) for v in node), default=0)
-    return 0
