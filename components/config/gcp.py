@@ -451,6 +451,29 @@ def shortest_gap_seconds(cron: str, time_zone: str, runs: int = 200) -> int:
     return int(min((b - a).total_seconds() for a, b in itertools.pairwise(times)))
 
 
+def collect_day_mismatch(judge_cron: str, collect_cron: str, time_zone: str) -> str | None:
+    """Why the collect schedule would not collect the day the judge submitted, or None.
+
+    Both commands take "yesterday in UTC" as their day, so every collect run must fall on the same UTC
+    date as the judge run before it. Checked for a week in winter and one in summer (daylight saving
+    time moves a local schedule against UTC)."""
+    tz = zoneinfo.ZoneInfo(time_zone)
+    for month in (1, 7):
+        judge = croniter(judge_cron, dt.datetime(2025, month, 1, tzinfo=tz))
+        for _ in range(7):
+            submitted = judge.get_next(dt.datetime)
+            collected = croniter(collect_cron, submitted).get_next(dt.datetime)
+            sub_utc, col_utc = submitted.astimezone(dt.UTC), collected.astimezone(dt.UTC)
+            if sub_utc.date() != col_utc.date():
+                return (
+                    f"the judge submits at {sub_utc:%Y-%m-%d %H:%M} UTC but the next collect runs at "
+                    f"{col_utc:%Y-%m-%d %H:%M} UTC, a different UTC day: both take yesterday (UTC), so "
+                    "that collect would look for a day not submitted yet. Run collect later on the same "
+                    "UTC day as the judge"
+                )
+    return None
+
+
 # --- the section ----------------------------------------------------------------------------------
 
 
@@ -494,6 +517,11 @@ class GcpConfig(ConfigModel):
             f"{timeout}s is not shorter than the {gap}s between runs of schedules.loader.cron: two "
             "executions of one consumer group would overlap and rebalance each other",
         )
+        if self.jobs.collect.enabled:
+            mismatch = collect_day_mismatch(
+                self.schedules.judge.cron, self.schedules.collect.cron, self.schedules.time_zone
+            )
+            p.check(mismatch is None, "schedules.collect.cron", mismatch or "")
         p.raise_if_any()
         return self
 

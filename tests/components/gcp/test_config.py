@@ -276,3 +276,29 @@ def test_the_collect_job_must_run_the_collect_command():
         "llm-judge:gcp.jobs.collect.args: must start with the collect command, got 'submit'"
     )
     assert GcpConfig().schedules.collect.cron == "0 23 * * *"
+
+
+def test_a_collect_schedule_on_another_utc_day_than_the_judge_is_rejected():
+    # 02:00 and 23:00 Los Angeles time are 10:00 and 07:00 (next day) in UTC: collect's "yesterday"
+    # would be the day the judge submits only after it.
+    message = one_problem({"schedules": {"timeZone": "America/Los_Angeles"}})
+    assert message.startswith("llm-judge:gcp.schedules.collect.cron: the judge submits at ")
+    assert "a different UTC day" in message
+    # The same local times are fine where they fall on one UTC day, and so is a fitting collect time.
+    load_stack_config({"gcp": {"schedules": {"timeZone": "Europe/Berlin"}}, "aws": {"enabled": False}})
+    load_stack_config(
+        {
+            "gcp": {"schedules": {"timeZone": "America/Los_Angeles", "collect": {"cron": "0 15 * * *"}}},
+            "aws": {"enabled": False},
+        }
+    )
+    # Without a collect job there is nothing to agree with.
+    load_stack_config(
+        {
+            "gcp": {
+                "schedules": {"timeZone": "America/Los_Angeles"},
+                "jobs": {"collect": {"enabled": False}},
+            },
+            "aws": {"enabled": False},
+        }
+    )
