@@ -96,16 +96,21 @@ _CONTEXT_KEY = "kafka_timestamp_ms"
 
 
 def _validate_timestamp(value: Any, info: ValidationInfo) -> dt.datetime:
+    context = info.context or {}
+    return _to_datetime(value, _CONTEXT_KEY in context, context.get(_CONTEXT_KEY))
+
+
+def _to_datetime(value: Any, has_kafka_timestamp: bool, kafka_timestamp_ms: Any) -> dt.datetime:
+    """The record's point in time; shared by the validator and the fast path, so both agree."""
     if value is None:
         # Absent (or null): the Kafka message timestamp stands in, when parse_message provides one.
-        context = info.context or {}
-        if _CONTEXT_KEY not in context:
+        if not has_kafka_timestamp:
             raise PydanticCustomError("missing", "Field required")
-        if context[_CONTEXT_KEY] is None:
+        if kafka_timestamp_ms is None:
             raise PydanticCustomError(
                 "bad_timestamp", "absent from the message, and the Kafka message has no timestamp either"
             )
-        return _epoch_ms_to_datetime(context[_CONTEXT_KEY], "the Kafka message timestamp")
+        return _epoch_ms_to_datetime(kafka_timestamp_ms, "the Kafka message timestamp")
     if isinstance(value, bool):  # bool is an int subclass; true is not a point in time
         raise PydanticCustomError("wrong_type", "must be an RFC 3339 string or epoch milliseconds")
     if isinstance(value, int):

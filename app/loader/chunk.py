@@ -77,7 +77,9 @@ class OpenChunk:
         if self.first is None:
             self.first = offset
         self.last = offset
-        group = self._groups.setdefault((prefix, dead_letter), _Group())
+        group = self._groups.get((prefix, dead_letter))
+        if group is None:  # not setdefault: that would build a throw-away _Group per message
+            group = self._groups[(prefix, dead_letter)] = _Group()
         group.offsets.append(offset)
         group.lines.append(line)
         self.bytes += len(line)

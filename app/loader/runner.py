@@ -39,11 +39,12 @@ from confluent_kafka import (
 from app.loader.chunk import ObjectSpec, OpenChunk, SealedChunk
 from app.loader.crash import CrashPoints
 from app.loader.deadletter import envelope_line, kafka_day
+from app.loader.fast_records import parse_message_for_storage
 from app.loader.logs import log
 from app.loader.naming import manifest_name
 from app.loader.settings import LoaderSettings
 from app.loader.storage import Created, GcsStore, PutResult
-from app.records import InvalidRecord, deadletter_prefix, parse_message_to_line, raw_prefix
+from app.records import InvalidRecord, deadletter_prefix, raw_prefix
 
 JSONL_CONTENT_TYPE = "application/jsonl"
 _KAFKA_TIMEOUT = 30.0
@@ -94,6 +95,7 @@ class Stats:
     chunks_adopted: int = 0
     commits: int = 0
     peak_buffered_bytes: int = 0  # open chunks + uploads in flight, at their highest
+    upload_wait_seconds: float = 0.0  # the consume loop blocked on uploads (memory bound, final drain)
     dead_by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -202,6 +204,7 @@ class Loader:
             "chunks_adopted": self.stats.chunks_adopted,
             "commits": self.stats.commits,
             "peak_buffered_bytes": self.stats.peak_buffered_bytes,
+            "upload_wait_seconds": round(self.stats.upload_wait_seconds, 3),
             "lag_left": lag,
             "seconds": round(time.monotonic() - started, 3),
         }
@@ -217,11 +220,12 @@ class Loader:
     def _loop(self) -> None:
         consumer = self._require_consumer()
         batch = self.settings.loader_consume_batch
+        consume, handle = consumer.consume, self._handle
         while not self._stop_signal:
             if self._finished():
                 return
-            for message in consumer.consume(num_messages=batch, timeout=0.2):
-                self._handle(message)
+            for message in consume(num_messages=batch, timeout=0.2):
+                handle(message)
                 if self._stop_signal:
                     break
             self._harvest()
@@ -293,46 +297,56 @@ class Loader:
             self._bound_memory()
 
     def _convert(self, message: Message, offset: int) -> tuple[str, bytes, bool]:
+        """``(object prefix, stored line, is a dead letter)`` of one message."""
         value = message.value()
-        kind, timestamp = message.timestamp()
-        timestamp_ms = None if kind == TIMESTAMP_NOT_AVAILABLE else timestamp
+        kind, timestamp_ms = message.timestamp()
+        if kind == TIMESTAMP_NOT_AVAILABLE:
+            timestamp_ms = None
         try:
-            record, line = parse_message_to_line(
+            source, day, line = parse_message_for_storage(
                 value, kafka_timestamp_ms=timestamp_ms, max_bytes=self._max_message_bytes
             )
         except InvalidRecord as invalid:
-            day = kafka_day(timestamp_ms)
-            line = envelope_line(
-                topic=self.topic,
-                partition=message.partition(),
-                offset=offset,
-                timestamp_ms=timestamp_ms,
-                key=message.key(),
-                value=value,
-                headers=message.headers(),
-                reason=invalid.reason,
-                detail=invalid.detail,
-            )
-            count = self.stats.dead_by_reason.get(invalid.reason, 0) + 1
-            self.stats.dead_by_reason[invalid.reason] = count
-            if sum(self.stats.dead_by_reason.values()) <= _DEAD_LETTER_LOG_LIMIT:
-                log(
-                    self.logger,
-                    logging.WARNING,
-                    "invalid message sent to dead letters",
-                    reason=invalid.reason,
-                    detail=invalid.detail[:500],
-                    partition=message.partition(),
-                    offset=offset,
-                )
-            return deadletter_prefix(day), line, True
-        key = (record.source, record.timestamp.date())
-        prefix = self._prefixes.get(key)
+            return self._dead_letter(message, offset, value, timestamp_ms, invalid)
+        prefix = self._prefixes.get((source, day))
         if prefix is None:
             if len(self._prefixes) > 10_000:
                 self._prefixes.clear()
-            prefix = self._prefixes[key] = raw_prefix(*key)
+            prefix = self._prefixes[(source, day)] = raw_prefix(source, day)
         return prefix, line, False
+
+    def _dead_letter(
+        self,
+        message: Message,
+        offset: int,
+        value: bytes | None,
+        timestamp_ms: int | None,
+        invalid: InvalidRecord,
+    ) -> tuple[str, bytes, bool]:
+        line = envelope_line(
+            topic=self.topic,
+            partition=message.partition(),
+            offset=offset,
+            timestamp_ms=timestamp_ms,
+            key=message.key(),
+            value=value,
+            headers=message.headers(),
+            reason=invalid.reason,
+            detail=invalid.detail,
+        )
+        count = self.stats.dead_by_reason.get(invalid.reason, 0) + 1
+        self.stats.dead_by_reason[invalid.reason] = count
+        if sum(self.stats.dead_by_reason.values()) <= _DEAD_LETTER_LOG_LIMIT:
+            log(
+                self.logger,
+                logging.WARNING,
+                "invalid message sent to dead letters",
+                reason=invalid.reason,
+                detail=invalid.detail[:500],
+                partition=message.partition(),
+                offset=offset,
+            )
+        return deadletter_prefix(kafka_day(timestamp_ms)), line, True
 
     # ---- chunks ------------------------------------------------------------------------------------
 
@@ -519,7 +533,9 @@ class Loader:
                     if not flushable:
                         return  # only chunks fixed by an earlier run: they are bounded by its rotation size
                 else:
+                    waited = time.monotonic()
                     cf.wait(waiting, return_when=cf.FIRST_COMPLETED)
+                    self.stats.upload_wait_seconds += time.monotonic() - waited
                     self._harvest()
                     continue
             largest = max(flushable, key=lambda s: s.chunk.bytes)
@@ -528,8 +544,10 @@ class Loader:
     def _drain(self, deadline: float | None, *, raise_on_failure: bool = True) -> None:
         """Wait for uploads in flight (until ``deadline``), then commit what is durable."""
         futures = [f for s in self._states.values() for c in s.pending for f in c.futures]
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+        waited = time.monotonic()
+        timeout = None if deadline is None else max(0.0, deadline - waited)
         cf.wait(futures, timeout=timeout)
+        self.stats.upload_wait_seconds += time.monotonic() - waited
         self._harvest(raise_on_failure=raise_on_failure)
 
     # ---- rebalances --------------------------------------------------------------------------------
