@@ -13,7 +13,9 @@ from app.batch_job.gcs import read_json
 from app.batch_job.judgements import BackendMismatch
 from app.batch_job.submit import SubmitError, submit_day
 from app.batch_job.vertex import ACTIVE_STATES, JobView
+from app.batch_job.vertex_schema import SchemaConversionError
 from app.batch_job.wait import wait_for_jobs
+from app.judge.prompt_file import PromptFileError
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,10 @@ def run(command: str, ctx: Context, days: list[dt.date], args: argparse.Namespac
             return _cancel(ctx, days)
     except (SubmitError, CollectError, BackendMismatch) as exc:
         print(f"error: {exc}", file=ctx.out)
+        return EXIT_USAGE
+    except (PromptFileError, SchemaConversionError) as exc:
+        # A missing or broken PROMPT_PATH is a setup mistake: say which file and field, no traceback.
+        print(f"error: prompt {ctx.settings.prompt_path}: {exc}", file=ctx.out)
         return EXIT_USAGE
     raise AssertionError(command)
 

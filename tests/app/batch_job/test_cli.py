@@ -138,3 +138,48 @@ def test_module_entry_point_runs_a_dry_run_from_the_environment(gcs_server):
     request = json.loads(proc.stdout[proc.stdout.index("{") : proc.stdout.rindex("}") + 1])
     assert request["model"] == "publishers/google/models/gemini-2.5-flash"
     assert out.blob(f"batch/{DAY}/input/part-00000.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read"),
+        ("name: x\nmessages: []\n", "invalid prompt file"),
+        (
+            "name: x\nresponseFormat: json_schema\n"
+            'jsonSchema: \'{"name":"a","schema":{"type":"object",'
+            '"properties":{"n":{"type":"integer","enum":[1,3]}}}}\'\n'
+            "messages:\n  - role: user\n    content: '{{prompt}}'\n",
+            "only a contiguous integer enum converts",
+        ),
+    ],
+    ids=["missing", "invalid", "schema-vertex-cannot-take"],
+)
+def test_a_bad_prompt_file_is_a_clear_error_not_a_traceback(tmp_path, capsys, content, message):
+    from app.batch_job.cli import EXIT_USAGE, main
+    from app.batch_job.context import Context
+
+    path = tmp_path / "judge.prompt.yml"
+    if content is not None:
+        path.write_text(content)
+    settings = BatchJobSettings(
+        gcp_project="proj", input_bucket="in", output_bucket="out", prompt_path=str(path)
+    )
+    out = []
+
+    class Out:
+        def write(self, text: str) -> None:
+            out.append(text)
+
+        def flush(self) -> None:
+            pass
+
+    code = main(
+        ["submit", "--dry-run", "--date", str(DAY)],
+        env_settings=lambda **_: settings,
+        context_factory=lambda s: Context(s, storage=None, out=Out()),  # type: ignore[arg-type]
+    )
+    assert code == EXIT_USAGE
+    text = "".join(out)
+    assert text.startswith(f"error: prompt {path}:")
+    assert message in text
