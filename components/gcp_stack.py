@@ -86,7 +86,7 @@ def build_gcp(cfg: StackConfig) -> None:
         f"{PREFIX}-history",
         g.bucket,
         project=project,
-        bucket_name=g.bucket.name or default_bucket_name(project),
+        bucket_name=g.bucket.name or default_bucket_name(project, names.prefix),
         location=region,
         protect=g.deletion_protection,
         depends_on=enabled,
@@ -125,6 +125,7 @@ def build_gcp(cfg: StackConfig) -> None:
         images = ContainerImages(
             f"{PREFIX}-images",
             g.images,
+            repository_id=names.repository(g.images.repository_id),
             project=project,
             location=region,
             dockerfiles=to_build,

@@ -517,6 +517,13 @@ class GcpConfig(ConfigModel):
             f"{timeout}s is not shorter than the {gap}s between runs of schedules.loader.cron: two "
             "executions of one consumer group would overlap and rebalance each other",
         )
+        repository = self.name_prefix + self.images.repository_id
+        p.check(
+            len(repository) <= 63,
+            "images.repositoryId",
+            f"with namePrefix {self.name_prefix!r} the repository id {repository!r} is longer than the 63 "
+            "characters Artifact Registry allows",
+        )
         if self.jobs.collect.enabled:
             mismatch = collect_day_mismatch(
                 self.schedules.judge.cron, self.schedules.collect.cron, self.schedules.time_zone

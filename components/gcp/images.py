@@ -31,6 +31,7 @@ class ContainerImages(pulumi.ComponentResource):
         name: str,
         cfg: ImagesConfig,
         *,
+        repository_id: str,
         project: str,
         location: str,
         dockerfiles: Mapping[str, str],
@@ -43,7 +44,7 @@ class ContainerImages(pulumi.ComponentResource):
             f"{name}-repo",
             project=project,
             location=location,
-            repository_id=cfg.repository_id,
+            repository_id=repository_id,
             format="DOCKER",
             description="llm-judge job images (interaction loader, batch judge)",
             cleanup_policy_dry_run=False,
@@ -59,7 +60,7 @@ class ContainerImages(pulumi.ComponentResource):
         self.refs = {}
         self.digests = {}
         for image, dockerfile in dockerfiles.items():
-            tag_ref = f"{image_name(location, project, cfg.repository_id, image)}:{tag}"
+            tag_ref = f"{image_name(location, project, repository_id, image)}:{tag}"
             built = docker_build.Image(
                 f"{name}-{image}",
                 context={"location": "."},

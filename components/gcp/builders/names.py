@@ -58,13 +58,19 @@ class Names:
     def kafka_password_secret(self) -> str:
         return self._n("kafka-sasl-password")
 
+    def repository(self, repository_id: str) -> str:
+        """The Artifact Registry repository: per stack too, or two stacks in one project would both
+        try to create (and later delete) the same one."""
+        return self._n(repository_id)
+
     def account_ids(self) -> list[str]:
         return [self.loader_account, self.batch_account, self.invoker_account]
 
 
-def default_bucket_name(project: str) -> str:
-    """Bucket names are global: the project id makes the default unique."""
-    return f"{project}-llm-judge-history"
+def default_bucket_name(project: str, prefix: str = "") -> str:
+    """Bucket names are global: the project id makes the default unique, the stack's name prefix keeps
+    two stacks in one project apart (at most 30 + 1 + 15 + 17 = 63 characters, the bucket name limit)."""
+    return f"{project}-{prefix}llm-judge-history"
 
 
 def account_email(account_id: str, project: str) -> str:

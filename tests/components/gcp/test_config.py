@@ -302,3 +302,8 @@ def test_a_collect_schedule_on_another_utc_day_than_the_judge_is_rejected():
             "aws": {"enabled": False},
         }
     )
+
+
+def test_a_prefixed_repository_id_must_fit_artifact_registrys_limit():
+    message = one_problem({"namePrefix": "team-a-dev-", "images": {"repositoryId": "r" * 60}})
+    assert message.startswith("llm-judge:gcp.images.repositoryId: with namePrefix 'team-a-dev-'")

@@ -464,6 +464,10 @@ def test_a_name_prefix_renames_everything_that_could_collide_in_a_shared_project
         "dev-kafka-sasl-username",
         "dev-kafka-sasl-password",
     }
+    # Bucket names are global and repository ids per project: both would collide too.
+    assert plan.one(BUCKET).inputs["name"] == "llm-judge-dev-dev-llm-judge-history"
+    assert plan.one(REPOSITORY).inputs["repositoryId"] == "dev-flash-cache-repo"
+    assert "/dev-flash-cache-repo/" in plan.outputs["gcp_loader_image"]
 
 
 # --- outputs and config errors --------------------------------------------------------------------
