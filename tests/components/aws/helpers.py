@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-import yaml
-
-from tools.plan_runtime import REPO_ROOT, Plan, PlannedResource, render
+from tests.support.stack_files import merged, stack_block
+from tools.plan_runtime import Plan, PlannedResource, render
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 DAEMONSET = "kubernetes:apps/v1:DaemonSet"
@@ -16,18 +14,7 @@ LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
 
 
 def aws_block(stack: str) -> dict[str, Any]:
-    data = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
-    return copy.deepcopy(data["config"]["llm-judge:aws"])
-
-
-def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if value and isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+    return stack_block(stack, "aws")
 
 
 def render_aws(stack: str = "dev", overrides: dict[str, Any] | None = None, **top: Any) -> Plan:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-import yaml
-
-from tools.plan_runtime import REPO_ROOT, Plan, PlannedResource, render
+from tests.support.stack_files import merged, stack_block
+from tools.plan_runtime import Plan, PlannedResource, render
 
 SASL_USER = "judge-loader-user"
 SASL_PASSWORD = "kafka-pw-7f3a9c1e-do-not-leak"
@@ -31,18 +29,7 @@ IAM_TYPES = (BUCKET_IAM, PROJECT_IAM, SECRET_IAM, RUN_JOB_IAM)
 
 
 def gcp_block(stack: str) -> dict[str, Any]:
-    data = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())
-    return copy.deepcopy(data["config"]["llm-judge:gcp"])
-
-
-def merged(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in overrides.items():
-        if value and isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merged(out[key], value)
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+    return stack_block(stack, "gcp")
 
 
 def render_gcp(stack: str = "dev", overrides: dict[str, Any] | None = None, **top: Any) -> Plan:
