@@ -23,11 +23,13 @@ import datetime as dt
 import json
 import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from confluent_kafka import Consumer
@@ -139,18 +141,44 @@ def run_child(args: list[str], env: dict[str, str]) -> tuple[str, float, float]:
     return stdout, wall, peak
 
 
-def _record_cost_us(count: int = 20_000) -> float:
-    """Microseconds per message of parse_message_to_line alone, best of 3 over ``count`` messages."""
-    from app.records import parse_message_to_line
-
+def _record_cost_us(parse: Callable[..., object], count: int = 20_000) -> float:
+    """Microseconds per valid message of ``parse`` alone, best of 3 over ``count`` messages."""
     sample = [m for m in make_messages(count, seed=11) if m.endswith(b"}")]
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()
         for value in sample:
-            parse_message_to_line(value, kafka_timestamp_ms=1_738_324_800_000)
+            parse(value, kafka_timestamp_ms=1_738_324_800_000)
         best = min(best, time.perf_counter() - start)
     return best / len(sample) * 1e6
+
+
+def _tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a live process and its live descendants (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, total = {pid}, 0.0
+    for _ in range(8):  # a few levels of wrappers
+        tree |= {child for child, parent in parents.items() if parent in tree}
+    for member in tree:
+        total += cpu.get(member, 0.0)
+    return total
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -186,9 +214,11 @@ def main() -> None:
         bucket = gcs.new_bucket("bench").name
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
 
+        cpu_before = _children_cpu_seconds()
         stdout, bare_wall, bare_rss = run_child(
             [sys.executable, "-m", "bench.loader", "_bare", broker.bootstrap, topic, str(args.messages)], env
         )
+        bare_cpu = _children_cpu_seconds() - cpu_before
         bare = json.loads(stdout.strip().splitlines()[-1])
 
         loader_env = {
@@ -202,7 +232,10 @@ def main() -> None:
             "KAFKA_HEARTBEAT_INTERVAL_MS": str(GROUP_SETTINGS["heartbeat.interval.ms"]),
             "LOADER_COMPRESSION": args.compression,
         }
+        cpu_before, gcs_cpu_before = _children_cpu_seconds(), _tree_cpu_seconds(gcs.process.pid)
         stdout, loader_wall, loader_rss = run_child([sys.executable, "-m", "app.loader"], loader_env)
+        loader_cpu = _children_cpu_seconds() - cpu_before
+        gcs_cpu = _tree_cpu_seconds(gcs.process.pid) - gcs_cpu_before
         logs = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
         summary = next(e for e in logs if e["message"] == "loader summary")
         assigned = min(e["time"] for e in logs if e["message"] == "partitions assigned")
@@ -228,9 +261,20 @@ def main() -> None:
         ratio = loader_rate / bare_rate
         verdict = "OK" if ratio >= TARGET_RATIO else "BELOW"
         print(f"ratio loader/bare: {ratio:.2f} (target >= {TARGET_RATIO})  {verdict}")
+        from app.loader.fast_records import parse_message_for_storage
+        from app.records import parse_message_to_line
+
         print(
             f"per message: bare consume {1e6 / bare_rate:.1f} us, loader {1e6 / loader_rate:.1f} us, of it "
-            f"validate + serialise (app.records, measured apart) {_record_cost_us():.1f} us"
+            f"validate + serialise {_record_cost_us(parse_message_for_storage):.1f} us (loader's fast path, "
+            f"measured apart; pydantic path {_record_cost_us(parse_message_to_line):.1f} us)"
+        )
+        wait = summary.get("upload_wait_seconds", 0.0)
+        print(
+            f"loader blocked on uploads {wait:.1f} s of its {active:.1f} s active (memory bound and final "
+            f"drain; {wait / active:.0%}); CPU seconds: bare consumer {bare_cpu:.1f}, "
+            f"loader {loader_cpu:.1f}, fake-gcs-server during the loader {gcs_cpu:.1f} (the broker and "
+            f"the emulator share this machine's {os.cpu_count()} cores with the loader)"
         )
         print(
             f"loader peak RSS: {loader_rss:.0f} MiB (target <= {TARGET_RSS_MIB} MiB)  "

@@ -58,8 +58,22 @@ _SOURCE_FULLMATCH = re.compile(SOURCE_PATTERN.pattern.removeprefix("^").removesu
 _FLOAT_LIMIT = 2.0**63
 # Far below both parsers' nesting limits; deeper metadata is left to pydantic.
 _MAX_FAST_DEPTH = 64
-_fromtimestamp = dt.datetime.fromtimestamp
-_UTC = dt.UTC
+_MILLIS = tuple(f"{milli:03d}000Z" for milli in range(1000))
+_SECONDS: dict[int, tuple[str, dt.date]] = {}
+
+
+def _epoch_ms_fields(epoch_ms: int) -> tuple[str, dt.date]:
+    """The stored timestamp text and UTC day of an in-range epoch-milliseconds value: what
+    ``_serialize_timestamp`` and ``.date()`` give for it, without a datetime per record (datetime's
+    isoformat alone costs more than parsing the whole message). Consecutive records share a second."""
+    second, milli = divmod(epoch_ms, 1000)
+    cached = _SECONDS.get(second)
+    if cached is None:
+        if len(_SECONDS) >= 4096:
+            _SECONDS.clear()
+        when = dt.datetime.fromtimestamp(second, dt.UTC)
+        cached = _SECONDS[second] = (when.isoformat()[:-6] + ".", when.date())
+    return cached[0] + _MILLIS[milli], cached[1]
 
 
 def _fast_storage(value: bytes, kafka_timestamp_ms: int | None) -> tuple[str, dt.date, bytes] | None:
@@ -86,13 +100,16 @@ def _fast_storage(value: bytes, kafka_timestamp_ms: int | None) -> tuple[str, dt
     if metadata is not None and (type(metadata) is not dict or not _plain_json(metadata, 0)):
         return None
     timestamp = get("timestamp")
+    if timestamp is None and type(kafka_timestamp_ms) is int:
+        timestamp = kafka_timestamp_ms  # absent: the Kafka timestamp stands in, as in app.records
     if type(timestamp) is int and _EPOCH_MS_MIN <= timestamp < _EPOCH_MS_MAX:
-        when = _fromtimestamp(timestamp / 1000, _UTC)  # _to_datetime's own arithmetic, inlined
-    elif timestamp is None or type(timestamp) is str:
+        stamp, day = _epoch_ms_fields(timestamp)
+    elif type(timestamp) is str:
         try:
             when = _to_datetime(timestamp, True, kafka_timestamp_ms)
         except (PydanticCustomError, TypeError, ValueError, OverflowError):
             return None
+        stamp, day = _serialize_timestamp(when), when.date()
     else:
         return None
     line = orjson.dumps(
@@ -100,14 +117,14 @@ def _fast_storage(value: bytes, kafka_timestamp_ms: int | None) -> tuple[str, dt
             "id": id_,
             "prompt": prompt,
             "response": response,
-            "timestamp": _serialize_timestamp(when),
+            "timestamp": stamp,
             "source": source,
             "model": model,
             "metadata": metadata,
         },
         option=orjson.OPT_APPEND_NEWLINE,
     )
-    return source, when.date(), line
+    return source, day, line
 
 
 def _plain_json(value: Any, depth: int) -> bool:

@@ -131,6 +131,9 @@ class Loader:
         self._lag_checked_at = 0.0
         self._unassigned_since = time.monotonic()
         self._prefixes: dict[tuple[str, Any], str] = {}
+        self._unsynced: dict[
+            int, int
+        ] = {}  # partition -> offset committed asynchronously, not yet waited for
         self._pool = cf.ThreadPoolExecutor(settings.loader_upload_concurrency, thread_name_prefix="upload")
         self._consumer: Consumer | None = None
         self._closing = False
@@ -149,7 +152,9 @@ class Loader:
             signal.signal(signum, self._on_signal)
         outcome, exit_code = "completed", 0
         try:
-            self._consumer = Consumer(self.settings.kafka_config(), logger=self.logger)
+            self._consumer = Consumer(
+                {**self.settings.kafka_config(), "on_commit": self._on_commit}, logger=self.logger
+            )
             self._ends = self._snapshot_end_offsets()
             log(
                 self.logger,
@@ -228,7 +233,7 @@ class Loader:
                 handle(message)
                 if self._stop_signal:
                     break
-            self._harvest()
+            self._harvest(asynchronous=True)
             self._bound_memory()
 
     def _finished(self) -> bool:
@@ -478,12 +483,28 @@ class Loader:
         self.stats.records += pending.records
         self.stats.dead_letters += pending.dead_letters
 
-    def _harvest(self, states: list[PartitionState] | None = None, *, raise_on_failure: bool = True) -> None:
+    def _harvest(
+        self,
+        states: list[PartitionState] | None = None,
+        *,
+        raise_on_failure: bool = True,
+        asynchronous: bool = False,
+    ) -> None:
         """Commit, per partition, the end of the longest run of chunks that are wholly durable. A chunk
-        with a failed upload stops its partition there (nothing after it is committed)."""
+        with a failed upload stops its partition there (nothing after it is committed).
+
+        While consuming, commits are asynchronous: the loop does not stand still for a broker round
+        trip per chunk (the order is unchanged: a commit is issued only once its chunks are durable).
+        Every synchronous harvest (final drain, revocation) commits again, and waits for, the newest
+        offset of each of its partitions, so a run never ends on a commit still in flight."""
         offsets: dict[int, int] = {}
         failure: BaseException | None = None
-        for state in states if states is not None else list(self._states.values()):
+        states = states if states is not None else list(self._states.values())
+        if not asynchronous:
+            for state in states:
+                if state.partition in self._unsynced:
+                    offsets[state.partition] = self._unsynced.pop(state.partition)
+        for state in states:
             while state.pending and state.pending[0].done():
                 errors = [f.exception() for f in state.pending[0].futures if f.exception() is not None]
                 if errors:
@@ -494,7 +515,7 @@ class Loader:
                 offsets[state.partition] = pending.last + 1
         self._orphans = [chunk for chunk in self._orphans if not self._settle_orphan(chunk)]
         if offsets:
-            self._commit(offsets)
+            self._commit(offsets, asynchronous=asynchronous)
         if failure is not None and raise_on_failure:
             raise LoaderError(f"upload failed: {failure}") from failure
 
@@ -504,11 +525,13 @@ class Loader:
         self._in_flight -= chunk.bytes
         return True
 
-    def _commit(self, offsets: dict[int, int]) -> None:
+    def _commit(self, offsets: dict[int, int], *, asynchronous: bool = False) -> None:
         self.crash.hit("before_commit")
         partitions = [TopicPartition(self.topic, partition, offset) for partition, offset in offsets.items()]
         try:
-            self._require_consumer().commit(offsets=partitions, asynchronous=False)
+            self._require_consumer().commit(offsets=partitions, asynchronous=asynchronous)
+            if asynchronous:
+                self._unsynced.update(offsets)
         except KafkaException as exc:
             # The partition moved to another task: it will find these chunks' manifests and objects.
             log(self.logger, logging.WARNING, f"commit failed: {exc}", offsets=offsets)
@@ -519,6 +542,17 @@ class Loader:
             if state is not None:
                 state.committed = offset
         self.crash.hit("after_commit")
+
+    def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+        # An asynchronous commit that failed loses nothing: the next commit, or the final synchronous
+        # one, carries a newer offset; a rerun re-reads at most these chunks and finds them stored.
+        if error is not None:
+            log(
+                self.logger,
+                logging.WARNING,
+                f"commit failed: {error}",
+                offsets={tp.partition: tp.offset for tp in partitions},
+            )
 
     def _bound_memory(self) -> None:
         limit = self.settings.loader_max_buffer_bytes
@@ -536,7 +570,7 @@ class Loader:
                     waited = time.monotonic()
                     cf.wait(waiting, return_when=cf.FIRST_COMPLETED)
                     self.stats.upload_wait_seconds += time.monotonic() - waited
-                    self._harvest()
+                    self._harvest(asynchronous=True)
                     continue
             largest = max(flushable, key=lambda s: s.chunk.bytes)
             self._flush(largest)
@@ -604,6 +638,7 @@ class Loader:
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         lost = [self._states.pop(tp.partition) for tp in partitions if tp.partition in self._states]
         for state in lost:
+            self._unsynced.pop(state.partition, None)  # no longer ours to commit
             self._drop_open(state)
             self._orphans.extend(state.pending)
         log(self.logger, logging.WARNING, "partitions lost", partitions=[s.partition for s in lost])

@@ -6,8 +6,16 @@ from __future__ import annotations
 import json
 import random
 
-from app.loader.fast_records import _fast_storage, parse_message_for_storage
-from app.records import MAX_MESSAGE_BYTES, InvalidRecord, parse_message_to_line
+from app.loader.fast_records import _epoch_ms_fields, _fast_storage, parse_message_for_storage
+from app.records import (
+    _EPOCH_MS_MAX,
+    _EPOCH_MS_MIN,
+    MAX_MESSAGE_BYTES,
+    InvalidRecord,
+    _serialize_timestamp,
+    _to_datetime,
+    parse_message_to_line,
+)
 
 KAFKA_MS = 1_738_324_800_000  # 2025-01-31T12:00:00Z
 
@@ -216,3 +224,13 @@ def test_fast_path_takes_common_messages_and_leaves_doubtful_ones_to_pydantic() 
     assert _fast_storage(big_int, KAFKA_MS) is None
     assert _fast_storage(message(source="chat\n"), KAFKA_MS) is None
     assert _fast_storage(message(metadata=json.loads(_nested(100))), KAFKA_MS) is None
+
+
+def test_epoch_milliseconds_are_stored_as_pydantic_stores_them() -> None:
+    rng = random.Random(7)
+    values = [_EPOCH_MS_MIN, _EPOCH_MS_MAX - 1, KAFKA_MS, KAFKA_MS - 1, 951_782_400_000]  # 2000-02-29
+    values += [rng.randrange(_EPOCH_MS_MIN, _EPOCH_MS_MAX) for _ in range(30_000)]
+    values += [KAFKA_MS + milli for milli in range(2_000)]  # every millisecond of two seconds
+    for value in values:
+        when = _to_datetime(value, True, None)
+        assert _epoch_ms_fields(value) == (_serialize_timestamp(when), when.date()), value
