@@ -3,6 +3,7 @@ after a clean stop on SIGTERM), 1 when the run failed, 2 on invalid settings."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -22,6 +23,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps({"severity": "ERROR", "message": str(exc)}), flush=True)
         return 2
     logger = logs.setup(settings.loader_log_level)
+    # The imports leave ~57k long-lived objects (pydantic, google-cloud, ...) that the cyclic GC would
+    # re-scan on every full collection, which the per-message dicts trigger: freezing them saves a few
+    # percent of the per-message cost (measured in-process, 6.2 -> 6.0 us parse + buffer).
+    gc.freeze()
     return Loader(settings, logger=logger, crash=crash).run().exit_code
 
 

@@ -229,7 +229,19 @@ class Loader:
         while not self._stop_signal:
             if self._finished():
                 return
-            for message in consume(num_messages=batch, timeout=0.2):
+            timeout = 0.2
+            if self._states and all(state.done for state in self._states.values()):
+                # Everything is read: only uploads are left. Wake up as each one lands (not at the next
+                # consume timeout), and count it as time spent waiting on uploads.
+                waiting = [
+                    f for s in self._states.values() for c in s.pending for f in c.futures if not f.done()
+                ]
+                if waiting:
+                    waited = time.monotonic()
+                    cf.wait(waiting, timeout=0.2, return_when=cf.FIRST_COMPLETED)
+                    self.stats.upload_wait_seconds += time.monotonic() - waited
+                    timeout = 0  # still serve the consumer (rebalance callbacks), without blocking
+            for message in consume(num_messages=batch, timeout=timeout):
                 handle(message)
                 if self._stop_signal:
                     break
