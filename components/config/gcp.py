@@ -183,6 +183,9 @@ def _default_lifecycle() -> list[LifecycleRule]:
         LifecycleRule(prefix="raw/", delete_after_days=90),
         LifecycleRule(prefix="batch/", delete_after_days=30),
         LifecycleRule(prefix="deadletter/", delete_after_days=30),
+        # The loader's chunk manifests: only needed while Kafka still holds their offsets, and as long
+        # as the raw/ objects they describe (a re-read of old offsets then rebuilds identical objects).
+        LifecycleRule(prefix="_loader/", delete_after_days=90),
     ]
 
 

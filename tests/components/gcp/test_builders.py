@@ -68,6 +68,7 @@ def test_lifecycle_has_one_delete_rule_per_prefix():
         {"action": {"type": "Delete"}, "condition": {"age": 90, "matches_prefixes": ["raw/"]}},
         {"action": {"type": "Delete"}, "condition": {"age": 30, "matches_prefixes": ["batch/"]}},
         {"action": {"type": "Delete"}, "condition": {"age": 30, "matches_prefixes": ["deadletter/"]}},
+        {"action": {"type": "Delete"}, "condition": {"age": 90, "matches_prefixes": ["_loader/"]}},
     ]
 
 

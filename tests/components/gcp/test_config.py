@@ -48,6 +48,7 @@ def test_defaults_are_the_seeds_values():
         ("raw/", 90),
         ("batch/", 30),
         ("deadletter/", 30),
+        ("_loader/", 90),
     ]
 
 

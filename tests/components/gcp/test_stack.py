@@ -120,7 +120,7 @@ def test_bucket_is_private_uniform_and_expires_per_prefix(dev):
     rules = {
         tuple(r["condition"]["matchesPrefixes"]): r["condition"]["age"] for r in bucket["lifecycleRules"]
     }
-    assert rules == {("raw/",): 14, ("batch/",): 7, ("deadletter/",): 7}
+    assert rules == {("raw/",): 14, ("batch/",): 7, ("deadletter/",): 7, ("_loader/",): 14}
     assert all(r["action"] == {"type": "Delete"} for r in bucket["lifecycleRules"])
 
 
