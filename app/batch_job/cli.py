@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("cancel", parents=[common], help="cancel the day's queued or running job(s)")
     collect = sub.add_parser("collect", parents=[common], help="turn the day's predictions into judgements/")
     collect.add_argument("--force", action="store_true", help="replace results another backend wrote")
+    collect.add_argument(
+        "--lookback",
+        type=int,
+        metavar="DAYS",
+        help="the last DAYS days up to yesterday (UTC), for a scheduled run: days never submitted and "
+        "days whose jobs are still queued or running are left for a later run",
+    )
     return parser
 
 
@@ -86,6 +93,13 @@ def settings_from(
 
 
 def resolve_days(args: argparse.Namespace, today: dt.date) -> list[dt.date]:
+    lookback = getattr(args, "lookback", None)
+    if lookback is not None:
+        if args.date or args.date_from or args.date_to:
+            raise SettingsError("--lookback and --date/--from/--to exclude each other")
+        if not 1 <= lookback <= MAX_RANGE_DAYS:
+            raise SettingsError(f"--lookback {lookback}: give 1 to {MAX_RANGE_DAYS} days")
+        return [today - dt.timedelta(days=n) for n in range(lookback, 0, -1)]
     if args.date and (args.date_from or args.date_to):
         raise SettingsError("--date and --from/--to exclude each other")
     if bool(args.date_from) != bool(args.date_to):

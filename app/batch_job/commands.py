@@ -96,7 +96,19 @@ def _cancel(ctx: Context, days: list[dt.date]) -> int:
 
 def _collect(ctx: Context, days: list[dt.date], args: argparse.Namespace) -> int:
     code = EXIT_OK
+    scheduled = args.lookback is not None
     for day in days:
+        if scheduled and read_json(ctx.storage, ctx.layout(day).manifest) is None:
+            ctx.say(f"[{day}] nothing submitted: skipped")
+            continue
+        running = [views[0] for views in ctx.vertex.day_jobs(day).values() if views[0].state in ACTIVE_STATES]
+        if running:
+            # Collecting now would write every record of the unfinished parts as `missing`; the next
+            # run (or `collect --date`) takes the day once its jobs have ended.
+            ctx.say(f"[{day}] {len(running)} job(s) still queued or running: not collected yet")
+            if not scheduled:
+                code = EXIT_NO_PREDICTIONS
+            continue
         outcome = collect_day(ctx, day, force=args.force)
         if not outcome.predictions_found and outcome.summary["records"]:
             ctx.say(f"[{day}] no predictions found yet: is the job still running? (see `status`)")

@@ -362,11 +362,13 @@ class JudgeJobConfig(JobConfig):
 class CollectJobConfig(ConfigModel):
     """``jobs.collect``: turns a day's Vertex AI predictions into ``judgements/`` (``collect``). The
     seed schedules only the submit; without this nothing ever writes judgements. Runs the judge's
-    image, account and environment; ``collect`` with no date collects yesterday (UTC), so the default
-    schedule (23:00) gives the batch submitted at 02:00 the rest of the day to finish."""
+    image, account and environment. ``collect --lookback 3`` takes each of the last three days up to
+    yesterday (UTC) whose batch jobs have ended, and leaves a day whose batch is still queued or
+    running for a later run, so the default schedule (23:00) collects the batch submitted at 02:00 and
+    a batch that finishes late is collected the next evening instead of never."""
 
     enabled: bool = True
-    args: list[str] = Field(default_factory=lambda: ["collect"], min_length=1)
+    args: list[str] = Field(default_factory=lambda: ["collect", "--lookback", "3"], min_length=1)
     resources: JobResources = Field(default_factory=lambda: JobResources(cpu="1", memory="1Gi"))
     timeout_seconds: int = Field(1800, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
     max_retries: int = Field(1, ge=0, le=10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -138,6 +139,8 @@ def test_unparseable_and_orphan_prediction_lines_are_counted_not_fatal(batch_env
     ]
     name = f"batch/{DAY}/output/part-00000/prediction-model-2024-05-02T01:00:00.000000Z/predictions.jsonl"
     batch_env.out.blob(name).upload_from_string("\n".join(lines) + "\n")
+    (job,) = batch_env.vertex.jobs()
+    batch_env.vertex.set_state(job["name"], "JOB_STATE_SUCCEEDED")
     code, _ = batch_env.run("collect", "--date", str(DAY))
     assert code == 0
     summary = json.loads(batch_env.out_text(f"judgements/{DAY}/summary.json"))
@@ -147,14 +150,56 @@ def test_unparseable_and_orphan_prediction_lines_are_counted_not_fatal(batch_env
 
 
 @pytest.mark.integration
-def test_collect_before_the_job_wrote_output_reports_missing_and_exits_3(batch_env):
+def test_collect_while_the_job_still_runs_writes_nothing_and_exits_3(batch_env):
     batch_env.write_raw(f"raw/web/{DAY}/a.jsonl", [record(1)])
     batch_env.run("submit", "--date", str(DAY))
+    code, output = batch_env.run("collect", "--date", str(DAY))
+    assert code == 3
+    assert "still queued or running: not collected yet" in output
+    assert f"judgements/{DAY}/results.jsonl" not in batch_env.out_names()
+
+
+@pytest.mark.integration
+def test_a_finished_job_without_output_reports_missing_and_exits_3(batch_env):
+    batch_env.write_raw(f"raw/web/{DAY}/a.jsonl", [record(1)])
+    batch_env.run("submit", "--date", str(DAY))
+    (job,) = batch_env.vertex.jobs()
+    batch_env.vertex.set_state(job["name"], "JOB_STATE_SUCCEEDED")
     code, output = batch_env.run("collect", "--date", str(DAY))
     assert code == 3
     assert "no predictions found yet" in output
     (line,) = batch_env.out_lines(f"judgements/{DAY}/results.jsonl")
     assert line["status"] == "missing"
+
+
+@pytest.mark.integration
+def test_scheduled_lookback_collects_finished_days_and_leaves_running_ones_for_later(batch_env):
+    earlier, never = DAY - dt.timedelta(days=1), DAY - dt.timedelta(days=2)
+    for day in (earlier, DAY):
+        batch_env.write_raw(f"raw/web/{day}/a.jsonl", [record(f"x{day:%d}")])
+        assert batch_env.run("submit", "--date", str(day))[0] == 0
+    safe = response(json.dumps(SAFE))
+    done = batch_env.vertex.job_by_display_name(f"llm-judge-{earlier}-part-00000")
+    batch_env.vertex.run_job(done["name"], batch_env.client, lambda line: safe)
+
+    code, output = batch_env.run("collect", "--lookback", "3")
+    assert code == 0, output
+    assert f"[{never}] nothing submitted: skipped" in output
+    assert f"[{DAY}] 1 job(s) still queued or running: not collected yet" in output
+    assert batch_env.out_lines(f"judgements/{earlier}/results.jsonl")[0]["status"] == "ok"
+    assert f"judgements/{DAY}/results.jsonl" not in batch_env.out_names()
+
+    # The day whose batch finished late is collected by the next scheduled run.
+    late = batch_env.vertex.job_by_display_name(f"llm-judge-{DAY}-part-00000")
+    batch_env.vertex.run_job(late["name"], batch_env.client, lambda line: safe)
+    assert batch_env.run("collect", "--lookback", "3")[0] == 0
+    assert batch_env.out_lines(f"judgements/{DAY}/results.jsonl")[0]["status"] == "ok"
+
+
+def test_lookback_excludes_explicit_days(batch_env, capsys):
+    code, _ = batch_env.run("collect", "--lookback", "3", "--date", str(DAY))
+    assert code == 2
+    assert "--lookback and --date/--from/--to exclude each other" in capsys.readouterr().err
 
 
 @pytest.mark.integration

@@ -567,7 +567,7 @@ def test_the_collect_job_runs_the_judge_image_as_the_batch_account_with_the_coll
         "batch-judge-sa", "llm-judge-dev"
     )
     assert container(dev, "collect")["image"] == container(dev, "judge")["image"]
-    assert container(dev, "collect")["args"] == ["collect"]
+    assert container(dev, "collect")["args"] == ["collect", "--lookback", "3"]
     assert "args" not in container(dev, "judge")  # the image's CMD: submit yesterday
     assert env(dev, "collect") == env(dev, "judge")
     s = schedule(dev, "collect").inputs
