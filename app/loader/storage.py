@@ -3,6 +3,8 @@
 Every object is written with ``if_generation_match=0``: the write succeeds only if no object of that
 name exists. A 412 after a crash, a retry or a rebalance is the evidence that the object is already
 stored; the existing object's MD5 is compared with ours to tell a repeat from a real conflict.
+GCS may answer 403 instead of 412 when the name exists and the writer, being create-only, lacks
+``storage.objects.delete``; an object that is there is then the same evidence.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import hashlib
 import threading
 from dataclasses import dataclass
 
-from google.api_core.exceptions import NotFound, PreconditionFailed
+from google.api_core.exceptions import Forbidden, NotFound, PreconditionFailed
 from google.cloud import storage
 
 
@@ -69,10 +71,18 @@ class GcsStore:
             blob.upload_from_string(data, content_type=content_type, if_generation_match=0)
             return PutResult(name, Created.CREATED, len(data))
         except PreconditionFailed:
+            return self._already_there(name, data, self._bucket().get_blob(name))
+        except Forbidden:
             existing = self._bucket().get_blob(name)
-            ours = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
-            same = existing is not None and existing.md5_hash == ours
-            return PutResult(name, Created.EXISTED if same else Created.CONFLICT, len(data))
+            if existing is None:
+                raise  # a real permission problem: nothing of that name is stored
+            return self._already_there(name, data, existing)
+
+    @staticmethod
+    def _already_there(name: str, data: bytes, existing: storage.Blob | None) -> PutResult:
+        ours = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        same = existing is not None and existing.md5_hash == ours
+        return PutResult(name, Created.EXISTED if same else Created.CONFLICT, len(data))
 
     def read(self, name: str) -> bytes | None:
         try:
