@@ -133,7 +133,14 @@ def _to_datetime(value: Any, has_kafka_timestamp: bool, kafka_timestamp_ms: Any)
         raise PydanticCustomError(
             "bad_timestamp", "'{value}': {error}", {"value": value[:64], "error": str(exc)}
         ) from None
-    return parsed if parsed.utcoffset() == _ZERO else parsed.astimezone(dt.UTC)
+    if parsed.utcoffset() == _ZERO:
+        return parsed
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is a valid string but no datetime in UTC
+        raise PydanticCustomError(
+            "bad_timestamp", "'{value}' is outside the range of dates in UTC", {"value": value[:64]}
+        ) from None
 
 
 _ZERO = dt.timedelta(0)

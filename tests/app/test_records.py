@@ -103,6 +103,9 @@ def test_newlines_in_text_never_split_a_stored_line() -> None:
         (message(timestamp="2025-01-31T12:00:00"), "bad_timestamp", "offset"),
         (message(timestamp="2025-02-30T12:00:00Z"), "bad_timestamp", "timestamp"),
         (message(timestamp=1_738_324_800), "bad_timestamp", "seconds"),
+        # Valid RFC 3339, but the instant falls outside datetime's range once converted to UTC.
+        (message(timestamp="9999-12-31T23:59:59-01:00"), "bad_timestamp", "timestamp"),
+        (message(timestamp="0001-01-01T00:00:00+01:00"), "bad_timestamp", "timestamp"),
         (message(timestamp=True), "wrong_type", "timestamp"),
         (message(timestamp=1.7e12), "wrong_type", "timestamp"),
         (message(source="../etc"), "bad_source", "source"),

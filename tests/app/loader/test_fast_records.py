@@ -161,6 +161,8 @@ def _corpus() -> list[tuple[bytes | None, int | None]]:
         b'{"id": "a", "id": 5, "prompt": "p", "response": "r"}',
         b'{"id": "a", "prompt": "p", "response": "r", "timestamp": 1738324800000.0}',
         b'{"id": "a", "prompt": "p", "response": "r", "timestamp": 1738324800000e0}',
+        b'{"id": "a", "prompt": "p", "response": "r", "timestamp": "9999-12-31T23:59:59-01:00"}',
+        b'{"id": "a", "prompt": "p", "response": "r", "timestamp": "0001-01-01T00:00:00+01:00"}',
     ]
     for depth in (10, 60, 70, 150, 300):
         raw.append(
