@@ -325,6 +325,12 @@ class Loader:
             )
         except InvalidRecord as invalid:
             return self._dead_letter(message, offset, value, timestamp_ms, invalid)
+        except Exception as exc:
+            # A parser bug on one message would otherwise stop every run at this offset, forever. The
+            # same bytes fail the same way on a rerun, so the dead letter is as deterministic as any.
+            log(self.logger, logging.ERROR, f"parser failed on a message: {exc!r}", offset=offset)
+            failure = InvalidRecord("parser_error", f"{type(exc).__name__}: {exc}")
+            return self._dead_letter(message, offset, value, timestamp_ms, failure)
         prefix = self._prefixes.get((source, day))
         if prefix is None:
             if len(self._prefixes) > 10_000:
