@@ -647,7 +647,10 @@ class Loader:
         # Uploads already under way may finish (briefly) so their offsets can be committed before the
         # partitions move; anything else is left to the next owner, which finds the manifests.
         futures = [f for s in revoked for c in s.pending for f in c.futures]
-        cf.wait(futures, timeout=self.settings.loader_shutdown_grace_seconds)
+        # When stopping or closing, the drain has already spent the grace period: waiting a second one
+        # here would outlast Cloud Run's 10 s between SIGTERM and SIGKILL, and lose the summary.
+        grace = 0.0 if self._closing or self._stop_signal else self.settings.loader_shutdown_grace_seconds
+        cf.wait(futures, timeout=grace)
         self._harvest(revoked, raise_on_failure=False)
         for state in revoked:
             self._orphans.extend(state.pending)
