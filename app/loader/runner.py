@@ -688,15 +688,16 @@ class Loader:
         """Messages below the start-of-run end offsets that the group has not committed, all partitions."""
         if self._consumer is None or not self._ends:
             return None
+        # Unknown rather than a traceback: the summary after a failed run (broker gone) is called here.
         try:
             committed = self._consumer.committed(
                 [TopicPartition(self.topic, p) for p in self._ends], timeout=_KAFKA_TIMEOUT
             )
+            lag = 0
+            for tp in committed:
+                end = self._ends[tp.partition]
+                start = tp.offset if tp.offset >= 0 else self._watermarks(tp.partition)[0]
+                lag += max(0, end - start)
         except KafkaException:
             return None
-        lag = 0
-        for tp in committed:
-            end = self._ends[tp.partition]
-            start = tp.offset if tp.offset >= 0 else self._watermarks(tp.partition)[0]
-            lag += max(0, end - start)
         return lag

@@ -7,7 +7,7 @@ import json
 import logging
 
 import pytest
-from confluent_kafka import TIMESTAMP_CREATE_TIME
+from confluent_kafka import TIMESTAMP_CREATE_TIME, KafkaError, KafkaException, TopicPartition
 
 from app.loader import runner
 from app.loader.deadletter import decode_value
@@ -53,3 +53,24 @@ def test_a_parser_failure_on_one_message_dead_letters_it(monkeypatch: pytest.Mon
     assert "RecursionError" in envelope["detail"]
     assert decode_value(line) == b'{"id": "a"}'
     assert loader.stats.dead_by_reason == {"parser_error": 1}
+
+
+class _BrokerGone:
+    """A consumer whose broker answers the committed offsets, then goes away."""
+
+    def committed(self, partitions: list[TopicPartition], timeout: float) -> list[TopicPartition]:
+        return [TopicPartition(tp.topic, tp.partition, -1001) for tp in partitions]
+
+    def get_watermark_offsets(self, *_args: object, **_kwargs: object) -> tuple[int, int]:
+        raise KafkaException(KafkaError(KafkaError._TRANSPORT))
+
+
+def test_lag_left_is_unknown_not_a_crash_when_the_broker_is_gone() -> None:
+    # _lag_left runs after the try of Loader.run, for the summary: an exception there would end the
+    # run with a traceback and no summary.
+    settings = LoaderSettings(gcs_bucket_name="bucket", kafka_brokers="127.0.0.1:9")
+    loader = Loader(settings, store=object(), logger=logging.getLogger("test-loader"))  # type: ignore[arg-type]
+    loader._pool.shutdown()
+    loader._consumer = _BrokerGone()  # type: ignore[assignment]
+    loader._ends = {0: 10, 1: 5}
+    assert loader._lag_left() is None
