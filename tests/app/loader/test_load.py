@@ -118,6 +118,27 @@ def _two_loaders(kafka, gcs) -> Outcome:
     return _finish_outcome(Outcome(target, [finish(first), finish(second)], data))
 
 
+def _member_leaves(kafka, gcs) -> Outcome:
+    """Two loaders in one group; one is stopped (SIGTERM) mid-batch and leaves the group. The other's
+    partitions are then revoked mid-run (uploads in flight, chunks open) and it is given all four,
+    including what the leaver had read but not committed. Tiny chunks, one upload at a time, keep it
+    busy through the rebalance. (Reruns adopting a SIGKILLed run's chunks: test_crash.py.)"""
+    target = _new_target(kafka, gcs, partitions=4)
+    data = dataset(2000, poison_every=40)
+    kafka.produce(target.topic, data.values, timestamps_ms=data.timestamps_ms)
+    settings = {
+        **SMALL_CHUNKS,
+        "loader_rotation_bytes": 1024,
+        "loader_max_buffer_bytes": 2048,
+        "loader_upload_concurrency": 1,
+        "kafka_session_timeout_ms": 2000,
+        "kafka_heartbeat_interval_ms": 200,
+    }
+    survivor = target.start(**settings)
+    victim = target.start(**settings, loader_crash_at="mid_batch:50:TERM")
+    return _finish_outcome(Outcome(target, [finish(victim), finish(survivor, timeout=90)], data))
+
+
 def _nothing_new(kafka, gcs) -> Outcome:
     target = _new_target(kafka, gcs)
     kafka.produce(target.topic, [valid_message(i) for i in range(30)])
@@ -160,6 +181,7 @@ def outcomes(kafka_broker, gcs_server):
         "arriving": _arriving,
         "sigterm": _sigterm,
         "two_loaders": _two_loaders,
+        "member_leaves": _member_leaves,
         "nothing_new": _nothing_new,
         "unknown_topic": _unknown_topic,
         "many_partitions": _many_partitions,
@@ -298,6 +320,21 @@ def test_two_loaders_in_one_group_share_the_partitions_and_store_everything_once
     assert set().union(*(run.summary["partitions"] for run in runs)) == {0, 1, 2, 3}
     assert sum(run.summary["records"] for run in runs) == len(outcome.data.valid_ids)
     assert_exactly_once(outcome.stored, outcome.data.valid_ids, outcome.data.invalid)
+    assert outcome.committed == outcome.ends
+
+
+def test_a_rebalance_mid_run_loses_and_duplicates_nothing(outcomes) -> None:
+    outcome = outcomes["member_leaves"].result()
+    victim, survivor = outcome.runs
+    assert victim.returncode == 0, victim.stdout[-2000:]
+    assert victim.summary["outcome"] == "stopped"
+    assert survivor.returncode == 0, survivor.stdout[-3000:] + survivor.stderr[-2000:]
+    # The scenario really happened: the survivor was revoked and assigned again before its end.
+    assignments = [entry for entry in survivor.logs if entry["message"] == "partitions assigned"]
+    assert len(assignments) >= 2, [entry["message"] for entry in survivor.logs][:40]
+    assert len(assignments[-1]["partitions"]) == 4
+    assert_exactly_once(outcome.stored, outcome.data.valid_ids, outcome.data.invalid)
+    assert_chunks_tile(outcome.stored, outcome.ends)
     assert outcome.committed == outcome.ends
 
 
