@@ -16,7 +16,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from components.aws import instance_types
 
-from .base import ConfigModel, Problems
+from .base import ConfigModel, Problems, pattern
 
 # --- Kubernetes and AWS name rules ------------------------------------------------------------
 
@@ -113,15 +113,6 @@ def _image_tag(value: str) -> str:
     return value
 
 
-def _pattern(regex: re.Pattern[str], what: str):
-    def check(value: str) -> str:
-        if not regex.match(value):
-            raise ValueError(f"must be {what}")
-        return value
-
-    return check
-
-
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 ServiceName = Annotated[str, AfterValidator(_service_name)]
 DnsSubdomain = Annotated[str, AfterValidator(_dns_subdomain)]
@@ -131,17 +122,17 @@ ImageRepo = Annotated[str, AfterValidator(_image_repo)]
 ImageTag = Annotated[str, AfterValidator(_image_tag)]
 EksName = Annotated[
     str,
-    AfterValidator(_pattern(_EKS_NAME, "1-100 of [A-Za-z0-9-_], starting alphanumeric")),
+    AfterValidator(pattern(_EKS_NAME, "1-100 of [A-Za-z0-9-_], starting alphanumeric")),
     Field(max_length=100),
 ]
 RoleArn = Annotated[
-    str, AfterValidator(_pattern(_ROLE_ARN, "an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"))
+    str, AfterValidator(pattern(_ROLE_ARN, "an IAM role ARN (arn:aws:iam::123456789012:role/NAME)"))
 ]
 PolicyArn = Annotated[
-    str, AfterValidator(_pattern(_POLICY_ARN, "an IAM policy ARN (arn:aws:iam::aws:policy/NAME)"))
+    str, AfterValidator(pattern(_POLICY_ARN, "an IAM policy ARN (arn:aws:iam::aws:policy/NAME)"))
 ]
-SubnetId = Annotated[str, AfterValidator(_pattern(re.compile(r"^subnet-[0-9a-f]{8,17}$"), "a subnet id"))]
-VpcId = Annotated[str, AfterValidator(_pattern(re.compile(r"^vpc-[0-9a-f]{8,17}$"), "a VPC id"))]
+SubnetId = Annotated[str, AfterValidator(pattern(re.compile(r"^subnet-[0-9a-f]{8,17}$"), "a subnet id"))]
+VpcId = Annotated[str, AfterValidator(pattern(re.compile(r"^vpc-[0-9a-f]{8,17}$"), "a VPC id"))]
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {
@@ -188,7 +179,7 @@ class ClusterConfig(ConfigModel):
     name: EksName
     """EKS cluster name. An existing cluster is looked up by this name; with ``create`` it is created."""
     version: Annotated[
-        str, AfterValidator(_pattern(_K8S_VERSION, "a Kubernetes minor version such as '1.33'"))
+        str, AfterValidator(pattern(_K8S_VERSION, "a Kubernetes minor version such as '1.33'"))
     ] = "1.33"
     """Kubernetes version: of the created cluster, and the schema rendered manifests are validated against."""
     create: bool = False
@@ -561,7 +552,7 @@ class AwsConfig(ConfigModel):
     """``llm-judge:aws``. Set ``enabled: false`` to leave the AWS half out of a stack."""
 
     enabled: bool = True
-    region: Annotated[str, AfterValidator(_pattern(_REGION, "an AWS region such as 'us-east-1'"))] = (
+    region: Annotated[str, AfterValidator(pattern(_REGION, "an AWS region such as 'us-east-1'"))] = (
         "us-east-1"
     )
     cluster: ClusterConfig = Field(default_factory=lambda: ClusterConfig(name="llm-judge"))

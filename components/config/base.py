@@ -3,7 +3,8 @@ messages that name the Pulumi config key (``llm-judge:aws.nodeGroup.minSize: ...
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -28,6 +29,17 @@ class ConfigModel(BaseModel):
         strict=True,
         validate_default=True,
     )
+
+
+def pattern(regex: re.Pattern[str], what: str) -> Callable[[str], str]:
+    """An ``AfterValidator`` that accepts strings matching ``regex`` and names what is expected."""
+
+    def check(value: str) -> str:
+        if not regex.match(value):
+            raise ValueError(f"must be {what}")
+        return value
+
+    return check
 
 
 class ConfigProblems(ValueError):

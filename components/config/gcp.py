@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 from croniter import croniter
 from pydantic import AfterValidator, Field, model_validator
 
-from .base import ConfigModel, Problems
+from .base import ConfigModel, Problems, pattern
 
 # --- GCP name rules -----------------------------------------------------------------------------
 
@@ -63,15 +63,6 @@ LOADER_ENV = (
     "KAFKA_SASL_PASSWORD",
 )
 JUDGE_ENV = ("GCP_PROJECT", "GCP_LOCATION", "INPUT_BUCKET", "OUTPUT_BUCKET", "MODEL_ID", "PROMPT_PATH")
-
-
-def _pattern(regex: re.Pattern[str], what: str):
-    def check(value: str) -> str:
-        if not regex.match(value):
-            raise ValueError(f"must be {what}")
-        return value
-
-    return check
 
 
 def cron_problem(expr: str) -> str | None:
@@ -137,19 +128,19 @@ def _labels(value: dict[str, str]) -> dict[str, str]:
 
 
 ProjectId = Annotated[
-    str, AfterValidator(_pattern(_PROJECT_ID, "a GCP project id: 6-30 of a-z 0-9 -, starting with a letter"))
+    str, AfterValidator(pattern(_PROJECT_ID, "a GCP project id: 6-30 of a-z 0-9 -, starting with a letter"))
 ]
-Region = Annotated[str, AfterValidator(_pattern(_REGION, "a GCP region such as 'us-central1'"))]
+Region = Annotated[str, AfterValidator(pattern(_REGION, "a GCP region such as 'us-central1'"))]
 Cron = Annotated[str, AfterValidator(_cron)]
 TimeZone = Annotated[str, AfterValidator(_time_zone)]
 BucketName = Annotated[str, AfterValidator(_bucket_name)]
 ObjectPrefix = Annotated[
-    str, AfterValidator(_pattern(_PREFIX, "an object name prefix ending in '/', such as 'raw/'"))
+    str, AfterValidator(pattern(_PREFIX, "an object name prefix ending in '/', such as 'raw/'"))
 ]
 ImageRef = Annotated[str, AfterValidator(_image_ref)]
 GcpLabels = Annotated[dict[str, str], AfterValidator(_labels)]
-Broker = Annotated[str, AfterValidator(_pattern(_BROKER, "HOST:PORT"))]
-EnvName = Annotated[str, AfterValidator(_pattern(_ENV_NAME, "an environment variable name"))]
+Broker = Annotated[str, AfterValidator(pattern(_BROKER, "HOST:PORT"))]
+EnvName = Annotated[str, AfterValidator(pattern(_ENV_NAME, "an environment variable name"))]
 
 
 def memory_mib(value: str) -> int:
@@ -246,7 +237,7 @@ class KafkaConfig(ConfigModel):
 
     brokers: list[Broker] = Field(default_factory=list)
     """Bootstrap brokers, HOST:PORT (required when the GCP half is enabled)."""
-    topic: Annotated[str, AfterValidator(_pattern(_KAFKA_TOPIC, "a Kafka topic name"))] = "raw-interactions"
+    topic: Annotated[str, AfterValidator(pattern(_KAFKA_TOPIC, "a Kafka topic name"))] = "raw-interactions"
     consumer_group: str = Field("gcs-loader-v1", min_length=1, max_length=255)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "SASL_SSL"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = "SCRAM-SHA-512"
@@ -435,7 +426,7 @@ class ImagesConfig(ConfigModel):
     """``images``: the Artifact Registry repository the stack pushes the images it builds to."""
 
     repository_id: Annotated[
-        str, AfterValidator(_pattern(_REPOSITORY_ID, "a repository id: a-z 0-9 -, starting with a letter"))
+        str, AfterValidator(pattern(_REPOSITORY_ID, "a repository id: a-z 0-9 -, starting with a letter"))
     ] = "flash-cache-repo"
     keep_recent_versions: int = Field(10, ge=1, le=1000)
     """Cleanup policy: always keep this many newest versions of each image."""
@@ -491,7 +482,7 @@ class GcpConfig(ConfigModel):
     region: Region = "us-central1"
     """Region of the Cloud Run jobs, schedulers, Artifact Registry and (by default) the bucket."""
     name_prefix: Annotated[
-        str, AfterValidator(_pattern(_NAME_PREFIX, "'' or up to 15 of a-z 0-9 - ending in '-', e.g. 'dev-'"))
+        str, AfterValidator(pattern(_NAME_PREFIX, "'' or up to 15 of a-z 0-9 - ending in '-', e.g. 'dev-'"))
     ] = ""
     """Prefix of every named GCP resource (jobs, schedulers, service accounts, secrets), so two stacks
     can share one project. Empty: the seed's names (``interaction-loader``, ``loader-sa``, ...)."""
