@@ -3,10 +3,13 @@ Run jobs, started by Cloud Scheduler, wired from the typed config."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pulumi
 import pulumi_gcp as gcp
 
 from components.config import NAMESPACE, ConfigError, StackConfig
+from components.config.gcp import ScheduleConfig
 from components.gcp.accounts import ServiceAccounts
 from components.gcp.bucket import HistoryBucket
 from components.gcp.bucket_access import BucketAccess
@@ -156,70 +159,80 @@ def build_gcp(cfg: StackConfig) -> None:
         task_count=g.jobs.loader.task_count,
         parallelism=g.jobs.loader.parallelism,
     )
-    loader = ScheduledJob(
-        f"{PREFIX}-loader",
-        project=project,
-        region=region,
+
+    def scheduled(
+        key: str,
+        *,
+        job_name: str,
+        schedule_name: str,
+        template: dict[str, Any],
+        schedule: ScheduleConfig,
+        description: str,
+        depends_on: list[pulumi.Resource],
+    ) -> ScheduledJob:
+        """A Cloud Run job and its scheduler: what differs per job is passed, the rest is shared."""
+        return ScheduledJob(
+            f"{PREFIX}-{key}",
+            project=project,
+            region=region,
+            job_name=job_name,
+            schedule_name=schedule_name,
+            template=template,
+            deletion_protection=g.deletion_protection,
+            schedule=schedule,
+            schedules=g.schedules,
+            invoker_email=accounts.emails["invoker"],
+            invoker_member=accounts.members["invoker"],
+            description=description,
+            depends_on=depends_on,
+            opts=opts,
+        )
+
+    loader = scheduled(
+        "loader",
         job_name=names.loader_job,
         schedule_name=names.loader_schedule,
         template=loader_template,
-        deletion_protection=g.deletion_protection,
         schedule=g.schedules.loader,
-        schedules=g.schedules,
-        invoker_email=accounts.emails["invoker"],
-        invoker_member=accounts.members["invoker"],
         description="Kafka raw-interactions -> GCS raw/ (interaction-loader)",
         # Cloud Run checks at deploy time that the job's account may read the secrets it references.
         depends_on=[*enabled, *(credentials.bindings if credentials else [])],
-        opts=opts,
     )
-    judge_template = job_template(
-        container_name="llm-judge-trigger",
-        image=image_for(JUDGE_IMAGE, g.jobs.judge.image),
-        service_account=accounts.emails["batch"],
-        env=judge_env(project=project, bucket=bucket.name, job=g.jobs.judge),
-        job=g.jobs.judge,
-    )
-    judge = ScheduledJob(
-        f"{PREFIX}-judge",
-        project=project,
-        region=region,
+    judge_image = image_for(JUDGE_IMAGE, g.jobs.judge.image)
+    judge_environment = judge_env(project=project, bucket=bucket.name, job=g.jobs.judge)
+    judge = scheduled(
+        "judge",
         job_name=names.judge_job,
         schedule_name=names.judge_schedule,
-        template=judge_template,
-        deletion_protection=g.deletion_protection,
+        template=job_template(
+            container_name="llm-judge-trigger",
+            image=judge_image,
+            service_account=accounts.emails["batch"],
+            env=judge_environment,
+            job=g.jobs.judge,
+        ),
         schedule=g.schedules.judge,
-        schedules=g.schedules,
-        invoker_email=accounts.emails["invoker"],
-        invoker_member=accounts.members["invoker"],
         description="GCS raw/ -> Vertex AI batch judge -> judgements/ (llm-judge-trigger)",
         depends_on=enabled,
-        opts=opts,
     )
 
     collect = None
     if g.jobs.collect.enabled:
-        collect = ScheduledJob(
-            f"{PREFIX}-collect",
-            project=project,
-            region=region,
+        # The judge's image, account and environment; only the arguments and sizes differ.
+        collect = scheduled(
+            "collect",
             job_name=names.collect_job,
             schedule_name=names.collect_schedule,
             template=job_template(
                 container_name="llm-judge-collect",
-                image=image_for(JUDGE_IMAGE, g.jobs.judge.image),
+                image=judge_image,
                 service_account=accounts.emails["batch"],
-                env=judge_env(project=project, bucket=bucket.name, job=g.jobs.judge),
+                env=judge_environment,
                 job=g.jobs.collect,
             ),
-            deletion_protection=g.deletion_protection,
             schedule=g.schedules.collect,
-            schedules=g.schedules,
-            invoker_email=accounts.emails["invoker"],
-            invoker_member=accounts.members["invoker"],
             description="Vertex AI predictions in batch/ -> judgements/ (llm-judge-collect)",
             depends_on=enabled,
-            opts=opts,
         )
 
     pulumi.export("gcp_project", project)
@@ -237,6 +250,6 @@ def build_gcp(cfg: StackConfig) -> None:
     pulumi.export("gcp_invoker_service_account", accounts.emails["invoker"])
     pulumi.export("gcp_vertex_agent_member", access.vertex_agent_member)
     pulumi.export("gcp_loader_image", image_for(LOADER_IMAGE, g.jobs.loader.image))
-    pulumi.export("gcp_judge_image", image_for(JUDGE_IMAGE, g.jobs.judge.image))
+    pulumi.export("gcp_judge_image", judge_image)
     if credentials is not None:
         pulumi.export("gcp_kafka_secret_ids", credentials.secret_ids)
