@@ -63,16 +63,28 @@ def split_messages(messages: Sequence[MessageLike]) -> tuple[list[str], list[dic
     system: list[str] = []
     contents: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
-        if message.role == "system":
-            system.append(message.content)
-            continue
-        role = _ROLES.get(message.role)
+        role = _gemini_role(index, message)
         if role is None:
-            raise ValueError(f"messages[{index}].role: {message.role!r} is not system, user or assistant")
-        contents.append({"role": role, "parts": [{"text": message.content}]})
-    if not contents:
-        raise ValueError("messages: the prompt renders no user message")
+            system.append(message.content)
+        else:
+            contents.append({"role": role, "parts": [{"text": message.content}]})
+    _require_turns(contents)
     return system, contents
+
+
+def _gemini_role(index: int, message: MessageLike) -> str | None:
+    """The Gemini role of a prompt message; None for a system message (it becomes systemInstruction)."""
+    if message.role == "system":
+        return None
+    role = _ROLES.get(message.role)
+    if role is None:
+        raise ValueError(f"messages[{index}].role: {message.role!r} is not system, user or assistant")
+    return role
+
+
+def _require_turns(turns: Sequence[object]) -> None:
+    if not turns:
+        raise ValueError("messages: the prompt renders no user message")
 
 
 class RequestLineBuilder:
@@ -99,15 +111,12 @@ class RequestLineBuilder:
         system: list[str] = []
         turns: list[str] = []
         for index, message in enumerate(messages):
-            if message.role == "system":
-                system.append(message.content)
-                continue
-            role = _ROLES.get(message.role)
+            role = _gemini_role(index, message)
             if role is None:
-                raise ValueError(f"messages[{index}].role: {message.role!r} is not system, user or assistant")
-            turns.append(f'{{"role":"{role}","parts":[{{"text":{quote(message.content)}}}]}}')
-        if not turns:
-            raise ValueError("messages: the prompt renders no user message")
+                system.append(message.content)
+            else:
+                turns.append(f'{{"role":"{role}","parts":[{{"text":{quote(message.content)}}}]}}')
+        _require_turns(turns)
         head = '{"key":' + quote(key) + ',"request":{"contents":[' + ",".join(turns) + "]"
         parts = [head.encode("ascii")]
         if system:
