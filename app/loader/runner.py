@@ -77,7 +77,6 @@ class PartitionState:
     end: int  # exclusive: the high watermark seen when the run started
     position: int  # next offset this run expects
     chunk: OpenChunk
-    committed: int | None = None
     done: bool = False
     pending: deque[PendingChunk] = field(default_factory=deque)
 
@@ -152,6 +151,9 @@ class Loader:
             signal.signal(signum, self._on_signal)
         outcome, exit_code = "completed", 0
         try:
+            # Before joining the group: a wrong bucket name or missing access fails at once, naming
+            # the bucket, instead of after a consume batch has been read for nothing.
+            self.store.check_bucket()
             self._consumer = Consumer(
                 {**self.settings.kafka_config(), "on_commit": self._on_commit}, logger=self.logger
             )
@@ -555,10 +557,6 @@ class Loader:
             log(self.logger, logging.WARNING, f"commit failed: {exc}", offsets=offsets)
             return
         self.stats.commits += 1
-        for partition, offset in offsets.items():
-            state = self._states.get(partition)
-            if state is not None:
-                state.committed = offset
         self.crash.hit("after_commit")
 
     def _on_commit(self, error: KafkaError | None, partitions: list[TopicPartition]) -> None:
@@ -620,7 +618,6 @@ class Loader:
                 end=end,
                 position=start,
                 chunk=OpenChunk(self.topic, partition),
-                committed=tp.offset if tp.offset >= 0 else None,
                 done=start >= end,
             )
             self._states[partition] = state

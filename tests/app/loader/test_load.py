@@ -364,14 +364,17 @@ def test_unknown_topic_fails_with_a_clear_error(outcomes) -> None:
     assert any("no-such-topic" in message for message in errors), errors
 
 
-def test_a_write_that_fails_ends_the_run_with_1_and_commits_nothing_it_covers(outcomes) -> None:
+def test_a_missing_bucket_fails_the_run_at_start_naming_it_and_commits_nothing(outcomes) -> None:
     outcome = outcomes["missing_bucket"].result()
     run = outcome.runs[0]
     assert run.returncode == 1, run.stdout[-2000:]
     assert run.summary["outcome"] == "failed"
     assert any(
-        "no-such-bucket-here" in entry["message"] for entry in run.logs if entry["severity"] == "ERROR"
+        "gs://no-such-bucket-here does not exist" in entry["message"]
+        for entry in run.logs
+        if entry["severity"] == "ERROR"
     )
+    assert run.summary["records"] == 0  # checked before anything was consumed
     assert all(offset < 0 for offset in outcome.committed.values())
 
 
