@@ -6,15 +6,21 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
 
-.PHONY: venv plan plan-diff test lint fmt bench clean
+.PHONY: venv lock plan plan-diff test lint fmt bench clean
 
 venv: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# uv comes from its own hash-checked subset of the lock (pip, once); uv then makes the venv exactly the
+# lock: same versions, same hashes, nothing else (pip stays for Pulumi's pip toolchain).
+$(STAMP): requirements.lock build/requirements/uv.txt
+	test -x $(VENV)/bin/uv || { $(PYTHON) -m venv $(VENV) && $(PY) -m pip install --quiet \
+		--disable-pip-version-check --require-hashes --no-deps -r build/requirements/uv.txt; }
+	$(VENV)/bin/uv pip sync --quiet --python $(PY) --require-hashes requirements.lock
 	touch $@
+
+## Rewrite every lock from the declared requirements (requirements*.txt, build/requirements/*.in).
+lock: $(STAMP)
+	$(PY) -m tools.locks
 
 ## The stack rendered offline under Pulumi's mock runtime: resource tree, plan.json, manifests.
 plan: $(STAMP)

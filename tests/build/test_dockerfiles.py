@@ -1,9 +1,9 @@
 """Every image definition under build/ is hadolint-clean (any finding, style included, fails), and the
-loader image is built the way the project requires: pinned base, multi-stage, non-root, the repo's pins."""
+loader image is built the way the project requires: pinned base, multi-stage, non-root
+(its pinned, hash-checked install: tests/build/test_locks.py)."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import re
 import shutil
 import subprocess
@@ -67,27 +67,6 @@ def test_loader_image_is_multi_stage_non_root_with_a_pinned_base() -> None:
     )
 
 
-def test_loader_image_installs_with_the_repo_pins_as_constraints() -> None:
-    run = next(rest for keyword, rest in _instructions(LOADER) if keyword == "RUN" and "pip install" in rest)
-    assert "-c requirements.txt -c constraints.txt" in run
-    assert "--no-cache-dir" in run
-
-
-def test_loader_constraints_match_the_tested_versions() -> None:
-    pins = [
-        line.split("==")
-        for line in (REPO / "app" / "loader" / "constraints.txt").read_text().splitlines()
-        if line and not line.startswith("#")
-    ]
-    assert pins
-    stale = {
-        name: (version, importlib.metadata.version(name))
-        for name, version in pins
-        if importlib.metadata.version(name) != version
-    }
-    assert not stale, f"constraints.txt differs from the venv (pinned, installed): {stale}"
-
-
 def test_build_context_is_an_allowlist() -> None:
     patterns = [
         line.strip()
@@ -95,5 +74,5 @@ def test_build_context_is_an_allowlist() -> None:
         if line.strip()[:1] not in ("", "#")
     ]
     assert patterns[0] == "*"
-    for needed in ("!requirements.txt", "!app", "!prompts"):
+    for needed in ("!build/requirements/*.txt", "!app", "!prompts"):
         assert needed in patterns

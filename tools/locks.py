@@ -1,0 +1,161 @@
+"""The project's locks: ``python -m tools.locks`` (``make lock``) rewrites them all with uv.
+
+One resolution, ``requirements.lock``, holds every package of the dev venv (``requirements-dev.txt``,
+which includes ``requirements.txt``) at one version with its hashes. Each image installs a subset of
+it: ``build/requirements/<image>.in`` names the image's direct dependencies and
+``build/requirements/<image>.txt`` is compiled from them with ``requirements.lock`` as constraints, so
+an image can only ever get the versions (and hashes) the tests ran with. ``uv.txt`` is the same kind
+of subset, used by the Makefile to bootstrap uv itself.
+
+Tools whose pins cannot live in the dev venv (their own requirements conflict with the program's) get
+a lock of their own in ``ISOLATED``, made the same way and installed into a venv of their own.
+
+The locks are for Linux x86_64, CPython 3.11: where CI, the images and the stack run. Hashes cover
+every published file of each pinned version, so other platforms install the same versions.
+``tests/build/test_locks.py`` fails when a lock and the declared requirements disagree.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+MAIN_SOURCE = REPO / "requirements-dev.txt"
+MAIN_LOCK = REPO / "requirements.lock"
+SUBSETS_DIR = REPO / "build" / "requirements"
+TARGET = ("--python-version", "3.11", "--python-platform", "x86_64-unknown-linux-gnu")
+
+
+@dataclass(frozen=True)
+class Subset:
+    """An install made from part of ``requirements.lock``: an image, or the uv bootstrap."""
+
+    name: str
+
+    @property
+    def source(self) -> Path:
+        return SUBSETS_DIR / f"{self.name}.in"
+
+    @property
+    def lock(self) -> Path:
+        return SUBSETS_DIR / f"{self.name}.txt"
+
+
+@dataclass(frozen=True)
+class Isolated:
+    """A tool resolved on its own (its pins conflict with the dev venv's), installed into ``venv``."""
+
+    name: str
+    source: Path
+    lock: Path
+    venv: Path
+
+
+SUBSETS = tuple(Subset(name) for name in ("judge", "loader", "batch-job", "model-loader", "uv"))
+IMAGES = {s.name: s for s in SUBSETS if s.name != "uv"}
+ISOLATED: tuple[Isolated, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pin:
+    name: str
+    version: str
+    hashes: frozenset[str]
+    via: tuple[str, ...]
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+_ENTRY = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+
+
+def read_lock(path: Path) -> dict[str, Pin]:
+    """``{canonical name: Pin}`` of a file written by ``uv pip compile --generate-hashes``."""
+    pins: dict[str, Pin] = {}
+    name = version = None
+    hashes: set[str] = set()
+    via: list[str] = []
+
+    def flush() -> None:
+        if name is not None and version is not None:
+            pins[canonical(name)] = Pin(name, version, frozenset(hashes), tuple(via))
+
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if match := _ENTRY.match(raw):
+            flush()
+            name, version = match.groups()
+            hashes, via = set(), []
+        elif line.startswith("--hash="):
+            hashes.add(line.removeprefix("--hash=").rstrip(" \\"))
+        elif line.startswith("# via "):
+            via.append(line.removeprefix("# via ").strip())
+        elif line.startswith("#   "):
+            via.append(line.removeprefix("#   ").strip())
+    flush()
+    return pins
+
+
+def read_declared(path: Path) -> dict[str, str]:
+    """``{canonical name: version}`` of the ``==`` pins in a requirements file, following ``-r``."""
+    declared: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("-r "):
+            declared.update(read_declared(path.parent / line[3:].strip()))
+        elif "==" in line:
+            name, version = line.split("==", 1)
+            declared[canonical(name.split("[")[0])] = version.split(";")[0].strip()
+    return declared
+
+
+def read_names(path: Path) -> list[str]:
+    """The package names of an ``.in`` file (one per line, comments allowed)."""
+    return [n for raw in path.read_text().splitlines() if (n := raw.split("#", 1)[0].strip())]
+
+
+def _uv() -> str:
+    beside_python = Path(sys.executable).parent / "uv"
+    found = str(beside_python) if beside_python.exists() else shutil.which("uv")
+    if not found:
+        raise SystemExit("error: uv not found: run `make venv` first")
+    return found
+
+
+def _compile(source: Path, output: Path, *constraints: Path) -> None:
+    command = [
+        _uv(),
+        "pip",
+        "compile",
+        "--quiet",
+        "--generate-hashes",
+        "--custom-compile-command",
+        "make lock",
+        *TARGET,
+        *(arg for c in constraints for arg in ("--constraint", str(c.relative_to(REPO)))),
+        "--output-file",
+        str(output.relative_to(REPO)),
+        str(source.relative_to(REPO)),
+    ]
+    print("+", " ".join(command[1:]), flush=True)
+    subprocess.run(command, cwd=REPO, check=True)
+
+
+def main() -> int:
+    _compile(MAIN_SOURCE, MAIN_LOCK)
+    for subset in SUBSETS:
+        _compile(subset.source, subset.lock, MAIN_LOCK)
+    for tool in ISOLATED:
+        _compile(tool.source, tool.lock)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
