@@ -5,6 +5,10 @@ VENV := venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
+# uv does not byte-compile at install (pip did), so with PYTHONDONTWRITEBYTECODE set (as on some CI
+# machines) every process would compile pulumi_aws' and pulumi_gcp's modules from source again: let
+# Python cache what it compiles, once, on first import.
+export PYTHONDONTWRITEBYTECODE :=
 
 .PHONY: venv lock plan plan-diff test lint fmt bench clean
 
