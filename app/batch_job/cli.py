@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app import logs
 from app.batch_job.settings import BatchJobSettings, SettingsError
 
 EXIT_OK = 0
@@ -123,9 +124,7 @@ def main(
 ) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
+    logs.setup(level=logging.DEBUG if args.verbose else logging.INFO)
     try:
         settings = settings_from(args, env_settings)
         days = resolve_days(args, today())

@@ -23,6 +23,7 @@ import httpx
 from pydantic import ValidationError
 from tqdm import tqdm
 
+from app import logs
 from app.judge.client import AsyncJudgeClient, JudgeClient, JudgeSettings, health_url
 from app.judge.prompt_file import PromptFile, PromptFileError
 from app.judge.runner import Item, judge_items, read_judged_ids, repair_tail
@@ -297,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The CLI speaks to people on stdout/stderr; library records (warnings and up) use the apps' one format.
+    logs.setup(level="WARNING")
     try:
         return args.handler(args)
     except UsageError as exc:

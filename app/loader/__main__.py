@@ -4,7 +4,6 @@ after a clean stop on SIGTERM), 1 when the run failed, 2 on invalid settings."""
 from __future__ import annotations
 
 import gc
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings(argv)
         crash = CrashPoints.from_env()
     except (SettingsError, ValueError) as exc:
-        print(json.dumps({"severity": "ERROR", "message": str(exc)}), flush=True)
+        logs.setup().error(str(exc))
         return 2
     logger = logs.setup(settings.loader_log_level)
     # The imports leave ~57k long-lived objects (pydantic, google-cloud, ...) that the cyclic GC would

@@ -47,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--models-dir", type=Path, help="models root on the node disk (MODELS_DIR, default /models)"
     )
-    common.add_argument("--log-format", choices=["json", "text"], help="LOG_FORMAT (default json)")
+    common.add_argument(
+        "--log-format",
+        choices=["auto", "json", "text"],
+        help="LOG_FORMAT (default auto: text in a terminal, JSON otherwise)",
+    )
     common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="LOG_LEVEL")
 
     model = argparse.ArgumentParser(add_help=False)
@@ -409,8 +413,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args)
     except UsageError as exc:
-        fallback = args.log_format or os.environ.get("LOG_FORMAT", "json").lower()
-        setup_logging("text" if fallback == "text" else "json")
+        setup_logging(args.log_format)
         log.error("settings.invalid", str(exc))
         return EXIT_USAGE
     setup_logging(settings.log_format, settings.log_level)

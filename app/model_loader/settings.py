@@ -63,7 +63,9 @@ class LoaderSettings(BaseSettings):
     deep_verify_on_start: bool = Field(
         False, validation_alias=_env("VERIFY_DEEP_ON_START", "deep_verify_on_start")
     )
-    log_format: Literal["json", "text"] = Field("json", validation_alias=_env("LOG_FORMAT", "log_format"))
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto", validation_alias=_env("LOG_FORMAT", "log_format")
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=_env("LOG_LEVEL", "log_level")
     )

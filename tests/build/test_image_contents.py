@@ -22,7 +22,7 @@ IMAGES = {
     "Dockerfile.model-loader": "app/model_loader",
 }
 # Distribution of a top-level import, where the names differ (compared in canonical form).
-DISTRIBUTIONS = {"yaml": "pyyaml", "pydantic_core": "pydantic"}
+DISTRIBUTIONS = {"yaml": "pyyaml", "pydantic_core": "pydantic", "pythonjsonlogger": "python-json-logger"}
 # google.* namespace packages: the distribution is named by the first two parts.
 GOOGLE = {"google.genai": "google-genai", "google.cloud": "google-cloud-storage"}
 # Namespaces that come with the distributions above (google-auth, google-api-core).
@@ -38,9 +38,10 @@ def imports(path: Path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module == "google":
-            # `from google import genai`: the namespace alone names no distribution.
-            names.update(f"google.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module in ("google", "app"):
+            # `from google import genai`: the namespace alone names no distribution; `from app import
+            # logs` imports the module app/logs.py.
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names.add(node.module)
     return names
