@@ -5,12 +5,14 @@ VENV := venv
 PY := $(VENV)/bin/python
 STACK ?= dev
 STAMP := $(VENV)/.installed
+# Schemas of the custom resources (KEDA, Prometheus Operator), npm packages pinned with hashes.
+CRDS := tools/crds/node_modules/.installed
 # uv does not byte-compile at install (pip did), so with PYTHONDONTWRITEBYTECODE set (as on some CI
 # machines) every process would compile pulumi_aws' and pulumi_gcp's modules from source again: let
 # Python cache what it compiles, once, on first import.
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: venv lock plan plan-diff test lint fmt bench clean
+.PHONY: venv crds lock plan plan-diff test lint fmt bench clean
 
 venv: $(STAMP)
 
@@ -22,22 +24,28 @@ $(STAMP): requirements.lock build/requirements/uv.txt
 	$(VENV)/bin/uv pip sync --quiet --python $(PY) --require-hashes requirements.lock
 	touch $@
 
+crds: $(CRDS)
+
+$(CRDS): tools/crds/package-lock.json tools/crds/package.json
+	npm ci --prefix tools/crds --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## Rewrite every lock from the declared requirements (requirements*.txt, build/requirements/*.in).
 lock: $(STAMP)
 	$(PY) -m tools.locks
 
 ## The stack rendered offline under Pulumi's mock runtime: resource tree, plan.json, manifests.
-plan: $(STAMP)
+plan: $(STAMP) $(CRDS)
 	$(PY) -m tools.plan --stack $(STACK)
 
 ## Reviewable diff of two offline plans: make plan-diff BASE=old/plan.json [STACK=dev]
-plan-diff: $(STAMP)
+plan-diff: $(STAMP) $(CRDS)
 	@test -n "$(BASE)" || { echo "usage: make plan-diff BASE=<old plan.json> [STACK=dev]" >&2; exit 2; }
 	$(PY) -m tools.plan --stack $(STACK) --quiet
 	$(PY) -m tools.plan_diff "$(BASE)" build/plan/$(STACK)/plan.json
 
 ## The whole test suite (lint first: a lint failure is a test failure).
-test: $(STAMP)
+test: $(STAMP) $(CRDS)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n auto
@@ -57,4 +65,4 @@ bench: $(STAMP)
 	$(PY) -m bench.batch_input
 
 clean:
-	rm -rf build/plan build/bench .pytest_cache .ruff_cache
+	rm -rf build/plan build/bench .pytest_cache .ruff_cache tools/crds/node_modules

@@ -7,10 +7,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components.aws.cluster import ClusterAccess
+from components.aws.cluster_autoscaler import ClusterAutoscaler
 from components.aws.device_plugin import NvidiaDevicePlugin
 from components.aws.judge_inference import JudgeInference
+from components.aws.judge_scaling import JudgeScaling
 from components.aws.model_cache import ModelCache
 from components.aws.model_loader_image import ModelLoaderImage
+from components.aws.monitoring import JudgeMonitoring
 from components.aws.namespace import JudgeNamespace
 from components.aws.node_group import GpuNodeGroup
 from components.config import StackConfig
@@ -55,7 +58,15 @@ def build_aws(cfg: StackConfig) -> None:
     else:
         loader_image = ModelLoaderImage(f"{PREFIX}-model-loader", dict(tags), opts=aws_opts).ref
 
-    ModelCache(
+    if acfg.cluster_autoscaler.enabled:
+        ClusterAutoscaler(
+            f"{PREFIX}-cluster-autoscaler",
+            acfg,
+            cluster_name=cluster.cluster_name,
+            opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.provider}),
+        )
+
+    cache = ModelCache(
         f"{PREFIX}-model-cache",
         acfg,
         image=loader_image,
@@ -70,6 +81,17 @@ def build_aws(cfg: StackConfig) -> None:
         depends_on=[namespace.resource, *gpu_ready],
         opts=k8s_opts,
     )
+    base_url = judge.base_url
+    if acfg.autoscaling.enabled:
+        scaling = JudgeScaling(
+            f"{PREFIX}-scaling", acfg, depends_on=[namespace.resource, judge], opts=k8s_opts
+        )
+        if scaling.base_url is not None:
+            base_url = scaling.base_url
+    if acfg.prometheus.operator:
+        JudgeMonitoring(
+            f"{PREFIX}-monitoring", acfg, depends_on=[namespace.resource, judge, cache], opts=k8s_opts
+        )
 
     pulumi.export("aws_cluster_name", cluster.cluster_name)
     pulumi.export("aws_gpu_node_group_name", nodes.node_group_name)
@@ -77,5 +99,7 @@ def build_aws(cfg: StackConfig) -> None:
     pulumi.export("aws_gpu_autoscaling_group_name", nodes.autoscaling_group_name)
     pulumi.export("aws_namespace", namespace.name)
     pulumi.export("aws_judge_service_dns", judge.service_dns)
-    pulumi.export("aws_judge_base_url", judge.base_url)
+    # What callers use: through the HTTP add-on's interceptor when the judge may be at zero replicas.
+    pulumi.export("aws_judge_base_url", base_url)
+    pulumi.export("aws_judge_service_base_url", judge.base_url)
     pulumi.export("aws_judge_served_model_name", judge.served_model_name)

@@ -17,6 +17,7 @@ import kubernetes_validate
 import yaml
 from kubernetes_validate.utils import all_versions, major_minor
 
+from . import crd_validate
 from .mocks import kubernetes_auto_name
 from .plan_runtime import Plan, PlannedResource
 
@@ -103,7 +104,11 @@ def check_version_supported(version: str) -> None:
 
 
 def validate(manifest: Manifest, version: str) -> str | None:
-    """None if the object is valid for ``version`` (strict: unknown fields are errors), else why not."""
+    """None if the object is valid for ``version`` (strict: unknown fields are errors), else why not.
+    Custom resources go through ``tools.crd_validate`` (one at a time here; ``validate_all`` batches)."""
+    if crd_validate.is_custom(manifest.obj):
+        problem = crd_validate.validate([(manifest.filename, manifest.obj)])[manifest.filename]
+        return f"{manifest.filename}: {problem}" if problem else None
     try:
         kubernetes_validate.validate(manifest.obj, version, strict=True)
     except kubernetes_validate.ValidationError as exc:
@@ -112,3 +117,15 @@ def validate(manifest: Manifest, version: str) -> str | None:
     except kubernetes_validate.SchemaNotFoundError as exc:
         return f"{manifest.filename}: {exc.message}"
     return None
+
+
+def validate_all(found: list[Manifest], version: str) -> list[str]:
+    """Every problem of ``found``: core kinds against Kubernetes ``version``'s schema, custom resources
+    against their operators' schemas (one Node process for all of them)."""
+    problems = [p for p in (validate(m, version) for m in found if not crd_validate.is_custom(m.obj)) if p]
+    custom = [(m.filename, m.obj) for m in found if crd_validate.is_custom(m.obj)]
+    if custom:
+        for name, problem in crd_validate.validate(custom).items():
+            if problem:
+                problems.append(f"{name}: {problem}")
+    return problems

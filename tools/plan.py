@@ -21,6 +21,7 @@ import pulumi
 
 from components.config import ConfigError
 
+from . import crd_validate
 from . import manifests as k8s
 from .plan_runtime import REPO_ROOT, Plan, project_name, render
 
@@ -144,7 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     plan_path, found = write_plan(plan, args.out_dir)
-    problems = [p for p in (k8s.validate(m, version) for m in found) if p]
+    try:
+        problems = k8s.validate_all(found, version)
+    except crd_validate.SchemasMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     shown = _relative(plan_path)
     print(f"\nplan: {shown} ({len(plan.resources)} resources)")
     manifest_dir = _relative(plan_path.parent / "manifests")

@@ -74,6 +74,27 @@ REJECTED_FAMILIES: dict[str, str] = {
 """Families we know and refuse, with the reason shown in the config error."""
 
 
+ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+"""The label the cluster-autoscaler's AWS provider treats as "this node has GPUs": while a node carries it
+but does not yet advertise ``nvidia.com/gpu`` (device plugin starting), the autoscaler counts it as
+an upcoming GPU node instead of adding another one."""
+
+ACCELERATOR_VALUES: dict[str, str] = {
+    "NVIDIA A10G": "nvidia-a10g",
+    "NVIDIA L4": "nvidia-l4",
+    "NVIDIA L40S": "nvidia-l40s",
+    "NVIDIA A100": "nvidia-tesla-a100",
+    "NVIDIA H100": "nvidia-h100",
+    "NVIDIA H200": "nvidia-h200",
+}
+"""Value of ``ACCELERATOR_LABEL`` per GPU model, in the autoscaler's naming (its AWS provider knows
+``nvidia-a10g`` and ``nvidia-tesla-a100`` by these names; the others follow the same scheme)."""
+
+
+def accelerator(gpu: GpuInstanceType) -> str:
+    return ACCELERATOR_VALUES[gpu.gpu_model]
+
+
 def lookup(instance_type: str) -> GpuInstanceType | None:
     return SUPPORTED.get(instance_type)
 

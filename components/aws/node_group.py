@@ -107,7 +107,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
                 "desired_size": ng.desired_size,
                 "max_size": ng.max_size,
             },
-            labels=dict(ng.labels),
+            labels=spec.node_labels(ng, template_instance),
             taints=spec.eks_taints(ng.taints),
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             update_config={"max_unavailable": 1},

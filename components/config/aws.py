@@ -16,6 +16,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from components.aws import instance_types
 
+from .aws_scaling import AutoscalingConfig, ClusterAutoscalerConfig, PrometheusConfig, check_scaling
 from .base import ConfigModel, Problems, pattern
 
 # --- Kubernetes and AWS name rules ------------------------------------------------------------
@@ -566,6 +567,9 @@ class AwsConfig(ConfigModel):
     model_loader: ModelLoaderConfig = Field(default_factory=ModelLoaderConfig)
     device_plugin: DevicePluginConfig = Field(default_factory=DevicePluginConfig)
     network_policy: NetworkPolicyConfig = Field(default_factory=NetworkPolicyConfig)
+    cluster_autoscaler: ClusterAutoscalerConfig = Field(default_factory=ClusterAutoscalerConfig)
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
+    prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags for every AWS resource of the stack."""
 
@@ -594,5 +598,6 @@ class AwsConfig(ConfigModel):
                     f"{self.vllm.replicas} replicas need more GPUs than nodeGroup.maxSize {ng.max_size} "
                     f"nodes provide (room for {capacity})",
                 )
+        check_scaling(self, p)
         p.raise_if_any()
         return self

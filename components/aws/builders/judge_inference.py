@@ -110,6 +110,11 @@ def deployment(cfg: AwsConfig, loader_image: str) -> dict[str, Any]:
             {"name": "tmp", "mountPath": TMP_MOUNT},
         ],
     }
+    spec: dict[str, Any] = {}
+    if not cfg.autoscaling.enabled:
+        # With autoscaling the field is left out: KEDA's HPA owns it, and a value here would make every
+        # `pulumi up` reset the replica count (server-side apply would take the field back).
+        spec["replicas"] = v.replicas
     return {
         "metadata": {
             "name": cfg.service_name,
@@ -118,13 +123,13 @@ def deployment(cfg: AwsConfig, loader_image: str) -> dict[str, Any]:
             "annotations": await_annotations(v.await_timeout_seconds, v.skip_await),
         },
         "spec": {
-            "replicas": v.replicas,
+            **spec,
             # One GPU per replica and nodes with no spare GPU: a rolling update's surge pod could never
             # schedule, so the old pod goes first.
             "strategy": {"type": "Recreate"},
             "selector": {"matchLabels": selector(cfg)},
             "template": {
-                "metadata": {"labels": labels},
+                "metadata": {"labels": labels, "annotations": scrape_annotations(cfg)},
                 "spec": {
                     "serviceAccountName": cfg.service_name,
                     "automountServiceAccountToken": False,
@@ -149,6 +154,16 @@ def deployment(cfg: AwsConfig, loader_image: str) -> dict[str, Any]:
                 },
             },
         },
+    }
+
+
+def scrape_annotations(cfg: AwsConfig) -> dict[str, str]:
+    """The common ``prometheus.io/*`` convention, for a Prometheus without the Operator (its usual
+    ``kubernetes-pods`` job scrapes annotated pods); the Operator's PodMonitor ignores them."""
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(cfg.vllm.port),
+        "prometheus.io/path": "/metrics",
     }
 
 
@@ -187,6 +202,10 @@ KUBE_DNS_PEER = {
 }
 
 
+def _namespace_peer(namespace: str) -> dict[str, Any]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+
+
 def network_policy(cfg: AwsConfig) -> dict[str, Any]:
     """Ingress: only judge-client pods, only on the server port. Egress: DNS to kube-dns only (the
     model is local and HF_HUB_OFFLINE is set, so vLLM never needs the network)."""
@@ -194,6 +213,14 @@ def network_policy(cfg: AwsConfig) -> dict[str, Any]:
     client: dict[str, Any] = {"podSelector": {"matchLabels": dict(np.client_pod_labels)}}
     if np.client_namespace_labels is not None:
         client["namespaceSelector"] = {"matchLabels": dict(np.client_namespace_labels)}
+    peers = [client]
+    if cfg.autoscaling.enabled and cfg.autoscaling.wake.enabled:
+        # Woken-up traffic arrives from the HTTP add-on's interceptor (access control for callers then
+        # sits in front of the interceptor: docs/aws.md).
+        peers.append(_namespace_peer(cfg.autoscaling.keda.namespace))
+    if cfg.autoscaling.enabled or cfg.prometheus.operator:
+        # Prometheus scrapes /metrics on the same port (vLLM has no separate metrics port).
+        peers.append(_namespace_peer(cfg.prometheus.namespace))
     return {
         "metadata": {
             "name": cfg.service_name,
@@ -203,7 +230,7 @@ def network_policy(cfg: AwsConfig) -> dict[str, Any]:
         "spec": {
             "podSelector": {"matchLabels": selector(cfg)},
             "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"from": [client], "ports": [{"port": cfg.vllm.port, "protocol": "TCP"}]}],
+            "ingress": [{"from": peers, "ports": [{"port": cfg.vllm.port, "protocol": "TCP"}]}],
             "egress": [
                 {
                     "to": [KUBE_DNS_PEER],

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from components.aws.instance_types import GpuInstanceType
+from components.aws.instance_types import ACCELERATOR_LABEL, GpuInstanceType, accelerator
 from components.config.aws import NodeGroupConfig, TaintConfig
 
 AMI_TYPE = "AL2023_x86_64_NVIDIA"
@@ -80,13 +80,20 @@ def discovery_tags(cluster_name: str) -> dict[str, str]:
     return {f"{CA_PREFIX}/enabled": "true", f"{CA_PREFIX}/{cluster_name}": "owned"}
 
 
+def node_labels(node_group: NodeGroupConfig, instance: GpuInstanceType) -> dict[str, str]:
+    """The group's labels plus the cluster-autoscaler's GPU label (its AWS documentation asks for it
+    on GPU nodes: without it, a new node whose device plugin has not yet advertised its GPUs looks
+    like a node without GPUs, and the autoscaler adds another one for the same pending pod)."""
+    return {**node_group.labels, ACCELERATOR_LABEL: accelerator(instance)}
+
+
 def node_template_tags(node_group: NodeGroupConfig, instance: GpuInstanceType) -> dict[str, str]:
     """What a node of this group will look like, for cluster-autoscaler while the group has no nodes:
     without the label, taint and ``nvidia.com/gpu`` tags a pending GPU pod looks unschedulable on this
     group and the autoscaler never scales it up from zero."""
     template = f"{CA_PREFIX}/node-template"
     tags: dict[str, str] = {}
-    for key, value in node_group.labels.items():
+    for key, value in node_labels(node_group, instance).items():
         tags[f"{template}/label/{key}"] = value
     for taint in node_group.taints:
         tags[f"{template}/taint/{taint.key}"] = f"{taint.value}:{taint.effect}"

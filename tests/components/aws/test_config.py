@@ -36,7 +36,7 @@ def test_dev_is_small_and_spot_prod_is_on_demand_and_larger():
     assert dev.node_group.min_size == 0, "dev should scale to zero when idle"
     assert prod.node_group.min_size >= 1, "prod keeps a judge warm"
     assert prod.node_group.max_size > dev.node_group.max_size
-    assert prod.vllm.replicas > dev.vllm.replicas
+    assert prod.autoscaling.max_replicas > dev.autoscaling.max_replicas
     assert dev.cluster.name != prod.cluster.name
 
 

@@ -165,8 +165,13 @@ def test_service_account_without_token(dev, deployment):
     assert pod_spec(deployment)["serviceAccountName"] == sa["metadata"]["name"]
 
 
-def test_network_policy_admits_only_judge_clients_and_dns(dev, deployment):
-    np = one(dev, NETPOL, "inference-netpol").inputs["spec"]
+def _namespace(name: str) -> dict:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
+def test_network_policy_admits_only_judge_clients_and_dns(deployment):
+    plan = render_aws("dev", {"autoscaling": {"enabled": False}, "prometheus": {"operator": False}})
+    np = one(plan, NETPOL, "inference-netpol").inputs["spec"]
     pod_labels = deployment.inputs["spec"]["template"]["metadata"]["labels"]
     assert np["podSelector"]["matchLabels"].items() <= pod_labels.items()
     assert np["policyTypes"] == ["Ingress", "Egress"]
@@ -179,15 +184,30 @@ def test_network_policy_admits_only_judge_clients_and_dns(dev, deployment):
     assert peer["podSelector"] == {"matchLabels": {"k8s-app": "kube-dns"}}
 
 
+def test_network_policy_admits_the_wake_interceptor_and_prometheus_when_they_are_used(dev):
+    (rule,) = one(dev, NETPOL, "inference-netpol").inputs["spec"]["ingress"]
+    assert rule["from"] == [
+        {"podSelector": {"matchLabels": {"app": "judge-service"}}},
+        _namespace("keda"),  # the HTTP add-on's interceptor forwards woken-up requests
+        _namespace("monitoring"),  # Prometheus scrapes /metrics on the same port
+    ]
+    assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]
+
+
 def test_network_policy_can_admit_clients_from_other_namespaces():
     plan = render_aws("dev", {"networkPolicy": {"clientNamespaceLabels": {"team": "evals"}}})
     (rule,) = one(plan, NETPOL, "inference-netpol").inputs["spec"]["ingress"]
     assert rule["from"][0]["namespaceSelector"] == {"matchLabels": {"team": "evals"}}
 
 
-def test_exports_the_in_cluster_url(dev):
+def test_exports_the_in_cluster_urls(dev):
+    prod = render_aws("prod")
+    # dev may be at zero replicas: callers go through the HTTP add-on's interceptor, which wakes it.
     assert (
         dev.outputs["aws_judge_base_url"]
-        == "http://judge-inference-service.llm-judge.svc.cluster.local:8000/v1"
+        == "http://judge-inference-service-wake.llm-judge.svc.cluster.local:8080/v1"
     )
+    direct = "http://judge-inference-service.llm-judge.svc.cluster.local:8000/v1"
+    assert dev.outputs["aws_judge_service_base_url"] == direct
+    assert prod.outputs["aws_judge_base_url"] == direct
     assert dev.outputs["aws_judge_service_dns"] == "judge-inference-service.llm-judge.svc.cluster.local"

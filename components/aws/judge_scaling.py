@@ -1,0 +1,83 @@
+"""JudgeScaling: KEDA (and its HTTP add-on) when the stack installs them, the ScaledObject on vLLM's
+queue, and with ``autoscaling.wake`` the HTTPScaledObject plus the Service callers use to reach the
+judge through the add-on's interceptor."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.config.aws import AwsConfig
+
+from .builders import judge_scaling as spec
+
+TYPE = "llm-judge:aws:JudgeScaling"
+
+
+def _custom_resource(
+    name: str, manifest: dict, opts: pulumi.ResourceOptions
+) -> k8s.apiextensions.CustomResource:
+    return k8s.apiextensions.CustomResource(
+        name,
+        api_version=manifest["apiVersion"],
+        kind=manifest["kind"],
+        metadata=manifest["metadata"],
+        spec=manifest["spec"],
+        opts=opts,
+    )
+
+
+class JudgeScaling(pulumi.ComponentResource):
+    base_url: pulumi.Output[str] | None
+    """The URL callers use when requests may arrive at zero replicas (through the interceptor)."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: AwsConfig,
+        depends_on: list[pulumi.Resource],
+        opts: pulumi.ResourceOptions | None = None,
+    ):
+        super().__init__(TYPE, name, None, opts)
+        s = cfg.autoscaling
+        keda_ready: list[pulumi.Resource] = []
+        repository: k8s.helm.v3.RepositoryOptsArgsDict = {"repo": spec.KEDA_CHART_REPO}
+        if s.keda.install:
+            keda = k8s.helm.v3.Release(
+                f"{name}-keda",
+                name="keda",
+                chart=spec.KEDA_CHART,
+                version=s.keda.chart_version,
+                repository_opts=repository,
+                namespace=s.keda.namespace,
+                create_namespace=True,
+                values=spec.keda_values(cfg),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            keda_ready.append(keda)
+        if s.wake.enabled and s.wake.install:
+            keda_ready.append(
+                k8s.helm.v3.Release(
+                    f"{name}-http-add-on",
+                    name="http-add-on",
+                    chart=spec.HTTP_ADDON_CHART,
+                    version=s.wake.chart_version,
+                    repository_opts=repository,
+                    namespace=s.keda.namespace,
+                    create_namespace=True,
+                    values=spec.http_addon_values(cfg),
+                    # Its CRDs and scaler talk to KEDA's: install after it.
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(keda_ready)),
+                )
+            )
+        # The CRs need KEDA's CRDs and the judge Deployment they target.
+        child = pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *keda_ready])
+        if s.wake.enabled:
+            _custom_resource(f"{name}-httpso", spec.http_scaled_object(cfg), child)
+            wake = spec.wake_service(cfg)
+            k8s.core.v1.Service(f"{name}-wake-svc", metadata=wake["metadata"], spec=wake["spec"], opts=child)
+            self.base_url = pulumi.Output.from_input(spec.wake_base_url(cfg))
+        else:
+            self.base_url = None
+        _custom_resource(f"{name}-scaledobject", spec.scaled_object(cfg), child)
+        self.register_outputs({"base_url": self.base_url})
