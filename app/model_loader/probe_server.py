@@ -1,10 +1,12 @@
-"""HTTP probes of `serve`: `GET /healthz` (200 while the process runs) and `GET /readyz` (200 only when the
-model is complete and valid, 503 otherwise, JSON body saying why)."""
+"""HTTP probes of `serve`: `GET /healthz` (200 while the process runs), `GET /readyz` (200 only when the
+model is complete and valid, 503 otherwise, JSON body saying why) and `GET /metrics` (Prometheus text,
+app/model_loader/metrics.py)."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -20,6 +22,7 @@ class ServeStatus:
     revision: str
     commit: str | None = None
     since: str = ""
+    since_epoch: float | None = None
 
 
 class ServeState:
@@ -27,7 +30,9 @@ class ServeState:
 
     def __init__(self, repo_id: str, revision: str) -> None:
         self._lock = threading.Lock()
-        self._status = ServeStatus(False, "starting", "starting up", repo_id, revision, since=_now())
+        self._status = ServeStatus(
+            False, "starting", "starting up", repo_id, revision, since=_now(), since_epoch=time.time()
+        )
 
     def set(self, state: str, detail: str, *, ready: bool = False, commit: str | None = None) -> None:
         with self._lock:
@@ -40,6 +45,7 @@ class ServeState:
                 self._status.revision,
                 commit if commit is not None else self._status.commit,
                 _now() if changed else self._status.since,
+                time.time() if changed else self._status.since_epoch,
             )
 
     def snapshot(self) -> ServeStatus:
@@ -54,9 +60,11 @@ class ProbeServer:
         port: int,
         state: ServeState,
         extra: Callable[[], dict] | None = None,
+        metrics: Callable[[], bytes] | None = None,
     ) -> None:
         probe_state = state
         progress = extra
+        render_metrics = metrics
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, format: str, *args: object) -> None:
@@ -71,14 +79,19 @@ class ProbeServer:
                     body = asdict(status)
                     if not status.ready and progress is not None:
                         body.update(progress())
+                    body.pop("since_epoch", None)
                     self._reply(200 if status.ready else 503, body)
+                elif path == "/metrics" and render_metrics is not None:
+                    self._send(200, render_metrics(), "text/plain; version=0.0.4; charset=utf-8")
                 else:
-                    self._reply(404, {"error": f"no such endpoint {path}; try /healthz or /readyz"})
+                    self._reply(404, {"error": f"no such endpoint {path}; try /healthz, /readyz or /metrics"})
 
             def _reply(self, code: int, payload: dict) -> None:
-                data = json.dumps(payload).encode()
+                self._send(code, json.dumps(payload).encode(), "application/json")
+
+            def _send(self, code: int, data: bytes, content_type: str) -> None:
                 self.send_response(code)
-                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)

@@ -21,6 +21,7 @@ from app.model_loader.errors import (
     ModelInvalidError,
 )
 from app.model_loader.logs import EventLogger
+from app.model_loader.metrics import LoaderMetrics
 from app.model_loader.probe_server import ProbeServer, ServeState
 from app.model_loader.remote import Hub
 from app.model_loader.settings import LoaderSettings
@@ -100,7 +101,8 @@ def serve(settings: LoaderSettings, store: ModelStore, hub_factory: Callable[[],
         current = store.progress(dir_name)
         return {"progress": asdict(current)} if current is not None else {}
 
-    server = ProbeServer(settings.bind, settings.port, state, progress)
+    metrics = LoaderMetrics(state, lambda: store.progress(dir_name))
+    server = ProbeServer(settings.bind, settings.port, state, progress, metrics.render)
     server.start()
     log.info("serve.start", f"probes on {settings.bind}:{server.port} (/healthz, /readyz)", port=server.port)
 
@@ -126,6 +128,7 @@ def serve(settings: LoaderSettings, store: ModelStore, hub_factory: Callable[[],
                 if stop.is_set():
                     return
                 delay = backoff.next_delay()
+                metrics.retried()
                 state.set("retrying", f"{exc} (next attempt in {delay:.0f}s)")
                 log.error("serve.retry", f"{exc}; retrying in {delay:.1f}s", error=type(exc).__name__)
                 stop.wait(delay)
@@ -143,6 +146,9 @@ def serve(settings: LoaderSettings, store: ModelStore, hub_factory: Callable[[],
                 stop.set()
                 return
             backoff.reset()
+            if result.downloaded:
+                metrics.downloaded(result.manifest.total_size)
+            metrics.verified(time.time())
             commit = result.manifest.commit
             state.set("ready", f"{repo_id}@{commit[:12]} complete", ready=True, commit=commit)
             log.info(
@@ -151,6 +157,8 @@ def serve(settings: LoaderSettings, store: ModelStore, hub_factory: Callable[[],
             # Re-check what is served; if a file disappears or shrinks, report unready and converge again.
             while not stop.wait(settings.recheck_interval):
                 now = store.readiness(repo_id)
+                if now.ready:
+                    metrics.verified(time.time())
                 if not now.ready:
                     state.set("downloading", now.reason)
                     log.warning("serve.unready", f"model became invalid: {now.reason}", state=now.state)

@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from app.model_loader import layout
 from app.model_loader.errors import (
@@ -21,6 +22,7 @@ from app.model_loader.errors import (
     EXIT_TIMEOUT,
     EXIT_USAGE,
 )
+from app.model_loader.manifest import read_manifest
 from app.model_loader.store import check_tree
 from tests.app.model_loader.conftest import REPO_ID, wait_until
 
@@ -100,7 +102,19 @@ def _get(url: str) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-def test_serve_reports_ready_only_when_complete_and_stops_on_sigterm(hub, start_cli):
+def _metrics(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """``/metrics`` parsed as Prometheus would: (sample name, sorted labels) -> value."""
+    with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:  # noqa: S310 - loopback test URL
+        assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_serve_reports_ready_only_when_complete_and_stops_on_sigterm(hub, models_dir, start_cli):
     gate = hub.stall("model.safetensors")
     server = start_cli("serve", "--port", "0", "--bind", "127.0.0.1")
     port = server.wait_for_event("serve.start")["port"]
@@ -113,11 +127,31 @@ def test_serve_reports_ready_only_when_complete_and_stops_on_sigterm(hub, start_
     assert status == 503
     assert body["state"] == "downloading"
     assert waiter.proc.poll() is None, "wait must not be satisfied by a partial download"
+    during = _metrics(base)
+    assert during[("model_loader_ready", ())] == 0
+    assert during[("model_loader_state", (("state", "downloading"),))] == 1
+    assert during[("model_loader_verified", ())] == 0
+    assert during[("model_loader_download_bytes", ())] > 0, "the files before the stalled one are on disk"
+    assert (
+        "model_loader_served_revision_info",
+        (("commit", ""), ("repo_id", REPO_ID), ("revision", "main")),
+    ) in during
 
     gate.release()
     wait_until(lambda: _get(f"{base}/readyz")[0] == 200, message="/readyz 200")
-    assert _get(f"{base}/readyz")[1]["commit"] == _commit(hub, "main")
+    commit = _commit(hub, "main")
+    assert _get(f"{base}/readyz")[1]["commit"] == commit
     assert waiter.finish() == EXIT_OK
+    after = _metrics(base)
+    assert after[("model_loader_ready", ())] == 1
+    assert after[("model_loader_state", (("state", "ready"),))] == 1
+    assert after[("model_loader_verified", ())] == 1
+    assert after[("model_loader_downloads_total", ())] == 1
+    served = (("commit", commit), ("repo_id", REPO_ID), ("revision", "main"))
+    assert after[("model_loader_served_revision_info", served)] == 1
+    size = read_manifest(models_dir / layout.model_dir_name(REPO_ID)).total_size
+    assert after[("model_loader_downloaded_bytes_total", ())] == size > 0
+    assert after[("model_loader_download_bytes", ())] == 0
 
     server.proc.send_signal(signal.SIGTERM)
     assert server.finish() == EXIT_OK
@@ -143,6 +177,7 @@ def test_serve_retries_while_the_hub_is_down_instead_of_exiting(hub, start_cli):
     assert _get(f"http://127.0.0.1:{port}/readyz")[1]["state"] == "retrying"
     assert server.proc.poll() is None
 
+    assert _metrics(f"http://127.0.0.1:{port}")[("model_loader_retries_total", ())] >= 1
     hub.set_unavailable(False)
     wait_until(lambda: _get(f"http://127.0.0.1:{port}/readyz")[0] == 200, message="/readyz 200")
     server.proc.send_signal(signal.SIGTERM)
