@@ -1,0 +1,321 @@
+"""GPU only when needed: the cluster-autoscaler (identity, scoped IAM, pinned chart), KEDA's objects
+(replicas from vLLM's queue, dev to zero with a wake-up path, prod warm), and the config rules that
+keep them consistent."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.aws import autoscaler_versions, instance_types
+from components.aws.builders import cluster_autoscaler as ca_spec
+from components.aws.builders import judge_scaling as scaling_spec
+from components.config import ConfigError, load_stack_config
+from tests.components.aws.helpers import DEPLOYMENT, NODE_GROUP, aws_block, merged, one, render_aws
+
+RELEASE = "kubernetes:helm.sh/v3:Release"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ROLE = "aws:iam/role:Role"
+ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+ADDON = "aws:eks/addon:Addon"
+SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
+HTTP_SCALED_OBJECT = "kubernetes:http.keda.sh/v1alpha1:HTTPScaledObject"
+SERVICE = "kubernetes:core/v1:Service"
+ASG_TAG = "aws:autoscaling/tag:Tag"
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return render_aws("dev")
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return render_aws("prod")
+
+
+def problems(stack: str, overrides: dict) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        load_stack_config({"aws": merged(aws_block(stack), overrides), "gcp": {"enabled": False}})
+    return info.value.problems
+
+
+# --- cluster-autoscaler ---------------------------------------------------------------------------
+
+
+def test_write_actions_only_on_this_clusters_tagged_groups(dev):
+    policy = json.loads(one(dev, ROLE_POLICY, "autoscaler-policy").inputs["policy"])
+    writes = [s for s in policy["Statement"] if set(s["Action"]) & set(ca_spec.WRITE_ACTIONS)]
+    assert len(writes) == 1, "the write actions live in one statement"
+    (write,) = writes
+    assert set(write["Action"]) == {
+        "autoscaling:SetDesiredCapacity",
+        "autoscaling:TerminateInstanceInAutoScalingGroup",
+    }
+    assert write["Condition"] == {
+        "StringEquals": {
+            "aws:ResourceTag/k8s.io/cluster-autoscaler/llm-judge-dev": "owned",
+            "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
+        }
+    }
+    for statement in policy["Statement"]:
+        if statement is not write:
+            actions = statement["Action"]
+            assert not any(
+                a.startswith(("autoscaling:Set", "autoscaling:Terminate", "autoscaling:Update"))
+                for a in actions
+            )
+            assert all(":Describe" in a or ":Get" in a for a in actions), actions
+
+
+def test_the_conditions_are_exactly_the_tags_the_gpu_group_carries(dev):
+    policy = json.loads(one(dev, ROLE_POLICY, "autoscaler-policy").inputs["policy"])
+    (write,) = [s for s in policy["Statement"] if "Condition" in s]
+    required = {k.removeprefix("aws:ResourceTag/"): v for k, v in write["Condition"]["StringEquals"].items()}
+    group_tags = one(dev, NODE_GROUP, "-ng").inputs["tags"]
+    assert required.items() <= group_tags.items(), "the autoscaler could not scale the GPU group it discovers"
+
+
+def test_identity_is_eks_pod_identity_for_the_charts_service_account(dev):
+    role = one(dev, ROLE, "autoscaler-role").inputs
+    (trust,) = json.loads(role["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert sorted(trust["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    association = one(dev, ASSOCIATION, "pod-identity").inputs
+    chart = one(dev, RELEASE, "autoscaler-chart").inputs
+    assert association["namespace"] == chart["namespace"] == "kube-system"
+    assert association["serviceAccount"] == chart["values"]["rbac"]["serviceAccount"]["name"]
+    assert association["clusterName"] == "llm-judge-dev"
+
+
+def test_pod_identity_agent_is_installed_on_a_created_cluster_only():
+    assert render_aws("dev").of_type(ADDON) == []
+    subnets = ["subnet-0123456789abcdef0"]
+    created = render_aws(
+        "dev", {"cluster": {"create": True, "vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": subnets}}
+    )
+    (addon,) = created.of_type(ADDON)
+    assert addon.inputs["addonName"] == "eks-pod-identity-agent"
+    forced = render_aws("dev", {"clusterAutoscaler": {"installPodIdentityAgent": True}})
+    assert [a.inputs["addonName"] for a in forced.of_type(ADDON)] == ["eks-pod-identity-agent"]
+
+
+def test_chart_and_image_match_the_clusters_kubernetes_minor(dev):
+    chart = one(dev, RELEASE, "autoscaler-chart").inputs
+    assert (chart["chart"], chart["version"]) == ("cluster-autoscaler", "9.51.0")
+    assert chart["repositoryOpts"] == {"repo": "https://kubernetes.github.io/autoscaler"}
+    assert chart["values"]["image"]["tag"] == "v1.33.1"
+    for version in ("1.31", "1.35"):
+        plan = render_aws("dev", {"cluster": {"version": version}})
+        row = autoscaler_versions.RELEASES[version]
+        chart = one(plan, RELEASE, "autoscaler-chart").inputs
+        assert (chart["version"], chart["values"]["image"]["tag"]) == (row.chart_version, row.image_tag)
+
+
+@pytest.mark.parametrize("version", sorted(autoscaler_versions.RELEASES))
+def test_every_table_row_is_one_minor(version):
+    row = autoscaler_versions.RELEASES[version]
+    assert row.image_tag.startswith(f"v{version}."), row
+    assert row.kubernetes == version
+
+
+@pytest.mark.parametrize("version", ["1.28", "1.36", "1.40"])
+def test_a_version_the_table_does_not_cover_is_refused_clearly(version):
+    found = problems("dev", {"cluster": {"version": version}})
+    assert any(p.startswith("llm-judge:aws.cluster.version:") and "cluster-autoscaler" in p for p in found), (
+        found
+    )
+    # Without the stack's autoscaler (or with an explicit pin) the version is the cluster's business.
+    load_stack_config(
+        {
+            "aws": merged(
+                aws_block("dev"), {"cluster": {"version": version}, "clusterAutoscaler": {"enabled": False}}
+            )
+        }
+    )
+    pinned = {"chartVersion": "9.99.0", "imageTag": f"v{version}.0"}
+    load_stack_config(
+        {"aws": merged(aws_block("dev"), {"cluster": {"version": version}, "clusterAutoscaler": pinned})}
+    )
+
+
+def test_scale_down_timings_come_from_config(dev, prod):
+    dev_args = one(dev, RELEASE, "autoscaler-chart").inputs["values"]["extraArgs"]
+    assert dev_args["scale-down-unneeded-time"] == "5m"
+    assert dev_args["scale-down-delay-after-add"] == "5m"
+    assert dev_args["skip-nodes-with-local-storage"] is False, "NVMe caches must not pin an idle GPU node"
+    assert (
+        one(prod, RELEASE, "autoscaler-chart").inputs["values"]["extraArgs"]["scale-down-unneeded-time"]
+        == "10m"
+    )
+    values = one(dev, RELEASE, "autoscaler-chart").inputs["values"]
+    assert values["autoDiscovery"] == {"clusterName": "llm-judge-dev"}
+    assert values["awsRegion"] == "us-east-1"
+
+
+def test_the_autoscaler_can_be_left_to_the_cluster():
+    plan = render_aws("dev", {"clusterAutoscaler": {"enabled": False}})
+    assert [r.name for r in plan.of_type(RELEASE) if "autoscaler" in r.name] == []
+    assert plan.of_type(ROLE_POLICY) == []
+
+
+def test_gpu_nodes_carry_the_accelerator_label_and_its_node_template_tag(dev):
+    ng = one(dev, NODE_GROUP, "-ng").inputs
+    value = instance_types.accelerator(instance_types.SUPPORTED["g5.xlarge"])
+    assert value == "nvidia-a10g"
+    assert ng["labels"]["k8s.amazonaws.com/accelerator"] == value
+    key = "k8s.io/cluster-autoscaler/node-template/label/k8s.amazonaws.com/accelerator"
+    assert ng["tags"][key] == value
+    asg_tags = {t.inputs["tag"]["key"]: t.inputs["tag"]["value"] for t in dev.of_type(ASG_TAG)}
+    assert asg_tags[key] == value, "the autoscaler reads node-template tags from the ASG"
+
+
+def test_every_supported_gpu_has_an_accelerator_value():
+    for gpu in instance_types.SUPPORTED.values():
+        assert instance_types.accelerator(gpu).startswith("nvidia-")
+
+
+def test_mixed_gpu_models_in_one_group_are_refused():
+    found = problems("dev", {"nodeGroup": {"instanceTypes": ["g5.xlarge", "g6.xlarge"]}})
+    assert any(p.startswith("llm-judge:aws.nodeGroup.instanceTypes:") and "GPU model" in p for p in found), (
+        found
+    )
+
+
+# --- KEDA: replicas follow the load -------------------------------------------------------------
+
+
+def test_scaled_object_targets_the_judge_deployment(dev, prod):
+    for plan in (dev, prod):
+        so = one(plan, SCALED_OBJECT, "scaledobject").inputs
+        deployment = one(plan, DEPLOYMENT, "inference-deploy").inputs
+        assert so["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": deployment["metadata"]["name"],
+        }
+        assert so["metadata"]["namespace"] == deployment["metadata"]["namespace"]
+
+
+def test_dev_scales_to_zero_and_prod_keeps_one_warm_and_scales_out(dev, prod):
+    dev_so = one(dev, SCALED_OBJECT, "scaledobject").inputs["spec"]
+    prod_so = one(prod, SCALED_OBJECT, "scaledobject").inputs["spec"]
+    assert dev_so["minReplicaCount"] == 0
+    assert one(dev, NODE_GROUP, "-ng").inputs["scalingConfig"]["minSize"] == 0, "the GPU node can go too"
+    assert prod_so["minReplicaCount"] >= 1
+    assert prod_so["maxReplicaCount"] > prod_so["minReplicaCount"]
+    assert prod_so["maxReplicaCount"] <= one(prod, NODE_GROUP, "-ng").inputs["scalingConfig"]["maxSize"]
+    assert dev_so["cooldownPeriod"] == 900
+
+
+def test_pulumi_never_sets_the_replicas_keda_owns(dev, prod):
+    for plan in (dev, prod):
+        assert "replicas" not in one(plan, DEPLOYMENT, "inference-deploy").inputs["spec"]
+    fixed = render_aws("prod", {"autoscaling": {"enabled": False}, "vllm": {"replicas": 2}})
+    assert one(fixed, DEPLOYMENT, "inference-deploy").inputs["spec"]["replicas"] == 2
+    assert fixed.of_type(SCALED_OBJECT) == []
+
+
+def test_triggers_are_vllms_queue_and_a_latency_guardrail_with_separate_activation(prod):
+    triggers = {t["name"]: t for t in one(prod, SCALED_OBJECT, "scaledobject").inputs["spec"]["triggers"]}
+    assert set(triggers) == {"in-flight", "waiting", "p95-latency"}, "prod is always warm: no wake trigger"
+    assert "vllm:num_requests_running" in triggers["in-flight"]["metadata"]["query"]
+    assert "vllm:num_requests_waiting" in triggers["waiting"]["metadata"]["query"]
+    assert "vllm:e2e_request_latency_seconds_bucket" in triggers["p95-latency"]["metadata"]["query"]
+    assert triggers["p95-latency"]["metricType"] == "Value"
+    for trigger in triggers.values():
+        meta = trigger["metadata"]
+        assert (
+            meta["serverAddress"]
+            == "http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090"
+        )
+        assert float(meta["activationThreshold"]) < float(meta["threshold"]), trigger["name"]
+        assert 'namespace="llm-judge"' in meta["query"]
+        assert 'model_name="Qwen/Qwen2.5-7B-Instruct-AWQ"' in meta["query"]
+
+
+def test_dev_wakes_through_the_http_add_on(dev):
+    so = one(dev, SCALED_OBJECT, "scaledobject").inputs["spec"]
+    (wake,) = [t for t in so["triggers"] if t["type"] == "external-push"]
+    httpso = one(dev, HTTP_SCALED_OBJECT, "httpso").inputs
+    assert wake["metadata"] == {
+        "scalerAddress": "keda-add-ons-http-external-scaler.keda:9090",
+        "httpScaledObject": httpso["metadata"]["name"],
+    }
+    # The add-on must not create a second ScaledObject for the same Deployment.
+    assert httpso["metadata"]["annotations"] == {
+        "httpscaledobject.keda.sh/skip-scaledobject-creation": "true"
+    }
+    ref = httpso["spec"]["scaleTargetRef"]
+    assert (ref["name"], ref["service"], ref["port"]) == (
+        "judge-inference-service",
+        "judge-inference-service",
+        8000,
+    )
+    wake_svc = one(dev, SERVICE, "wake-svc").inputs
+    assert wake_svc["spec"]["externalName"] == "keda-add-ons-http-interceptor-proxy.keda.svc.cluster.local"
+    fqdn = "judge-inference-service-wake.llm-judge.svc.cluster.local"
+    assert {fqdn, f"{fqdn}:8080", "judge-inference-service-wake"} <= set(httpso["spec"]["hosts"])
+    assert dev.outputs["aws_judge_base_url"] == f"http://{fqdn}:8080/v1"
+
+
+def test_interceptor_holds_for_the_configured_time_and_waits_for_whole_completions(dev):
+    values = one(dev, RELEASE, "http-add-on").inputs["values"]["interceptor"]
+    assert values["readinessTimeout"] == "120s"
+    assert values["responseHeaderTimeout"] == "600s", "a non-streamed completion sends its headers last"
+    chart = one(dev, RELEASE, "http-add-on").inputs
+    assert (chart["chart"], chart["version"], chart["namespace"]) == ("keda-add-ons-http", "0.15.0", "keda")
+    keda = one(dev, RELEASE, "scaling-keda").inputs
+    assert (keda["chart"], keda["version"]) == ("keda", "2.21.1")
+
+
+def test_keda_and_the_add_on_can_be_left_to_the_cluster():
+    plan = render_aws("dev", {"autoscaling": {"keda": {"install": False}, "wake": {"install": False}}})
+    assert [r.name for r in plan.of_type(RELEASE)] == ["judge-cluster-autoscaler-chart"]
+    assert len(plan.of_type(SCALED_OBJECT)) == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "words"),
+    [
+        ({"autoscaling": {"maxReplicas": 2}}, "llm-judge:aws.autoscaling.maxReplicas", "nodeGroup.maxSize"),
+        ({"autoscaling": {"wake": {"enabled": False}}}, "llm-judge:aws.autoscaling.minReplicas", "wake"),
+        ({"prometheus": {"serverAddress": None}}, "llm-judge:aws.prometheus.serverAddress", "required"),
+        ({"vllm": {"replicas": 1}}, "llm-judge:aws.vllm.replicas", "KEDA owns"),
+        ({"autoscaling": {"activationWaiting": 4}}, "llm-judge:aws.autoscaling.activationWaiting", "below"),
+        (
+            {"nodeGroup": {"minSize": 1, "desiredSize": 1}},
+            "llm-judge:aws.autoscaling.minReplicas",
+            "saves nothing",
+        ),
+        (
+            {"autoscaling": {"minReplicas": 2, "maxReplicas": 1}},
+            "llm-judge:aws.autoscaling.minReplicas",
+            "greater",
+        ),
+    ],
+)
+def test_inconsistent_scaling_config_is_refused_with_the_fix(overrides, key, words):
+    found = problems("dev", overrides)
+    assert any(p.startswith(key + ":") and words in p for p in found), found
+
+
+def test_max_replicas_counts_gpus_per_node():
+    # 4-GPU nodes, 2 GPUs per replica: 2 nodes hold 4 replicas.
+    ok = {
+        "nodeGroup": {"instanceTypes": ["g5.12xlarge"], "maxSize": 2},
+        "vllm": {"gpus": 2},
+        "autoscaling": {"maxReplicas": 4},
+    }
+    load_stack_config({"aws": merged(aws_block("dev"), ok)})
+    too_many = merged(ok, {"autoscaling": {"maxReplicas": 5}})
+    assert any("room for 4" in p for p in problems("dev", too_many))
+
+
+def test_queries_are_valid_promql():
+    promql_parser = pytest.importorskip("promql_parser")
+    cfg = load_stack_config({"aws": aws_block("prod")}).aws
+    for name, query in scaling_spec.queries(cfg).items():
+        promql_parser.parse(query)  # raises on a syntax error
+        assert name
