@@ -104,7 +104,11 @@ def serve(settings: LoaderSettings, store: ModelStore, hub_factory: Callable[[],
     metrics = LoaderMetrics(state, lambda: store.progress(dir_name))
     server = ProbeServer(settings.bind, settings.port, state, progress, metrics.render)
     server.start()
-    log.info("serve.start", f"probes on {settings.bind}:{server.port} (/healthz, /readyz)", port=server.port)
+    log.info(
+        "serve.start",
+        f"probes on {settings.bind}:{server.port} (/healthz, /readyz, /metrics)",
+        port=server.port,
+    )
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("serve.signal", f"received {signal.Signals(signum).name}, shutting down")
