@@ -11,9 +11,12 @@ import pulumi_gcp as gcp
 from components.config import NAMESPACE, ConfigError, StackConfig
 from components.config.gcp import ScheduleConfig
 from components.gcp.accounts import ServiceAccounts
+from components.gcp.alerts import Alerts
 from components.gcp.bucket import HistoryBucket
 from components.gcp.bucket_access import BucketAccess
+from components.gcp.builders.alert_docs import DocContext
 from components.gcp.builders.jobs import job_template, judge_env, loader_env
+from components.gcp.builders.log_metrics import log_metrics
 from components.gcp.builders.names import Names, default_bucket_name
 from components.gcp.images import ContainerImages
 from components.gcp.job import ScheduledJob
@@ -54,6 +57,11 @@ def config_problems(cfg: StackConfig, default_project: str | None) -> tuple[list
         errors.append(
             f"{NAMESPACE}:kafkaSaslUsername: SASL credentials are set but gcp.kafka.securityProtocol is "
             f"{g.kafka.security_protocol}; use SASL_SSL (or SASL_PLAINTEXT) or remove them"
+        )
+    if g.alerts.enabled and not g.alerts.notifies_anyone:
+        warnings.append(
+            f"{NAMESPACE}:gcp.alerts: the alert policies notify nobody (incidents only show in the Cloud "
+            "console): set gcp.alerts.emails and/or gcp.alerts.notificationChannels, or enabled: false"
         )
     return errors, warnings
 
@@ -235,6 +243,32 @@ def build_gcp(cfg: StackConfig) -> None:
             depends_on=enabled,
         )
 
+    alerts = None
+    if g.alerts.enabled:
+        collect_job = names.collect_job if collect is not None else None
+        schedules = (names.loader_schedule, names.judge_schedule)
+        if collect is not None:
+            schedules += (names.collect_schedule,)
+        alerts = Alerts(
+            f"{PREFIX}-alerts",
+            g.alerts,
+            project=project,
+            metrics=log_metrics(names, g.alerts, loader_job=names.loader_job, collect_job=collect_job),
+            context=DocContext(
+                stack=stack,
+                project=project,
+                region=region,
+                loader_job=names.loader_job,
+                judge_job=names.judge_job,
+                collect_job=collect_job,
+                schedules=schedules,
+                runbook_url=g.alerts.runbook_url,
+            ),
+            loader_no_success_hours=g.loader_no_success_hours,
+            depends_on=enabled,
+            opts=opts,
+        )
+
     pulumi.export("gcp_project", project)
     pulumi.export("gcp_bucket_name", bucket.name)
     pulumi.export("gcp_bucket_url", bucket.url)
@@ -253,3 +287,6 @@ def build_gcp(cfg: StackConfig) -> None:
     pulumi.export("gcp_judge_image", judge_image)
     if credentials is not None:
         pulumi.export("gcp_kafka_secret_ids", credentials.secret_ids)
+    if alerts is not None:
+        pulumi.export("gcp_alert_policies", alerts.policies)
+        pulumi.export("gcp_notification_channels", alerts.channels)

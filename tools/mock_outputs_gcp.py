@@ -91,6 +91,20 @@ def _scheduler_job(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"name": inputs.get("name") or f"{name}-{_hex(name, 7)}", "state": "ENABLED"}
 
 
+def _notification_channel(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    channel_id = str(int(_hex(f"channel/{name}", 12), 16))
+    return {"name": f"projects/{_project(inputs)}/notificationChannels/{channel_id}"}
+
+
+def _alert_policy(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    policy_id = str(int(_hex(f"policy/{name}", 12), 16))
+    return {"name": f"projects/{_project(inputs)}/alertPolicies/{policy_id}"}
+
+
+def _log_metric(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"name": inputs.get("name") or name, "id": inputs.get("name") or name}
+
+
 def _etag(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"etag": f"BwY{_hex(name, 9)}"}
 
@@ -126,6 +140,9 @@ RESOURCES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "gcp:artifactregistry/repository:Repository": _repository,
     "gcp:cloudrunv2/job:Job": _run_job,
     "gcp:cloudscheduler/job:Job": _scheduler_job,
+    "gcp:monitoring/notificationChannel:NotificationChannel": _notification_channel,
+    "gcp:monitoring/alertPolicy:AlertPolicy": _alert_policy,
+    "gcp:logging/metric:Metric": _log_metric,
     "gcp:projects/iAMMember:IAMMember": _etag,
     "gcp:storage/bucketIAMMember:BucketIAMMember": _etag,
     "gcp:secretmanager/secretIamMember:SecretIamMember": _etag,

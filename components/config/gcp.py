@@ -8,16 +8,21 @@ off, so they are checked by ``GcpConfig.missing()`` when the half is built, not 
 
 from __future__ import annotations
 
-import datetime as dt
-import itertools
 import re
 import zoneinfo
 from typing import Annotated, Literal
 
-from croniter import croniter
 from pydantic import AfterValidator, Field, model_validator
 
 from .base import ConfigModel, Problems, pattern
+from .gcp_alerts import MAX_ABSENCE_HOURS, GcpAlertsConfig
+from .schedules import (
+    collect_day_mismatch,
+    cron_problem,
+    longest_gap_seconds,
+    lookback_days,
+    shortest_gap_seconds,
+)
 
 # --- GCP name rules -----------------------------------------------------------------------------
 
@@ -35,9 +40,6 @@ _BROKER = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Z
 _MEMORY = re.compile(r"^([0-9]+)(Mi|Gi)$")
 _DIGEST_REF = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+@sha256:[0-9a-f]{64}$")
 _TAG_REF = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
-_CRON_VALUE = r"([0-9]+|[A-Za-z]{3})"
-_CRON_ITEM = rf"(\*|{_CRON_VALUE}(-{_CRON_VALUE})?)(/[0-9]+)?"
-_CRON_FIELD = re.compile(rf"^{_CRON_ITEM}(,{_CRON_ITEM})*$")
 
 # Cloud Run jobs: CPU values and the most memory each allows (gen2 execution environment).
 CPU_MAX_MEMORY_MIB = {"1": 4096, "2": 8192, "4": 16384, "6": 24576, "8": 32768}
@@ -63,22 +65,6 @@ LOADER_ENV = (
     "KAFKA_SASL_PASSWORD",
 )
 JUDGE_ENV = ("GCP_PROJECT", "GCP_LOCATION", "INPUT_BUCKET", "OUTPUT_BUCKET", "MODEL_ID", "PROMPT_PATH")
-
-
-def cron_problem(expr: str) -> str | None:
-    """Why ``expr`` is not a schedule Cloud Scheduler accepts (unix-cron, five fields), or None."""
-    fields = expr.split()
-    if len(fields) != 5:
-        return (
-            f"has {len(fields)} field(s); Cloud Scheduler takes exactly five "
-            "(minute hour day-of-month month day-of-week), e.g. '0 * * * *'"
-        )
-    for name, field in zip(("minute", "hour", "day-of-month", "month", "day-of-week"), fields, strict=True):
-        if not _CRON_FIELD.match(field):
-            return f"the {name} field {field!r} is not unix-cron (use numbers, 3-letter names, * , - /)"
-    if not croniter.is_valid(expr):
-        return "is not a valid cron expression (a value out of range?)"
-    return None
 
 
 def _cron(value: str) -> str:
@@ -438,38 +424,6 @@ class ImagesConfig(ConfigModel):
     """Cloud Run runs linux/amd64; arm64 only for a custom runtime."""
 
 
-def shortest_gap_seconds(cron: str, time_zone: str, runs: int = 200) -> int:
-    """The shortest time between two runs of ``cron`` over its next ``runs`` runs (from a fixed date,
-    so the answer does not depend on when the config is loaded)."""
-    start = dt.datetime(2025, 1, 1, tzinfo=zoneinfo.ZoneInfo(time_zone))
-    it = croniter(cron, start)
-    times = [it.get_next(dt.datetime) for _ in range(runs)]
-    return int(min((b - a).total_seconds() for a, b in itertools.pairwise(times)))
-
-
-def collect_day_mismatch(judge_cron: str, collect_cron: str, time_zone: str) -> str | None:
-    """Why the collect schedule would not collect the day the judge submitted, or None.
-
-    Both commands take "yesterday in UTC" as their day, so every collect run must fall on the same UTC
-    date as the judge run before it. Checked for a week in winter and one in summer (daylight saving
-    time moves a local schedule against UTC)."""
-    tz = zoneinfo.ZoneInfo(time_zone)
-    for month in (1, 7):
-        judge = croniter(judge_cron, dt.datetime(2025, month, 1, tzinfo=tz))
-        for _ in range(7):
-            submitted = judge.get_next(dt.datetime)
-            collected = croniter(collect_cron, submitted).get_next(dt.datetime)
-            sub_utc, col_utc = submitted.astimezone(dt.UTC), collected.astimezone(dt.UTC)
-            if sub_utc.date() != col_utc.date():
-                return (
-                    f"the judge submits at {sub_utc:%Y-%m-%d %H:%M} UTC but the next collect runs at "
-                    f"{col_utc:%Y-%m-%d %H:%M} UTC, a different UTC day: both take yesterday (UTC), so "
-                    "that collect would look for a day not submitted yet. Run collect later on the same "
-                    "UTC day as the judge"
-                )
-    return None
-
-
 # --- the section ----------------------------------------------------------------------------------
 
 
@@ -497,6 +451,7 @@ class GcpConfig(ConfigModel):
     jobs: JobsConfig = Field(default_factory=JobsConfig)
     schedules: SchedulesConfig = Field(default_factory=SchedulesConfig)
     images: ImagesConfig = Field(default_factory=ImagesConfig)
+    alerts: GcpAlertsConfig = Field(default_factory=GcpAlertsConfig)
 
     @property
     def builds_images(self) -> bool:
@@ -525,8 +480,55 @@ class GcpConfig(ConfigModel):
                 self.schedules.judge.cron, self.schedules.collect.cron, self.schedules.time_zone
             )
             p.check(mismatch is None, "schedules.collect.cron", mismatch or "")
+        if self.alerts.enabled:
+            self._check_alert_windows(p)
         p.raise_if_any()
         return self
+
+    def loader_quiet_seconds(self) -> int:
+        """The longest a healthy loader goes without a completed run: a run's summary is logged when it
+        ends, so two of them can be the longest schedule gap plus a whole run (the task timeout) apart."""
+        longest = longest_gap_seconds(self.schedules.loader.cron, self.schedules.time_zone)
+        return longest + self.jobs.loader.timeout_seconds
+
+    @property
+    def loader_no_success_hours(self) -> int:
+        """``alerts.loaderNoSuccessHours``, or the shortest whole number of hours above the quiet time."""
+        configured = self.alerts.loader_no_success_hours
+        return configured if configured is not None else self.loader_quiet_seconds() // 3600 + 1
+
+    def _check_alert_windows(self, p: Problems) -> None:
+        """An alert window must be wider than what a healthy pipeline can show, and narrower than what
+        its signal can see."""
+        alerts = self.alerts
+        quiet = self.loader_quiet_seconds()
+        hours = self.loader_no_success_hours
+        if alerts.loader_no_success_hours is not None:
+            p.check(
+                hours * 3600 > quiet,
+                "alerts.loaderNoSuccessHours",
+                f"{hours} h is not longer than {quiet} s, the longest a healthy loader goes without a "
+                "completed run (the longest gap of schedules.loader.cron plus jobs.loader.timeoutSeconds): "
+                "it would fire between healthy runs. Raise it, or leave it out to have it derived",
+            )
+        else:
+            p.check(
+                hours <= MAX_ABSENCE_HOURS,
+                "alerts.loaderNoSuccessHours",
+                f"a healthy loader can go {quiet} s without a completed run (the longest gap of "
+                "schedules.loader.cron plus jobs.loader.timeoutSeconds), longer than the "
+                f"{MAX_ABSENCE_HOURS} h a metric-absence condition can watch: run the loader more often "
+                "(the topic's retention is its real budget)",
+            )
+        if self.jobs.collect.enabled:
+            lookback = lookback_days(self.jobs.collect.args)
+            p.check(
+                alerts.uncollected_days < lookback,
+                "alerts.uncollectedDays",
+                f"{alerts.uncollected_days} is not below the {lookback} day(s) collect looks back "
+                f"(jobs.collect.args {self.jobs.collect.args}): a day leaves collect's window before it "
+                "is old enough to alert on. Lower it or raise --lookback",
+            )
 
     def missing(self, *, default_project: str | None) -> list[tuple[str, str]]:
         """Keys an enabled GCP half needs that the config leaves out, as ``(relative key, message)``."""

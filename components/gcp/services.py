@@ -17,6 +17,10 @@ SERVICES = (
     "secretmanager.googleapis.com",
     "iam.googleapis.com",
     "storage.googleapis.com",
+    # Alert policies and notification channels; log-based metrics (Logging is on in every project,
+    # listed so that a project where an admin turned it off fails at enable, not at the first metric).
+    "monitoring.googleapis.com",
+    "logging.googleapis.com",
 )
 
 

@@ -58,6 +58,11 @@ class Names:
     def kafka_password_secret(self) -> str:
         return self._n("kafka-sasl-password")
 
+    def log_metric(self, base: str) -> str:
+        """A log-based metric's name (``logging.googleapis.com/user/<name>``): the project's metrics in
+        one folder of Metrics Explorer, one set per stack."""
+        return f"{self.prefix}llm-judge/{base}"
+
     def repository(self, repository_id: str) -> str:
         """The Artifact Registry repository: per stack too, or two stacks in one project would both
         try to create (and later delete) the same one."""

@@ -74,6 +74,7 @@ def test_every_gcp_resource_belongs_to_a_gcp_component(dev):
         "llm-judge:gcp:KafkaCredentials",
         "llm-judge:gcp:ContainerImages",
         "llm-judge:gcp:ScheduledJob",
+        "llm-judge:gcp:Alerts",
     }
     for r in dev.resources:
         if r.type.startswith(("gcp:", "docker-build:")):
