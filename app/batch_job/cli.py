@@ -127,7 +127,8 @@ def main(
     logs.setup(level=logging.DEBUG if args.verbose else logging.INFO)
     try:
         settings = settings_from(args, env_settings)
-        days = resolve_days(args, today())
+        run_date = today()
+        days = resolve_days(args, run_date)
         if len(days) > 1 and not settings.input_is_dated:
             raise SettingsError("a --from/--to range needs an input pattern with {date} (GCS_INPUT_URI)")
         if context_factory is None:
@@ -138,7 +139,7 @@ def main(
             ctx = context_factory(settings)
         from app.batch_job import commands
 
-        return commands.run(args.command, ctx, days, args)
+        return commands.run(args.command, ctx, days, args, today=run_date)
     except (SettingsError, ValidationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -1,10 +1,18 @@
-"""The three subcommands over a list of days; each returns the process exit code."""
+"""The subcommands over a list of days; each returns the process exit code.
+
+Every run ends with one ``<command>.summary`` log event (``submit.summary``, ``collect.summary``, ...):
+what the command did to which days and its exit code, at INFO (ERROR when the code is not 0). On Cloud
+Run it is ``jsonPayload.<field>``; the stack's log-based metrics and alerts read ``collect.summary``'s
+``oldest_uncollected_age_days`` (components/gcp/builders/log_metrics.py): rename nothing here without
+them.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import logging
+from typing import Any
 
 from app.batch_job.cli import EXIT_JOB_FAILED, EXIT_NO_PREDICTIONS, EXIT_OK, EXIT_USAGE
 from app.batch_job.collect import CollectError, collect_day
@@ -16,31 +24,78 @@ from app.batch_job.vertex import ACTIVE_STATES, JobView
 from app.batch_job.vertex_schema import SchemaConversionError
 from app.batch_job.wait import wait_for_jobs
 from app.judge.prompt_file import PromptFileError
+from app.logs import log
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
+
+Summary = dict[str, Any]
+"""The fields of a run's summary event; each command adds its own."""
 
 
-def run(command: str, ctx: Context, days: list[dt.date], args: argparse.Namespace) -> int:
+def run(
+    command: str,
+    ctx: Context,
+    days: list[dt.date],
+    args: argparse.Namespace,
+    *,
+    today: dt.date | None = None,
+) -> int:
+    """Run ``command`` over ``days``; ``today`` (UTC, the run's date) dates the ages in the summary."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    summary: Summary = {"command": command, "days": [d.isoformat() for d in days]}
     try:
-        if command == "submit":
-            return _submit(ctx, days, args)
-        if command == "status":
-            return _status(ctx, days)
-        if command == "collect":
-            return _collect(ctx, days, args)
-        if command == "cancel":
-            return _cancel(ctx, days)
+        code = _dispatch(command, ctx, days, args, summary, today)
     except (SubmitError, CollectError, BackendMismatch) as exc:
         print(f"error: {exc}", file=ctx.out)
-        return EXIT_USAGE
+        code = _failed(summary, exc)
     except (PromptFileError, SchemaConversionError) as exc:
         # A missing or broken PROMPT_PATH is a setup mistake: say which file and field, no traceback.
         print(f"error: prompt {ctx.settings.prompt_path}: {exc}", file=ctx.out)
-        return EXIT_USAGE
+        code = _failed(summary, exc)
+    except Exception as exc:  # a bug or an outage: the traceback follows, the summary still says so
+        _log_summary(command, _failed(summary, exc, EXIT_JOB_FAILED), summary)
+        raise
+    _log_summary(command, code, summary)
+    return code
+
+
+def _dispatch(
+    command: str,
+    ctx: Context,
+    days: list[dt.date],
+    args: argparse.Namespace,
+    summary: Summary,
+    today: dt.date,
+) -> int:
+    if command == "submit":
+        return _submit(ctx, days, args, summary)
+    if command == "status":
+        return _status(ctx, days)
+    if command == "collect":
+        return _collect(ctx, days, args, summary, today)
+    if command == "cancel":
+        return _cancel(ctx, days)
     raise AssertionError(command)
 
 
-def _submit(ctx: Context, days: list[dt.date], args: argparse.Namespace) -> int:
+def _failed(summary: Summary, exc: BaseException, code: int = EXIT_USAGE) -> int:
+    summary["error"] = f"{type(exc).__name__}: {exc}"
+    return code
+
+
+def _log_summary(command: str, code: int, summary: Summary) -> None:
+    log(
+        logger,
+        logging.INFO if code == EXIT_OK else logging.ERROR,
+        f"{command} summary: exit code {code}",
+        event=f"{command}.summary",
+        exit_code=code,
+        **summary,
+    )
+
+
+def _submit(ctx: Context, days: list[dt.date], args: argparse.Namespace, summary: Summary) -> int:
+    summary["backend"] = ctx.settings.backend
     if ctx.settings.backend == "openai":
         from app.batch_job.openai_backend import judge_day
 
@@ -48,9 +103,12 @@ def _submit(ctx: Context, days: list[dt.date], args: argparse.Namespace) -> int:
             judge_day(ctx, day, force=args.force)
         return EXIT_OK
     jobs: list[JobView] = []
+    actions: dict[str, str] = {}
     for day in days:
         outcome = submit_day(ctx, day, force=args.force, dry_run=args.dry_run)
         jobs.extend(outcome.jobs)
+        actions[day.isoformat()] = outcome.action
+    summary.update(actions=actions, jobs=len(jobs))  # created now or found live
     if args.wait and jobs and not args.dry_run:
         return EXIT_OK if wait_for_jobs(ctx, jobs) else EXIT_JOB_FAILED
     return EXIT_OK
@@ -94,23 +152,46 @@ def _cancel(ctx: Context, days: list[dt.date]) -> int:
     return EXIT_OK
 
 
-def _collect(ctx: Context, days: list[dt.date], args: argparse.Namespace) -> int:
+def _collect(
+    ctx: Context, days: list[dt.date], args: argparse.Namespace, summary: Summary, today: dt.date
+) -> int:
     code = EXIT_OK
     scheduled = args.lookback is not None
+    collected: list[str] = []
+    not_submitted: list[str] = []
+    running_days: list[dt.date] = []
+    without_predictions: list[str] = []
+    summary.update(
+        days_collected=collected,
+        days_not_submitted=not_submitted,
+        days_running=[],
+        days_without_predictions=without_predictions,
+    )
     for day in days:
         if scheduled and read_json(ctx.storage, ctx.layout(day).manifest) is None:
             ctx.say(f"[{day}] nothing submitted: skipped")
+            not_submitted.append(day.isoformat())
             continue
         running = [views[0] for views in ctx.vertex.day_jobs(day).values() if views[0].state in ACTIVE_STATES]
         if running:
             # Collecting now would write every record of the unfinished parts as `missing`; the next
             # run (or `collect --date`) takes the day once its jobs have ended.
             ctx.say(f"[{day}] {len(running)} job(s) still queued or running: not collected yet")
+            running_days.append(day)
             if not scheduled:
                 code = EXIT_NO_PREDICTIONS
             continue
         outcome = collect_day(ctx, day, force=args.force)
+        collected.append(day.isoformat())
         if not outcome.predictions_found and outcome.summary["records"]:
             ctx.say(f"[{day}] no predictions found yet: is the job still running? (see `status`)")
+            without_predictions.append(day.isoformat())
             code = EXIT_NO_PREDICTIONS
+    oldest = min(running_days, default=None)
+    summary.update(
+        days_running=[d.isoformat() for d in running_days],
+        oldest_uncollected_day=oldest.isoformat() if oldest else None,
+        # Always a number (0: nothing left behind), so the metric filter compares a number on every run.
+        oldest_uncollected_age_days=(today - oldest).days if oldest else 0,
+    )
     return code

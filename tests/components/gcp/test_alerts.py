@@ -1,0 +1,340 @@
+"""The GCP alerting as rendered: six policies with their channels, metrics and runbook links in both
+stacks, condition shapes the Monitoring API accepts, and config that refuses what cannot work."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from components.config import ConfigError, load_stack_config
+from components.gcp.builders.alert_docs import RUNBOOK_PATH, SECTIONS
+from components.gcp.builders.alert_policies import scheduler_filter
+from tests.support.cloud_logging import extract, matches
+from tools.plan_runtime import REPO_ROOT
+
+from .helpers import CREDENTIALS, SERVICE, gcp_block, merged, render_gcp
+
+POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
+CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
+LOG_METRIC = "gcp:logging/metric:Metric"
+RUNBOOK = REPO_ROOT / RUNBOOK_PATH
+EXECUTIONS = "run.googleapis.com/job/completed_execution_count"
+LOADER_RUNS = "logging.googleapis.com/user/llm-judge/loader_runs"
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return render_gcp("dev", **CREDENTIALS)
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return render_gcp("prod", **CREDENTIALS)
+
+
+def policies(plan) -> dict[str, dict[str, Any]]:
+    return {r.name.removeprefix("gcp-alerts-"): r.inputs for r in plan.of_type(POLICY)}
+
+
+def conditions(policy: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for condition in policy["conditions"]:
+        kinds = [k for k in condition if k.startswith("condition")]
+        assert len(kinds) == 1, condition
+        out.append((kinds[0], condition[kinds[0]]))
+    return out
+
+
+# --- what the stacks create -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_both_stacks_create_the_six_policies_their_metrics_and_channels(stack, dev, prod):
+    plan = {"dev": dev, "prod": prod}[stack]
+    found = policies(plan)
+    assert set(found) == {
+        "loader-failed",
+        "judge-failed",
+        "collect",
+        "scheduler-failed",
+        "loader-behind",
+        "dead-letters",
+    }
+    emails = gcp_block(stack)["alerts"]["emails"]
+    channels = plan.of_type(CHANNEL)
+    assert [c.inputs["labels"] for c in channels] == [{"email_address": e} for e in emails]
+    assert all(c.inputs["type"] == "email" for c in channels)
+    names = plan.outputs["gcp_notification_channels"]
+    for key, policy in found.items():
+        assert policy["notificationChannels"] == names, key
+        assert policy["displayName"].startswith(f"[{stack}] "), key
+        assert policy["combiner"] == "OR"
+    assert len({p["displayName"] for p in found.values()}) == 6
+    assert {m.inputs["name"] for m in plan.of_type(LOG_METRIC)} == {
+        "llm-judge/loader_runs",
+        "llm-judge/loader_lag_over_threshold",
+        "llm-judge/loader_dead_letters_over_threshold",
+        "llm-judge/collect_days_uncollected",
+    }
+
+
+def test_the_monitoring_and_logging_apis_are_enabled_before_any_alert_resource(dev):
+    services = {s.inputs["service"]: s.urn for s in dev.of_type(SERVICE)}
+    assert {"monitoring.googleapis.com", "logging.googleapis.com"} <= set(services)
+    for resource in [*dev.of_type(POLICY), *dev.of_type(CHANNEL), *dev.of_type(LOG_METRIC)]:
+        assert services["monitoring.googleapis.com"] in resource.depends_on, resource.name
+
+
+def test_a_policy_is_created_after_the_log_based_metrics_it_reads(dev):
+    metric_urns = {m.inputs["name"]: m.urn for m in dev.of_type(LOG_METRIC)}
+    for policy in dev.of_type(POLICY):
+        text = str(policy.inputs["conditions"])
+        for name, urn in metric_urns.items():
+            if f'logging.googleapis.com/user/{name}"' in text:
+                assert urn in policy.depends_on, (policy.name, name)
+
+
+def test_existing_channels_are_notified_too_and_prefixes_keep_stacks_apart():
+    existing = "projects/llm-judge-dev/notificationChannels/1234567890"
+    overrides = {"namePrefix": "dev-", "alerts": {"notificationChannels": [existing]}}
+    plan = render_gcp("dev", overrides, **CREDENTIALS)
+    for policy in policies(plan).values():
+        assert existing in policy["notificationChannels"]
+        assert len(policy["notificationChannels"]) == 2
+    assert all(m.inputs["name"].startswith("dev-llm-judge/") for m in plan.of_type(LOG_METRIC))
+    behind = policies(plan)["loader-behind"]
+    assert '"dev-interaction-loader"' in str(policies(plan)["loader-failed"]["conditions"])
+    assert "dev-llm-judge/loader_runs" in str(behind["conditions"])
+    scheduler = policies(plan)["scheduler-failed"]["conditions"][0]["conditionMatchedLog"]["filter"]
+    assert "dev-trigger-loader-hourly" in scheduler
+
+
+def test_alerts_can_be_switched_off():
+    plan = render_gcp("dev", {"alerts": {"enabled": False}}, **CREDENTIALS)
+    assert plan.of_type(POLICY) == plan.of_type(CHANNEL) == plan.of_type(LOG_METRIC) == []
+
+
+def test_without_collect_there_is_no_collect_policy():
+    plan = render_gcp("dev", {"jobs": {"collect": {"enabled": False}}}, **CREDENTIALS)
+    assert "collect" not in policies(plan)
+    assert "llm-judge-collect" not in str(policies(plan)["scheduler-failed"])
+    assert len(plan.of_type(LOG_METRIC)) == 3
+
+
+def test_alerts_that_notify_nobody_are_a_warning_not_an_error():
+    plan = render_gcp("dev", {"alerts": {"emails": []}}, **CREDENTIALS)
+    warnings = [m for sev, m in plan.diagnostics if sev == "warning" and "gcp.alerts" in m]
+    assert len(warnings) == 1
+    assert "notify nobody" in warnings[0]
+    assert all(p["notificationChannels"] == [] for p in policies(plan).values())
+
+
+# --- condition shapes the API accepts ----------------------------------------------------------------
+
+
+def test_execution_failures_count_failed_executions_of_each_job(dev):
+    found = policies(dev)
+    failing = [
+        ("loader-failed", "interaction-loader", conditions(found["loader-failed"])),
+        ("judge-failed", "llm-judge-trigger", conditions(found["judge-failed"])),
+        ("collect", "llm-judge-collect", conditions(found["collect"])[:1]),
+    ]
+    for key, job, ((kind, cond),) in failing:
+        assert kind == "conditionThreshold", key
+        series = {
+            "metric": {"type": EXECUTIONS, "labels": {"result": "failed"}},
+            "resource": {"type": "cloud_run_job", "labels": {"job_name": job}},
+        }
+        assert matches(cond["filter"], series), key
+        succeeded = {**series, "metric": {**series["metric"], "labels": {"result": "succeeded"}}}
+        assert not matches(cond["filter"], succeeded), key
+        other = {**series, "resource": {"type": "cloud_run_job", "labels": {"job_name": "someone-else"}}}
+        assert not matches(cond["filter"], other), key
+    (_, stale) = conditions(found["collect"])[1]
+    assert "logging.googleapis.com/user/llm-judge/collect_days_uncollected" in stale["filter"]
+
+
+def test_thresholds_use_the_only_comparisons_the_api_accepts_and_close_when_data_stops(dev, prod):
+    for plan in (dev, prod):
+        for key, policy in policies(plan).items():
+            for kind, cond in conditions(policy):
+                if kind != "conditionThreshold":
+                    continue
+                assert cond["comparison"] in ("COMPARISON_GT", "COMPARISON_LT"), key
+                assert cond["evaluationMissingData"] == "EVALUATION_MISSING_DATA_INACTIVE", key
+                (aggregation,) = cond["aggregations"]
+                assert re.fullmatch(r"\d+s", aggregation["alignmentPeriod"])
+                assert int(aggregation["alignmentPeriod"][:-1]) >= 60
+
+
+@pytest.mark.parametrize(("stack", "hours"), [("dev", 6), ("prod", 2)])
+def test_no_completed_loader_run_is_an_absence_condition_within_the_api_limits(stack, hours, dev, prod):
+    behind = policies({"dev": dev, "prod": prod}[stack])["loader-behind"]
+    kinds = dict(conditions(behind))
+    absent = kinds["conditionAbsent"]
+    assert absent["duration"] == f"{hours * 3600}s"
+    assert 120 <= hours * 3600 <= 24.5 * 3600
+    series = {
+        "metric": {"type": LOADER_RUNS, "labels": {"outcome": "completed"}},
+        "resource": {"type": "cloud_run_job", "labels": {"job_name": "interaction-loader"}},
+    }
+    assert matches(absent["filter"], series)
+    stopped = {**series, "metric": {**series["metric"], "labels": {"outcome": "stopped"}}}
+    assert not matches(absent["filter"], stopped)
+    assert "conditionThreshold" in kinds  # lag_left above the threshold, in the same policy
+
+
+def test_the_derived_absence_window_is_just_longer_than_a_healthy_gap():
+    block = merged(gcp_block("dev"), {"alerts": {"loaderNoSuccessHours": None}})
+    cfg = load_stack_config({"gcp": block, "aws": {"enabled": False}}).gcp
+    assert cfg.loader_no_success_hours == 2  # hourly runs of up to 3000 s: 6600 s < 2 h
+    slow = merged(block, {"schedules": {"loader": {"cron": "0 */6 * * *"}}})
+    cfg = load_stack_config({"gcp": slow, "aws": {"enabled": False}}).gcp
+    assert cfg.loader_no_success_hours == 7
+
+
+def test_scheduler_failures_are_a_log_match_policy_of_its_own_with_a_rate_limit(dev):
+    policy = policies(dev)["scheduler-failed"]
+    ((kind, cond),) = conditions(policy)
+    assert kind == "conditionMatchedLog"  # a log-match condition must be alone in its policy
+    assert policy["alertStrategy"]["notificationRateLimit"] == {"period": f"{240 * 60}s"}
+    assert policy["alertStrategy"]["autoClose"]
+    for schedule in ("trigger-loader-hourly", "trigger-judge-daily", "trigger-collect-daily"):
+        assert matches(cond["filter"], scheduler_entry(schedule, failed=True))
+        assert not matches(cond["filter"], scheduler_entry(schedule, failed=False))
+    assert not matches(cond["filter"], scheduler_entry("someone-elses-schedule", failed=True))
+    failed = scheduler_entry("trigger-judge-daily", failed=True)
+    assert {k: extract(x, failed) for k, x in cond["labelExtractors"].items()} == {
+        "job": "trigger-judge-daily",
+        "status": "PERMISSION_DENIED",
+    }
+
+
+def scheduler_entry(job_id: str, *, failed: bool) -> dict[str, Any]:
+    """A Cloud Scheduler attempt log entry in the shape Cloud Scheduler writes for an HTTP target: log
+    ``cloudscheduler.googleapis.com/executions`` on ``cloud_scheduler_job``, an ``AttemptFinished``
+    payload, ERROR with a ``status`` (a google.rpc code name) when the attempt failed."""
+    payload = {
+        "@type": "type.googleapis.com/google.cloud.scheduler.logging.AttemptFinished",
+        "jobName": f"projects/llm-judge-dev/locations/us-central1/jobs/{job_id}",
+        "targetType": "HTTP",
+        "url": "https://run.googleapis.com/v2/projects/llm-judge-dev/locations/us-central1/jobs/x:run",
+    }
+    if failed:
+        payload["status"] = "PERMISSION_DENIED"
+    return {
+        "logName": "projects/llm-judge-dev/logs/cloudscheduler.googleapis.com%2Fexecutions",
+        "resource": {
+            "type": "cloud_scheduler_job",
+            "labels": {"job_id": job_id, "location": "us-central1", "project_id": "llm-judge-dev"},
+        },
+        "severity": "ERROR" if failed else "INFO",
+        "httpRequest": {"status": 403 if failed else 200},
+        "jsonPayload": payload,
+    }
+
+
+def test_scheduler_filter_is_one_the_parser_reads_back():
+    text = scheduler_filter(("a", "b"))
+    assert 'resource.labels.job_id=("a" OR "b")' in text
+
+
+# --- documentation and the runbook --------------------------------------------------------------------
+
+
+def test_every_policy_says_what_broke_and_names_its_runbook_section(dev):
+    lines = RUNBOOK.read_text().splitlines()
+    headings = {line.removeprefix("## ").strip() for line in lines if line.startswith("## ")}
+    titles = {section.title for section in SECTIONS}
+    assert titles <= headings, titles - headings
+    for key, policy in policies(dev).items():
+        doc = policy["documentation"]
+        assert doc["mimeType"] == "text/markdown"
+        assert "**Do:**" in doc["content"], key
+        assert "gcloud " in doc["content"], key
+        assert "llm-judge-dev" in doc["content"], key  # the stack's own project in the commands
+        section = next(s for s in SECTIONS if policy["displayName"].endswith(s.title))
+        assert f'{RUNBOOK_PATH}, section "{section.title}" (#{section.anchor})' in doc["content"]
+        assert "links" not in doc
+        assert len(doc["content"]) <= 8192
+
+
+def test_a_runbook_url_becomes_a_link_to_each_section():
+    url = "https://github.com/acme/llm-judge/blob/main/docs/runbook.md"
+    plan = render_gcp("dev", {"alerts": {"runbookUrl": url}}, **CREDENTIALS)
+    for key, policy in policies(plan).items():
+        (link,) = policy["documentation"]["links"]
+        assert link["url"].startswith(url + "#"), key
+        assert f"]({link['url']})" in policy["documentation"]["content"]
+
+
+def test_runbook_anchors_are_the_ones_github_gives_its_headings():
+    anchors = {s.title: s.anchor for s in SECTIONS}
+    collect = "Collect failed or a day stays uncollected"
+    assert anchors[collect] == "collect-failed-or-a-day-stays-uncollected"
+    assert anchors["Cloud Scheduler attempt failed"] == "cloud-scheduler-attempt-failed"
+    text = RUNBOOK.read_text()
+    for anchor in anchors.values():
+        assert f"(#{anchor})" in text  # the runbook's own table links every section
+
+
+# --- config ------------------------------------------------------------------------------------------
+
+
+def problems(alerts: dict[str, Any], **gcp: Any) -> list[str]:
+    block = merged(gcp_block("prod"), {"alerts": alerts, **gcp})
+    with pytest.raises(ConfigError) as info:
+        load_stack_config({"gcp": block, "aws": {"enabled": False}})
+    return info.value.problems
+
+
+@pytest.mark.parametrize(
+    ("alerts", "expected"),
+    [
+        ({"emails": ["oncall"]}, "gcp.alerts.emails[0]: must be an e-mail address"),
+        ({"emails": ["a@b.io", "A@b.io"]}, "gcp.alerts.emails[1]: 'A@b.io' is listed twice"),
+        (
+            {"notificationChannels": ["1234567890"]},
+            "gcp.alerts.notificationChannels[0]: must be a notification channel name",
+        ),
+        (
+            {"notificationChannels": ["projects/p/notificationChannels/123"]},
+            "gcp.alerts.notificationChannels[0]: must be a notification channel name",
+        ),
+        ({"loaderLagLeft": 0}, "gcp.alerts.loaderLagLeft: Input should be greater than or equal to 1"),
+        ({"deadLettersPerRun": -5}, "gcp.alerts.deadLettersPerRun: Input should be greater than or equal"),
+        ({"loaderNoSuccessHours": 25}, "gcp.alerts.loaderNoSuccessHours: Input should be less than or equal"),
+        ({"schedulerNotifyMinutes": 1}, "gcp.alerts.schedulerNotifyMinutes: Input should be greater than"),
+        ({"runbookUrl": "http://example.com/runbook.md"}, "gcp.alerts.runbookUrl: must be an https:// URL"),
+        ({"loaderLagLeft": "100"}, "gcp.alerts.loaderLagLeft: Input should be a valid integer"),
+        ({"emial": ["a@b.io"]}, "gcp.alerts.emial: unknown key"),
+    ],
+)
+def test_bad_alert_config_is_one_clear_error_naming_the_key(alerts, expected):
+    (found,) = problems(alerts)
+    assert found.startswith(f"llm-judge:{expected}"), found
+
+
+def test_a_window_a_healthy_loader_can_exceed_is_refused():
+    (found,) = problems({"loaderNoSuccessHours": 1})
+    assert found.startswith("llm-judge:gcp.alerts.loaderNoSuccessHours: 1 h is not longer than 6600 s")
+
+
+def test_a_loader_too_slow_for_an_absence_condition_is_refused():
+    (found,) = problems({"loaderNoSuccessHours": None}, schedules={"loader": {"cron": "0 0 * * *"}})
+    assert found.startswith("llm-judge:gcp.alerts.loaderNoSuccessHours: a healthy loader can go 89400 s")
+
+
+def test_uncollected_days_must_be_below_collects_lookback():
+    (found,) = problems({"uncollectedDays": 3})
+    assert found.startswith("llm-judge:gcp.alerts.uncollectedDays: 3 is not below the 3 day(s) collect looks")
+    (found,) = problems({"uncollectedDays": 1}, jobs={"collect": {"args": ["collect"]}})
+    assert "1 day(s)" in found
+    assert (
+        load_stack_config(
+            {"gcp": merged(gcp_block("prod"), {"alerts": {"uncollectedDays": 3, "enabled": False}})}
+        ).gcp.alerts.uncollected_days
+        == 3
+    )
