@@ -96,12 +96,28 @@ def test_a_policy_is_created_after_the_log_based_metrics_it_reads(dev):
                 assert urn in policy.depends_on, (policy.name, name)
 
 
-def test_existing_channels_are_notified_too_and_prefixes_keep_stacks_apart():
-    existing = "projects/llm-judge-dev/notificationChannels/1234567890"
-    overrides = {"namePrefix": "dev-", "alerts": {"notificationChannels": [existing]}}
-    plan = render_gcp("dev", overrides, **CREDENTIALS)
+EXISTING = "projects/llm-judge-dev/notificationChannels/1234567890"
+RUNBOOK_URL = "https://github.com/acme/llm-judge/blob/main/docs/runbook.md"
+
+
+@pytest.fixture(scope="module")
+def prefixed():
+    """dev with a name prefix, an existing channel and a runbook URL (one render for three tests)."""
+    alerts = {"notificationChannels": [EXISTING], "runbookUrl": RUNBOOK_URL}
+    return render_gcp("dev", {"namePrefix": "dev-", "alerts": alerts}, **CREDENTIALS)
+
+
+@pytest.fixture(scope="module")
+def quiet_without_collect():
+    """dev with nobody to notify and no collect job."""
+    overrides = {"alerts": {"emails": []}, "jobs": {"collect": {"enabled": False}}}
+    return render_gcp("dev", overrides, **CREDENTIALS)
+
+
+def test_existing_channels_are_notified_too_and_prefixes_keep_stacks_apart(prefixed):
+    plan = prefixed
     for policy in policies(plan).values():
-        assert existing in policy["notificationChannels"]
+        assert EXISTING in policy["notificationChannels"]
         assert len(policy["notificationChannels"]) == 2
     assert all(m.inputs["name"].startswith("dev-llm-judge/") for m in plan.of_type(LOG_METRIC))
     behind = policies(plan)["loader-behind"]
@@ -116,15 +132,15 @@ def test_alerts_can_be_switched_off():
     assert plan.of_type(POLICY) == plan.of_type(CHANNEL) == plan.of_type(LOG_METRIC) == []
 
 
-def test_without_collect_there_is_no_collect_policy():
-    plan = render_gcp("dev", {"jobs": {"collect": {"enabled": False}}}, **CREDENTIALS)
+def test_without_collect_there_is_no_collect_policy(quiet_without_collect):
+    plan = quiet_without_collect
     assert "collect" not in policies(plan)
     assert "llm-judge-collect" not in str(policies(plan)["scheduler-failed"])
     assert len(plan.of_type(LOG_METRIC)) == 3
 
 
-def test_alerts_that_notify_nobody_are_a_warning_not_an_error():
-    plan = render_gcp("dev", {"alerts": {"emails": []}}, **CREDENTIALS)
+def test_alerts_that_notify_nobody_are_a_warning_not_an_error(quiet_without_collect):
+    plan = quiet_without_collect
     warnings = [m for sev, m in plan.diagnostics if sev == "warning" and "gcp.alerts" in m]
     assert len(warnings) == 1
     assert "notify nobody" in warnings[0]
@@ -261,12 +277,10 @@ def test_every_policy_says_what_broke_and_names_its_runbook_section(dev):
         assert len(doc["content"]) <= 8192
 
 
-def test_a_runbook_url_becomes_a_link_to_each_section():
-    url = "https://github.com/acme/llm-judge/blob/main/docs/runbook.md"
-    plan = render_gcp("dev", {"alerts": {"runbookUrl": url}}, **CREDENTIALS)
-    for key, policy in policies(plan).items():
+def test_a_runbook_url_becomes_a_link_to_each_section(prefixed):
+    for key, policy in policies(prefixed).items():
         (link,) = policy["documentation"]["links"]
-        assert link["url"].startswith(url + "#"), key
+        assert link["url"].startswith(RUNBOOK_URL + "#"), key
         assert f"]({link['url']})" in policy["documentation"]["content"]
 
 
