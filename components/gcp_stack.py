@@ -262,7 +262,7 @@ def build_gcp(cfg: StackConfig) -> None:
                 judge_job=names.judge_job,
                 collect_job=collect_job,
                 schedules=schedules,
-                runbook_url=g.alerts.runbook_url,
+                runbook_base_url=g.alerts.runbook_base_url,
             ),
             loader_no_success_hours=g.loader_no_success_hours,
             depends_on=enabled,

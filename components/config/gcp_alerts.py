@@ -47,7 +47,7 @@ class GcpAlertsConfig(ConfigModel):
     """Addresses to notify: the stack creates one e-mail notification channel per address."""
     notification_channels: list[ChannelId] = Field(default_factory=list)
     """Existing channels to notify as well (Slack, PagerDuty, SMS...), by resource name."""
-    runbook_url: HttpsUrl | None = None
+    runbook_base_url: HttpsUrl | None = None
     """Where docs/runbook.md of your copy of this repository is served (e.g. its GitHub URL): each
     policy then links to its own section. None: the documentation names the file and section."""
     loader_no_success_hours: int | None = Field(None, ge=1, le=MAX_ABSENCE_HOURS)

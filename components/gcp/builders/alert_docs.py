@@ -26,7 +26,7 @@ class DocContext:
     judge_job: str
     collect_job: str | None
     schedules: tuple[str, ...]
-    runbook_url: str | None
+    runbook_base_url: str | None
 
 
 @dataclass(frozen=True)
@@ -157,8 +157,8 @@ def _body(ctx: DocContext) -> dict[str, str]:
 def documentation(section: Section, ctx: DocContext) -> AlertPolicyDocumentationArgsDict:
     """``documentation`` of the policy that ``section`` of the runbook explains."""
     body = _body(ctx)[section.title]
-    if ctx.runbook_url:
-        link = f"{ctx.runbook_url}#{section.anchor}"
+    if ctx.runbook_base_url:
+        link = f"{ctx.runbook_base_url}#{section.anchor}"
         tail = f"Runbook: [{section.title}]({link})"
     else:
         tail = f'Runbook: {RUNBOOK_PATH}, section "{section.title}" (#{section.anchor}).'
@@ -170,9 +170,9 @@ def documentation(section: Section, ctx: DocContext) -> AlertPolicyDocumentation
         "mime_type": "text/markdown",
         "subject": f"[{ctx.stack}] {section.title}",
     }
-    if ctx.runbook_url:
+    if ctx.runbook_base_url:
         links: list[AlertPolicyDocumentationLinkArgsDict] = [
-            {"display_name": "Runbook", "url": f"{ctx.runbook_url}#{section.anchor}"}
+            {"display_name": "Runbook", "url": f"{ctx.runbook_base_url}#{section.anchor}"}
         ]
         doc["links"] = links
     return doc

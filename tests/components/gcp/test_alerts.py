@@ -103,7 +103,7 @@ RUNBOOK_URL = "https://github.com/acme/llm-judge/blob/main/docs/runbook.md"
 @pytest.fixture(scope="module")
 def prefixed():
     """dev with a name prefix, an existing channel and a runbook URL (one render for three tests)."""
-    alerts = {"notificationChannels": [EXISTING], "runbookUrl": RUNBOOK_URL}
+    alerts = {"notificationChannels": [EXISTING], "runbookBaseUrl": RUNBOOK_URL}
     return render_gcp("dev", {"namePrefix": "dev-", "alerts": alerts}, **CREDENTIALS)
 
 
@@ -277,7 +277,7 @@ def test_every_policy_says_what_broke_and_names_its_runbook_section(dev):
         assert len(doc["content"]) <= 8192
 
 
-def test_a_runbook_url_becomes_a_link_to_each_section(prefixed):
+def test_a_runbook_base_url_becomes_a_link_to_each_section(prefixed):
     for key, policy in policies(prefixed).items():
         (link,) = policy["documentation"]["links"]
         assert link["url"].startswith(RUNBOOK_URL + "#"), key
@@ -321,7 +321,7 @@ def problems(alerts: dict[str, Any], **gcp: Any) -> list[str]:
         ({"deadLettersPerRun": -5}, "gcp.alerts.deadLettersPerRun: Input should be greater than or equal"),
         ({"loaderNoSuccessHours": 25}, "gcp.alerts.loaderNoSuccessHours: Input should be less than or equal"),
         ({"schedulerNotifyMinutes": 1}, "gcp.alerts.schedulerNotifyMinutes: Input should be greater than"),
-        ({"runbookUrl": "http://example.com/runbook.md"}, "gcp.alerts.runbookUrl: must be an https:// URL"),
+        ({"runbookBaseUrl": "http://example.com/r.md"}, "gcp.alerts.runbookBaseUrl: must be an https:// URL"),
         ({"loaderLagLeft": "100"}, "gcp.alerts.loaderLagLeft: Input should be a valid integer"),
         ({"emial": ["a@b.io"]}, "gcp.alerts.emial: unknown key"),
     ],
