@@ -166,6 +166,7 @@ def build_gcp(cfg: StackConfig) -> None:
         job=g.jobs.loader,
         task_count=g.jobs.loader.task_count,
         parallelism=g.jobs.loader.parallelism,
+        network=g.jobs.loader.network,
     )
 
     def scheduled(

@@ -277,6 +277,65 @@ class JobResources(ConfigModel):
         return self
 
 
+_NETWORK = re.compile(
+    r"^(projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/global/networks/)?[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+)
+_SUBNETWORK = re.compile(
+    r"^(projects/[a-z][a-z0-9-]{4,28}[a-z0-9]/regions/(?P<region>[a-z]+-[a-z]+[0-9]+)/subnetworks/)?"
+    r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?$"
+)
+_NETWORK_TAG = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+NetworkName = Annotated[
+    str, AfterValidator(pattern(_NETWORK, "a VPC network name or projects/PROJECT/global/networks/NAME"))
+]
+SubnetworkName = Annotated[
+    str,
+    AfterValidator(
+        pattern(_SUBNETWORK, "a subnetwork name or projects/PROJECT/regions/REGION/subnetworks/NAME")
+    ),
+]
+NetworkTag = Annotated[
+    str, AfterValidator(pattern(_NETWORK_TAG, "a network tag (a-z 0-9 -, 1-63 characters)"))
+]
+
+
+class VpcEgressConfig(ConfigModel):
+    """``jobs.loader.network``: Direct VPC egress, so the loader reaches brokers on private addresses.
+
+    The job gets an interface in ``subnetwork`` (Cloud Run takes its IPs from that subnet) and sends
+    the traffic ``egress`` selects through the VPC; DNS names of the brokers must resolve there (a
+    Cloud DNS private zone bound to the network). See docs/gcp.md for the firewall rule it needs."""
+
+    network: NetworkName | None = None
+    """VPC network. None: the subnetwork's network."""
+    subnetwork: SubnetworkName | None = None
+    """Subnetwork in the stack's region (a Shared VPC subnet by its full name). None: the subnet named
+    like the network."""
+    egress: Literal["PRIVATE_RANGES_ONLY", "ALL_TRAFFIC"] = "PRIVATE_RANGES_ONLY"
+    """What goes through the VPC: private (RFC 1918) destinations only, or everything (then Google
+    APIs and the internet need Private Google Access or Cloud NAT on the subnet)."""
+    tags: list[NetworkTag] = Field(default_factory=list)
+    """Network tags of the loader's traffic, for firewall rules that admit it by source tag."""
+
+    @property
+    def subnetwork_region(self) -> str | None:
+        match = _SUBNETWORK.match(self.subnetwork or "")
+        return match.group("region") if match else None
+
+    @model_validator(mode="after")
+    def _check(self) -> VpcEgressConfig:
+        p = Problems()
+        p.check(
+            self.network is not None or self.subnetwork is not None,
+            "subnetwork",
+            "set network, subnetwork or both (Direct VPC egress needs one of them)",
+        )
+        p.check(len(set(self.tags)) == len(self.tags), "tags", "lists a tag twice")
+        p.raise_if_any()
+        return self
+
+
 class JobConfig(ConfigModel):
     image: ImageRef | None = None
     """Existing image to run. None: the stack builds it from the Dockerfile in build/, pushes it to
@@ -295,11 +354,26 @@ class JobConfig(ConfigModel):
 class LoaderJobConfig(JobConfig):
     """``jobs.loader``: the hourly Kafka -> GCS ``interaction-loader``."""
 
-    timeout_seconds: int = Field(3000, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
+    timeout_seconds: int = Field(1500, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
+    """Task timeout of one attempt. Cloud Run applies it per attempt, so a task may run
+    ``timeoutSeconds x (maxRetries + 1)``; that must end before the next scheduled run (checked)."""
     task_count: int = Field(1, ge=1, le=10000)
     """Tasks per execution: each is one consumer of the group, so up to the topic's partition count."""
     parallelism: int | None = Field(None, ge=1, le=10000)
     """Tasks running at once. None: all of them."""
+    network: VpcEgressConfig | None = None
+    """Direct VPC egress for brokers on a private network. None: the loader reaches Kafka over the
+    internet (TLS)."""
+
+    @property
+    def waves(self) -> int:
+        """How many rounds of tasks one execution runs (``taskCount`` over ``parallelism``)."""
+        return -(-self.task_count // (self.parallelism or self.task_count))
+
+    @property
+    def longest_execution_seconds(self) -> int:
+        """The longest one execution can run: every wave of tasks using every attempt to the timeout."""
+        return self.timeout_seconds * (self.max_retries + 1) * self.waves
 
     @model_validator(mode="after")
     def _check(self) -> LoaderJobConfig:
@@ -424,6 +498,34 @@ class ImagesConfig(ConfigModel):
     """Cloud Run runs linux/amd64; arm64 only for a custom runtime."""
 
 
+def loader_overlap_problem(job: LoaderJobConfig, cron: str, time_zone: str) -> str | None:
+    """Why an execution of the loader could still run when the schedule starts the next one, or None.
+
+    Cloud Run's task timeout holds per attempt, so a task may run ``timeout x (maxRetries + 1)``, and
+    with ``parallelism`` below ``taskCount`` the tasks run in waves. Two executions of one consumer
+    group at once would rebalance each other's partitions. The timeout is the knob that gives: the
+    message names the longest timeout that fits with the configured retries."""
+    gap = shortest_gap_seconds(cron, time_zone)
+    longest = job.longest_execution_seconds
+    if longest < gap:
+        return None
+    attempts = job.max_retries + 1
+    per_timeout = attempts * job.waves
+    waves = f" x {job.waves} waves of tasks (taskCount {job.task_count}, parallelism {job.parallelism})"
+    fits = (gap - 1) // per_timeout
+    fix = (
+        f"lower timeoutSeconds to at most {fits} (the timeout gives; the retries are kept)"
+        if fits >= 10
+        else "lower jobs.loader.maxRetries (no timeout of 10 s or more fits with these retries)"
+    )
+    return (
+        f"{job.timeout_seconds}s x {attempts} attempt(s) (maxRetries {job.max_retries})"
+        f"{waves if job.waves > 1 else ''} = {longest}s is not shorter than the {gap}s between runs of "
+        "schedules.loader.cron (Cloud Run's timeout holds per attempt): a retried task would still "
+        f"consume when the next execution starts in the same consumer group; {fix}"
+    )
+
+
 # --- the section ----------------------------------------------------------------------------------
 
 
@@ -460,14 +562,17 @@ class GcpConfig(ConfigModel):
     @model_validator(mode="after")
     def _check(self) -> GcpConfig:
         p = Problems()
-        gap = shortest_gap_seconds(self.schedules.loader.cron, self.schedules.time_zone)
-        timeout = self.jobs.loader.timeout_seconds
-        p.check(
-            timeout < gap,
-            "jobs.loader.timeoutSeconds",
-            f"{timeout}s is not shorter than the {gap}s between runs of schedules.loader.cron: two "
-            "executions of one consumer group would overlap and rebalance each other",
+        problem = loader_overlap_problem(
+            self.jobs.loader, self.schedules.loader.cron, self.schedules.time_zone
         )
+        p.check(problem is None, "jobs.loader.timeoutSeconds", problem or "")
+        network = self.jobs.loader.network
+        if network is not None and network.subnetwork_region not in (None, self.region):
+            p.add(
+                "jobs.loader.network.subnetwork",
+                f"is in {network.subnetwork_region}, but the jobs run in region {self.region}: Direct VPC "
+                "egress needs a subnet in the job's region",
+            )
         repository = self.name_prefix + self.images.repository_id
         p.check(
             len(repository) <= 63,

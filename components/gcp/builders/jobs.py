@@ -10,8 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
+from pulumi_gcp.cloudrunv2 import (
+    JobTemplateTemplateVpcAccessArgsDict,
+    JobTemplateTemplateVpcAccessNetworkInterfaceArgsDict,
+)
 
-from components.config.gcp import CollectJobConfig, JobConfig, JudgeJobConfig, KafkaConfig, LoaderJobConfig
+from components.config.gcp import (
+    CollectJobConfig,
+    JobConfig,
+    JudgeJobConfig,
+    KafkaConfig,
+    LoaderJobConfig,
+    VpcEgressConfig,
+)
 
 from .scheduler import seconds
 
@@ -60,8 +71,29 @@ def loader_env(
     if username is not None and password is not None:
         env.append(from_secret("KAFKA_SASL_USERNAME", username))
         env.append(from_secret("KAFKA_SASL_PASSWORD", password))
+    if job.network is not None and IDLE_EXIT_ENV not in job.extra_env:
+        env.append(plain(IDLE_EXIT_ENV, str(VPC_IDLE_EXIT_SECONDS)))
     env.extend(plain(k, v) for k, v in sorted(job.extra_env.items()))
     return env
+
+
+# With Direct VPC egress a task's first connection can take "a minute or more" (Cloud Run's Direct
+# VPC egress limitations); the loader's default of exiting after 30 s without an assigned partition
+# would end such a run before it ever reached the brokers. extraEnv can still set it.
+IDLE_EXIT_ENV = "LOADER_IDLE_EXIT_SECONDS"
+VPC_IDLE_EXIT_SECONDS = 180
+
+
+def vpc_access(network: VpcEgressConfig) -> JobTemplateTemplateVpcAccessArgsDict:
+    """``template.template.vpc_access`` of a job with Direct VPC egress (one interface, no connector)."""
+    interface: JobTemplateTemplateVpcAccessNetworkInterfaceArgsDict = {}
+    if network.network is not None:
+        interface["network"] = network.network
+    if network.subnetwork is not None:
+        interface["subnetwork"] = network.subnetwork
+    if network.tags:
+        interface["tags"] = list(network.tags)
+    return {"egress": network.egress, "network_interfaces": [interface]}
 
 
 def judge_env(
@@ -90,6 +122,7 @@ def job_template(
     job: JobConfig | CollectJobConfig,
     task_count: int = 1,
     parallelism: int | None = None,
+    network: VpcEgressConfig | None = None,
 ) -> dict[str, Any]:
     """``template`` of a ``gcp.cloudrunv2.Job``."""
     container: dict[str, Any] = {
@@ -110,6 +143,8 @@ def job_template(
             "containers": [container],
         },
     }
+    if network is not None:
+        template["template"]["vpc_access"] = vpc_access(network)
     if parallelism is not None:
         template["parallelism"] = parallelism
     return template

@@ -110,17 +110,76 @@ def test_an_unknown_time_zone_is_rejected():
 
 
 def test_a_loader_timeout_as_long_as_its_schedule_interval_is_rejected():
-    message = one_problem({"jobs": {"loader": {"timeoutSeconds": 3600}}})
-    assert message.startswith("llm-judge:gcp.jobs.loader.timeoutSeconds: 3600s is not shorter than the 3600s")
+    message = one_problem({"jobs": {"loader": {"timeoutSeconds": 3600, "maxRetries": 0}}})
+    assert message.startswith(
+        "llm-judge:gcp.jobs.loader.timeoutSeconds: 3600s x 1 attempt(s) (maxRetries 0) = 3600s is not "
+        "shorter than the 3600s"
+    )
     # A slower schedule leaves room for the same timeout.
     load_stack_config(
         {
             "gcp": {
-                "jobs": {"loader": {"timeoutSeconds": 3600}},
+                "jobs": {"loader": {"timeoutSeconds": 3600, "maxRetries": 0}},
                 "schedules": {"loader": {"cron": "0 */2 * * *"}},
             }
         }
     )
+
+
+def test_the_loader_bound_counts_every_attempt_and_names_the_timeout_that_fits():
+    # The old prod values: 3000 s per attempt fits the hour, three attempts (2.5 h) do not.
+    message = one_problem({"jobs": {"loader": {"timeoutSeconds": 3000, "maxRetries": 2}}})
+    assert "3000s x 3 attempt(s) (maxRetries 2) = 9000s is not shorter than the 3600s" in message
+    assert message.endswith("lower timeoutSeconds to at most 1199 (the timeout gives; the retries are kept)")
+    load_stack_config({"gcp": {"jobs": {"loader": {"timeoutSeconds": 1199, "maxRetries": 2}}}})
+
+
+def test_tasks_that_run_in_waves_multiply_the_bound():
+    waves = {"taskCount": 4, "parallelism": 2, "timeoutSeconds": 1000}
+    load_stack_config({"gcp": {"jobs": {"loader": {**waves, "maxRetries": 0}}}})
+    message = one_problem({"jobs": {"loader": {**waves, "maxRetries": 1}}})
+    assert "x 2 waves of tasks (taskCount 4, parallelism 2) = 4000s" in message
+    assert message.endswith("at most 899 (the timeout gives; the retries are kept)")
+
+
+def test_when_no_timeout_fits_the_retries_give():
+    message = one_problem(
+        {"jobs": {"loader": {"maxRetries": 10}}, "schedules": {"loader": {"cron": "* * * * *"}}}
+    )
+    assert message.endswith(
+        "lower jobs.loader.maxRetries (no timeout of 10 s or more fits with these retries)"
+    )
+
+
+def test_the_default_loader_fits_an_hourly_schedule_with_its_retry():
+    loader = GcpConfig().jobs.loader
+    assert loader.max_retries == 1
+    assert loader.longest_execution_seconds == 3000 < shortest_gap_seconds("0 * * * *", "UTC")
+
+
+@pytest.mark.parametrize(
+    ("network", "key", "why"),
+    [
+        ({}, "jobs.loader.network.subnetwork", "set network, subnetwork or both"),
+        ({"network": "Kafka_VPC"}, "jobs.loader.network.network", "must be a VPC network name"),
+        (
+            {"subnetwork": "regions/us-central1/subnetworks/x"},
+            "jobs.loader.network.subnetwork",
+            "must be a subnetwork",
+        ),
+        ({"network": "vpc", "tags": ["Loader"]}, "jobs.loader.network.tags[0]", "must be a network tag"),
+        ({"network": "vpc", "egress": "PRIVATE"}, "jobs.loader.network.egress", "Input should be"),
+        (
+            {"subnetwork": "projects/host-project-1/regions/europe-west1/subnetworks/kafka"},
+            "jobs.loader.network.subnetwork",
+            "is in europe-west1, but the jobs run in region us-central1",
+        ),
+    ],
+)
+def test_vpc_egress_settings_are_checked(network, key, why):
+    message = one_problem({"jobs": {"loader": {"network": network}}})
+    assert message.startswith(f"llm-judge:gcp.{key}: "), message
+    assert why in message
 
 
 def test_shortest_gap_sees_the_tightest_pair_of_runs():

@@ -311,7 +311,51 @@ def test_loader_env_matches_the_seed_exactly(dev):
         "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
         "KAFKA_SASL_USERNAME": {"secretKeyRef": {"secret": "kafka-sasl-username", "version": "1"}},
         "KAFKA_SASL_PASSWORD": {"secretKeyRef": {"secret": "kafka-sasl-password", "version": "1"}},
+        # dev reaches its brokers through Direct VPC egress, whose first connection can be slow.
+        "LOADER_IDLE_EXIT_SECONDS": "180",
     }
+
+
+def test_loader_reaches_private_brokers_through_direct_vpc_egress(dev, prod):
+    for plan in (dev, prod):
+        assert job(plan, "loader").inputs["template"]["template"]["vpcAccess"] == {
+            "egress": "PRIVATE_RANGES_ONLY",
+            "networkInterfaces": [
+                {
+                    "network": "kafka-vpc",
+                    "subnetwork": "kafka-clients-us-central1",
+                    "tags": ["interaction-loader"],
+                }
+            ],
+        }
+        for which in ("judge", "collect"):
+            assert "vpcAccess" not in job(plan, which).inputs["template"]["template"], which
+
+
+def test_without_a_network_the_loader_has_no_vpc_access_and_the_apps_idle_exit():
+    plan = render_gcp("dev", {"jobs": {"loader": {"network": None}}})
+    assert "vpcAccess" not in job(plan, "loader").inputs["template"]["template"]
+    assert "LOADER_IDLE_EXIT_SECONDS" not in env(plan, "loader")
+
+
+def test_a_shared_vpc_subnet_with_all_traffic_and_an_explicit_idle_exit():
+    subnet = "projects/host-project-1/regions/us-central1/subnetworks/kafka"
+    plan = render_gcp(
+        "dev",
+        {
+            "jobs": {
+                "loader": {
+                    "network": {"network": None, "subnetwork": subnet, "egress": "ALL_TRAFFIC", "tags": []},
+                    "extraEnv": {"LOADER_IDLE_EXIT_SECONDS": "300"},
+                }
+            }
+        },
+    )
+    assert job(plan, "loader").inputs["template"]["template"]["vpcAccess"] == {
+        "egress": "ALL_TRAFFIC",
+        "networkInterfaces": [{"subnetwork": subnet}],
+    }
+    assert env(plan, "loader")["LOADER_IDLE_EXIT_SECONDS"] == "300"
 
 
 def test_judge_env_matches_the_seed_exactly(dev):
@@ -335,13 +379,14 @@ def test_jobs_run_as_their_own_accounts_with_seed_names_and_resources(prod):
     )
     assert container(prod, "loader")["resources"] == {"limits": {"cpu": "1", "memory": "512Mi"}}
     assert loader["template"]["taskCount"] == 3
-    assert loader["template"]["template"]["timeout"] == "3000s"
+    assert loader["template"]["template"]["timeout"] == "1100s"
     assert loader["template"]["template"]["maxRetries"] == 2
     assert judge["template"]["template"]["timeout"] == "3600s"
 
 
 def test_loader_parallelism_from_config():
-    plan = render_gcp("dev", {"jobs": {"loader": {"taskCount": 4, "parallelism": 2}}})
+    # Two waves of tasks: each wave's attempts must fit the hour too (2 x 2 x 800 s).
+    plan = render_gcp("dev", {"jobs": {"loader": {"taskCount": 4, "parallelism": 2, "timeoutSeconds": 800}}})
     template = job(plan, "loader").inputs["template"]
     assert (template["taskCount"], template["parallelism"]) == (4, 2)
 
