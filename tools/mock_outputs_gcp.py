@@ -120,6 +120,27 @@ def _get_project(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+FINE_GRAINED_SUFFIX = "-fine-grained"
+"""An existing bucket whose name ends with this is answered as one without uniform bucket-level access
+(object ACLs), so the stack's check of that can be exercised offline."""
+
+
+def _get_bucket(args: dict[str, Any]) -> dict[str, Any]:
+    bucket = str(args.get("name") or "bucket")
+    return {
+        "id": bucket,
+        "name": bucket,
+        "url": f"gs://{bucket}",
+        "selfLink": f"https://www.googleapis.com/storage/v1/b/{bucket}",
+        "project": PROJECT,
+        "projectNumber": int(PROJECT_NUMBER),
+        "location": "US-CENTRAL1",
+        "storageClass": "STANDARD",
+        "uniformBucketLevelAccess": not bucket.endswith(FINE_GRAINED_SUFFIX),
+        "publicAccessPrevention": "enforced",
+    }
+
+
 def _get_client_config(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": f"projects/{PROJECT}/regions/{REGION}/zones/",
@@ -151,4 +172,5 @@ RESOURCES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
 CALLS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "gcp:organizations/getProject:getProject": _get_project,
     "gcp:organizations/getClientConfig:getClientConfig": _get_client_config,
+    "gcp:storage/getBucket:getBucket": _get_bucket,
 }

@@ -9,9 +9,17 @@ import pulumi_gcp as gcp
 
 from components.config.gcp import BucketConfig
 
-from .builders.storage import lifecycle_rules
+from .builders.storage import lifecycle_rules, uniform_access_problem
 
 TYPE = "llm-judge:gcp:HistoryBucket"
+
+
+def require_uniform_access(bucket: gcp.storage.GetBucketResult) -> str:
+    """The bucket's name, or a clean stop (``pulumi.RunError``, no traceback) saying how to fix it."""
+    problem = uniform_access_problem(bucket.name, bool(bucket.uniform_bucket_level_access))
+    if problem:
+        raise pulumi.RunError(problem)
+    return bucket.name
 
 
 class HistoryBucket(pulumi.ComponentResource):
@@ -34,8 +42,12 @@ class HistoryBucket(pulumi.ComponentResource):
         super().__init__(TYPE, name, None, opts)
         self.created = cfg.existing_name is None
         if cfg.existing_name is not None:
-            self.name = pulumi.Output.from_input(cfg.existing_name)
-            self.url = pulumi.Output.from_input(f"gs://{cfg.existing_name}")
+            # The prefix-scoped grants are IAM conditions, which GCS only accepts on buckets with uniform
+            # bucket-level access; without the lookup the bindings would fail half-way through `up`.
+            lookup = pulumi.InvokeOutputOptions(parent=self, depends_on=list(depends_on))
+            found = gcp.storage.get_bucket_output(name=cfg.existing_name, opts=lookup)
+            self.name = found.apply(require_uniform_access)
+            self.url = self.name.apply(lambda n: f"gs://{n}")
         else:
             bucket = gcp.storage.Bucket(
                 f"{name}-bucket",

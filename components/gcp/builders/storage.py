@@ -28,3 +28,15 @@ def lifecycle_rules(cfg: BucketConfig) -> list[dict[str, Any]]:
             }
         )
     return rules
+
+
+def uniform_access_problem(bucket: str, uniform_access: bool) -> str | None:
+    """Why an existing bucket cannot take the stack's grants, or None."""
+    if uniform_access:
+        return None
+    return (
+        f"llm-judge:gcp.bucket.existingName: bucket {bucket!r} does not have uniform bucket-level access, "
+        "which the stack's prefix-scoped IAM grants (IAM conditions) need. Turn it on with `gcloud storage "
+        f"buckets update gs://{bucket} --uniform-bucket-level-access` (object ACLs stop applying), or let "
+        "the stack create its own bucket (remove existingName)"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pulumi
 import pytest
 
 from components.config import ConfigError
@@ -138,6 +139,19 @@ def test_an_existing_bucket_is_used_not_created():
     assert env(plan, "loader")["GCS_BUCKET_NAME"] == "shared-history"
     assert env(plan, "judge")["INPUT_BUCKET"] == "shared-history"
     assert plan.outputs["gcp_bucket_name"] == "shared-history"
+    assert plan.outputs["gcp_bucket_url"] == "gs://shared-history"
+
+
+def test_an_existing_bucket_without_uniform_access_stops_the_run_before_any_grant():
+    # tools/mock_outputs_gcp.py answers the bucket lookup for *-fine-grained as a bucket with ACLs.
+    block = {**gcp_block("dev"), "bucket": {"existingName": "legacy-history-fine-grained"}}
+    with pytest.raises(pulumi.RunError) as info:
+        render("dev", {"gcp": block, "aws": {"enabled": False}})
+    message = str(info.value)
+    assert message.startswith(
+        "llm-judge:gcp.bucket.existingName: bucket 'legacy-history-fine-grained' does not have uniform"
+    )
+    assert "--uniform-bucket-level-access" in message
 
 
 # --- IAM policy -----------------------------------------------------------------------------------
