@@ -16,6 +16,9 @@ from .builders.jobs import SecretRef
 from .builders.names import Names
 
 TYPE = "llm-judge:gcp:KafkaCredentials"
+OLD_VERSIONS = "ABANDON"
+"""What a replaced secret version becomes: left enabled in Secret Manager (Pulumi forgets it), not
+deleted or disabled. docs/gcp.md says when to disable it."""
 
 
 class KafkaCredentials(pulumi.ComponentResource):
@@ -55,6 +58,9 @@ class KafkaCredentials(pulumi.ComponentResource):
                 f"{name}-{key}-version",
                 secret=secret.id,
                 secret_data=pulumi.Output.secret(value.get_secret_value()),
+                # A new credential replaces the version; the old one must stay readable: an execution
+                # that started before `up` still references it, and its retries read it again.
+                deletion_policy=OLD_VERSIONS,
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.bindings.append(

@@ -268,6 +268,23 @@ def test_the_kafka_credentials_are_two_secret_manager_secrets_with_masked_values
         assert version.inputs["secretData"] == SECRET
 
 
+def test_rotating_a_credential_keeps_the_old_version_readable_for_running_executions(dev):
+    # A changed credential replaces its SecretVersion; the default policy would delete the old one
+    # while a task that started before still retries with it.
+    versions = dev.of_type(SECRET_VERSION)
+    assert len(versions) == 2
+    for version in versions:
+        assert version.inputs["deletionPolicy"] == "ABANDON", version.name
+
+
+def test_the_loader_job_waits_for_its_secret_grants(dev):
+    # Cloud Run checks at deploy time that the job's account may read the secrets it references
+    # (hashicorp/terraform-provider-google#13786): the job must be created after both grants.
+    grants = {b.urn for b in dev.of_type(SECRET_IAM)}
+    assert len(grants) == 2
+    assert grants <= set(job(dev, "loader").depends_on)
+
+
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_the_offline_plan_never_shows_the_sasl_credentials(stack, dev, prod):
     plan = {"dev": dev, "prod": prod}[stack]
