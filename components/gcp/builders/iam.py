@@ -16,11 +16,6 @@ from . import layout
 
 Principal = Literal["loader", "batch", "invoker", "vertex"]
 
-# Listing objects is checked against the bucket, not an object, so a condition that only matches object
-# names would deny it. This clause lets a prefix-scoped principal list names; reading or writing an
-# object still needs the object's own prefix.
-LIST_CLAUSE = 'resource.type == "storage.googleapis.com/Bucket"'
-
 PRIMITIVE_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 
 
@@ -31,8 +26,6 @@ class BucketGrant:
     prefixes: tuple[str, ...] | None
     """Object prefixes the grant is limited to; None: the whole bucket."""
     why: str
-    lists: bool = False
-    """A prefix-scoped grant that must also allow listing (see LIST_CLAUSE)."""
 
     @property
     def key(self) -> str:
@@ -82,12 +75,21 @@ BUCKET_GRANTS: tuple[BucketGrant, ...] = (
         (layout.BATCH, layout.JUDGEMENTS),
         "write and replace batch input, manifests and judgements (a re-run with --force replaces them)",
     ),
+    # Vertex AI's service agent also holds roles/aiplatform.serviceAgent on the project, which in the
+    # same project covers these and more: the three grants below restrict nothing then. They are what
+    # Vertex needs when that role is not there (an organisation that trims it, a bucket in another
+    # project), so together they must be enough on their own, bucket metadata included.
+    BucketGrant(
+        "vertex",
+        "roles/storage.legacyBucketReader",
+        None,
+        "Vertex AI's service agent reads the bucket's metadata (storage.buckets.get) and lists names",
+    ),
     BucketGrant(
         "vertex",
         "roles/storage.objectViewer",
         (layout.BATCH,),
-        "Vertex AI's service agent reads the batch input files and lists the output prefix",
-        lists=True,
+        "Vertex AI's service agent reads the batch input files",
     ),
     BucketGrant(
         "vertex",
@@ -115,9 +117,9 @@ def condition(grant: BucketGrant, bucket: str) -> dict[str, str] | None:
     """The IAM condition of a prefix-scoped grant (None for a whole-bucket grant)."""
     if grant.prefixes is None:
         return None
+    # Listing is checked against the bucket, which no object-name condition matches: principals that
+    # list hold an unconditional bucket-level role for it (legacyBucketReader or objectViewer).
     clauses = [object_prefix_clause(bucket, p) for p in grant.prefixes]
-    if grant.lists:
-        clauses.insert(0, LIST_CLAUSE)
     title = f"{grant.principal} {' '.join(grant.prefixes)}"
     return {
         "title": title[:100],
