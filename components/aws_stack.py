@@ -3,6 +3,8 @@ vLLM judge, wired from the typed config."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pulumi
 import pulumi_aws as aws
 
@@ -16,7 +18,7 @@ from components.aws.model_loader_image import ModelLoaderImage
 from components.aws.monitoring import JudgeMonitoring
 from components.aws.namespace import JudgeNamespace
 from components.aws.node_group import GpuNodeGroup
-from components.config import StackConfig
+from components.config import StackConfig, eks_versions
 
 PREFIX = "judge"
 
@@ -30,6 +32,8 @@ def build_aws(cfg: StackConfig) -> None:
             f"aws:region is {configured_region} but llm-judge:aws.region is {acfg.region}; the stack uses "
             f"{acfg.region} (an explicit provider), set both to the same value to avoid confusion"
         )
+    for warning in eks_versions.support_warnings(acfg.cluster.version, dt.date.today()):
+        pulumi.log.warn(warning)
     tags = {"llm-judge:stack": pulumi.get_stack(), **acfg.tags}
     aws_provider = aws.Provider(f"{PREFIX}-aws", region=acfg.region, default_tags={"tags": tags})
     aws_opts = pulumi.ResourceOptions(providers={"aws": aws_provider})

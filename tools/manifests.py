@@ -17,11 +17,13 @@ import kubernetes_validate
 import yaml
 from kubernetes_validate.utils import all_versions, major_minor
 
+from components.config import eks_versions
+
 from . import crd_validate
 from .mocks import kubernetes_auto_name
 from .plan_runtime import Plan, PlannedResource
 
-DEFAULT_KUBERNETES_VERSION = "1.33"
+DEFAULT_KUBERNETES_VERSION = eks_versions.DEFAULT_VERSION
 """Used when the stack config names no cluster version (e.g. the AWS half is disabled)."""
 
 _NOT_OBJECTS = re.compile(r"^kubernetes:(helm\.sh/|yaml|kustomize|pulumi:)|Patch$")

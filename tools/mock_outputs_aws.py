@@ -15,6 +15,8 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+from components.config import eks_versions
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 MOCK_SUBNETS = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002", "subnet-0a1b2c3d4e5f60003"]
@@ -53,8 +55,8 @@ def _node_group(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         "nodeGroupName": group,
         "arn": f"arn:aws:eks:{REGION}:{ACCOUNT}:nodegroup/{cluster}/{group}/{uuid}",
         "status": "ACTIVE",
-        "releaseVersion": "1.33.5-20251120",
-        "version": "1.33",
+        "releaseVersion": f"{eks_versions.DEFAULT_VERSION}.5-20261120",
+        "version": eks_versions.DEFAULT_VERSION,
         # EKS names the Auto Scaling group after the node group: eks-<group>-<uuid>.
         "resources": [
             {"autoscalingGroups": [{"name": f"eks-{group}-{uuid}"}], "remoteAccessSecurityGroupId": ""}
@@ -98,7 +100,8 @@ def _get_cluster(args: dict[str, Any]) -> dict[str, Any]:
         "arn": f"arn:aws:eks:{REGION}:{ACCOUNT}:cluster/{name}",
         "endpoint": f"https://{_hex(name, 32).upper()}.gr7.{REGION}.eks.amazonaws.com",
         "certificateAuthorities": [{"data": MOCK_CA}],
-        "version": "1.33",
+        # An existing cluster answers with the stack's default version (tests of a mismatch override it).
+        "version": eks_versions.DEFAULT_VERSION,
         "platformVersion": "eks.10",
         "status": "ACTIVE",
         "roleArn": f"arn:aws:iam::{ACCOUNT}:role/{name}-cluster",

@@ -16,6 +16,15 @@ from .builders.kubeconfig import kubeconfig
 TYPE = "llm-judge:aws:ClusterAccess"
 
 
+def _warn_on_version_mismatch(actual: str, configured: str) -> str:
+    if actual and actual != configured:
+        pulumi.log.warn(
+            f"llm-judge:aws.cluster.version is {configured} but cluster runs Kubernetes {actual}: the "
+            f"manifests were validated against {configured}; set the key to {actual}"
+        )
+    return actual
+
+
 class ClusterAccess(pulumi.ComponentResource):
     """The cluster the judge runs in, and a Kubernetes provider for it."""
 
@@ -61,7 +70,9 @@ class ClusterAccess(pulumi.ComponentResource):
         )
         self.cluster_name = found.name
         self.endpoint = found.endpoint
-        self.version = found.version
+        self.version = found.version.apply(
+            lambda actual: _warn_on_version_mismatch(actual, cluster_cfg.version)
+        )
         self.subnet_ids = found.vpc_config.subnet_ids
         ca_data = found.certificate_authorities.apply(lambda cas: cas[0].data)
         config_json = pulumi.Output.all(found.name, found.endpoint, ca_data).apply(

@@ -16,6 +16,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from components.aws import instance_types
 
+from . import eks_versions
 from .aws_scaling import AutoscalingConfig, ClusterAutoscalerConfig, PrometheusConfig, check_scaling
 from .base import ConfigModel, Problems, pattern
 
@@ -33,6 +34,18 @@ _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]+$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
 _K8S_VERSION = re.compile(r"^1\.[0-9]{2}$")
+
+
+def _eks_version(value: str) -> str:
+    if not _K8S_VERSION.match(value):
+        raise ValueError("must be a Kubernetes minor version such as '1.35'")
+    if value not in eks_versions.ACCEPTED_VERSIONS:
+        raise ValueError(
+            f"{value} is not a version this stack accepts: {', '.join(eks_versions.ACCEPTED_VERSIONS)} "
+            f"(the EKS versions not past extended support on {eks_versions.CALENDAR_CHECKED} that "
+            "kubernetes-validate has schemas for; see components/config/eks_versions.py)"
+        )
+    return value
 
 
 def _dns_label(value: str) -> str:
@@ -179,10 +192,9 @@ class ClusterConfig(ConfigModel):
 
     name: EksName
     """EKS cluster name. An existing cluster is looked up by this name; with ``create`` it is created."""
-    version: Annotated[
-        str, AfterValidator(pattern(_K8S_VERSION, "a Kubernetes minor version such as '1.33'"))
-    ] = "1.33"
-    """Kubernetes version: of the created cluster, and the schema rendered manifests are validated against."""
+    version: Annotated[str, AfterValidator(_eks_version)] = eks_versions.DEFAULT_VERSION
+    """Kubernetes minor version: of the created cluster (an existing one's must match), and the schema
+    rendered manifests are validated against. One of ``eks_versions.ACCEPTED_VERSIONS``."""
     create: bool = False
     """Create the cluster with pulumi-eks (greenfield stacks). False: use an existing cluster."""
     vpc_id: VpcId | None = None

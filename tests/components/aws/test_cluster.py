@@ -75,7 +75,7 @@ def test_create_option_builds_an_eks_cluster_with_system_nodes():
     )
     cluster = one(plan, EKS_CLUSTER, "-eks").inputs
     assert cluster["name"] == "judge-green"
-    assert cluster["version"] == "1.33"
+    assert cluster["version"] == "1.35"
     assert cluster["vpcId"] == "vpc-0123456789abcdef0"
     assert cluster["privateSubnetIds"] == ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
     assert cluster["minSize"] >= 1, "CoreDNS needs untainted nodes while the GPU group is at zero"
