@@ -18,7 +18,7 @@ from components.aws.model_loader_image import ModelLoaderImage
 from components.aws.monitoring import JudgeMonitoring
 from components.aws.namespace import JudgeNamespace
 from components.aws.node_group import GpuNodeGroup
-from components.config import StackConfig, eks_versions
+from components.config import NAMESPACE, ConfigError, StackConfig, eks_versions
 
 PREFIX = "judge"
 
@@ -26,6 +26,9 @@ PREFIX = "judge"
 def build_aws(cfg: StackConfig) -> None:
     """Register the AWS half and export its outputs."""
     acfg = cfg.aws
+    missing = acfg.missing()
+    if missing:
+        raise ConfigError([f"{NAMESPACE}:aws.{key}: {message}" for key, message in missing])
     configured_region = pulumi.Config("aws").get("region")
     if configured_region and configured_region != acfg.region:
         pulumi.log.warn(
@@ -43,8 +46,8 @@ def build_aws(cfg: StackConfig) -> None:
         f"{PREFIX}-gpu",
         acfg,
         cluster_name=cluster.cluster_name,
-        # A created cluster's nodes go to its private subnets; an existing one's to all its subnets.
-        default_subnet_ids=acfg.cluster.private_subnet_ids if acfg.cluster.create else cluster.subnet_ids,
+        # Used when nodeGroup.subnetIds is empty, which only a created cluster allows.
+        default_subnet_ids=acfg.cluster.private_subnet_ids,
         opts=aws_opts,
     )
 

@@ -31,8 +31,6 @@ class ClusterAccess(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
     version: pulumi.Output[str]
-    subnet_ids: pulumi.Output[list[str]]
-    """The cluster's subnets (default subnets of the GPU nodes)."""
     provider: k8s.Provider
 
     def __init__(self, name: str, cfg: AwsConfig, opts: pulumi.ResourceOptions | None = None):
@@ -73,7 +71,6 @@ class ClusterAccess(pulumi.ComponentResource):
         self.version = found.version.apply(
             lambda actual: _warn_on_version_mismatch(actual, cluster_cfg.version)
         )
-        self.subnet_ids = found.vpc_config.subnet_ids
         ca_data = found.certificate_authorities.apply(lambda cas: cas[0].data)
         config_json = pulumi.Output.all(found.name, found.endpoint, ca_data).apply(
             lambda v: json.dumps(

@@ -280,8 +280,9 @@ class NodeGroupConfig(ConfigModel):
     taints: list[TaintConfig] = Field(default_factory=_default_taints)
     """Node taints; GPU pods tolerate all of them."""
     subnet_ids: list[SubnetId] = Field(default_factory=list)
-    """Subnets of the GPU nodes. Empty: the cluster's own subnets (an existing cluster's, or the created
-    cluster's private subnets). Pin them to the subnets of the AZs that have your GPU capacity."""
+    """Private subnets of the GPU nodes, in the AZs that have your GPU capacity. Required with an existing
+    cluster (whose own subnets may include public ones); with a created cluster, empty means its
+    ``privateSubnetIds``."""
     node_role_arn: RoleArn | None = None
     """Existing node IAM role. None: the stack creates one with the EKS worker policies."""
     extra_policy_arns: list[PolicyArn] = Field(default_factory=list)
@@ -584,6 +585,21 @@ class AwsConfig(ConfigModel):
     prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
     tags: dict[str, str] = Field(default_factory=dict)
     """Tags for every AWS resource of the stack."""
+
+    def missing(self) -> list[tuple[str, str]]:
+        """Keys an enabled AWS half needs that the config leaves out, as ``(relative key, message)``.
+        Checked when the half is built, so a stack that switches AWS off needs none of them."""
+        out: list[tuple[str, str]] = []
+        if not self.cluster.create and not self.node_group.subnet_ids:
+            out.append(
+                (
+                    "nodeGroup.subnetIds",
+                    "required with an existing cluster (cluster.create is false): list the private subnets "
+                    "for the GPU nodes. The cluster's own subnets may include public ones, where creating "
+                    "the node group fails (Ec2SubnetInvalidConfiguration) or the nodes get public IPs",
+                )
+            )
+        return out
 
     @property
     def gpu_types(self) -> list[instance_types.GpuInstanceType]:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from components.aws.builders import node_group as spec
+from components.config import ConfigError
 from tests.components.aws.helpers import LAUNCH_TEMPLATE, NODE_GROUP, one, render_aws
 
 ROLE = "aws:iam/role:Role"
@@ -130,13 +131,33 @@ def test_an_existing_node_role_replaces_the_created_one():
     assert plan.outputs["aws_gpu_node_role_arn"] == arn
 
 
-def test_nodes_default_to_the_cluster_subnets_and_can_be_pinned(dev):
+def test_gpu_nodes_of_an_existing_cluster_go_only_to_the_configured_subnets(dev):
     from tools.mock_outputs_aws import MOCK_SUBNETS
 
-    assert one(dev, NODE_GROUP, "-ng").inputs["subnetIds"] == MOCK_SUBNETS
+    # The cluster's own subnets (all of MOCK_SUBNETS, public ones included) are never the default.
+    assert one(dev, NODE_GROUP, "-ng").inputs["subnetIds"] == [
+        "subnet-0f1e2d3c4b5a60011",
+        "subnet-0f1e2d3c4b5a60012",
+    ]
+    assert not set(one(dev, NODE_GROUP, "-ng").inputs["subnetIds"]) & set(MOCK_SUBNETS)
     pinned = ["subnet-0123456789abcdef0"]
     plan = render_aws("dev", {"nodeGroup": {"subnetIds": pinned}})
     assert one(plan, NODE_GROUP, "-ng").inputs["subnetIds"] == pinned
+
+
+def test_an_existing_cluster_without_gpu_subnets_is_a_config_error():
+    with pytest.raises(ConfigError) as info:
+        render_aws("dev", {"nodeGroup": {"subnetIds": []}})
+    (problem,) = info.value.problems
+    assert problem.startswith("llm-judge:aws.nodeGroup.subnetIds: required with an existing cluster")
+    assert "public" in problem
+
+
+def test_a_created_clusters_gpu_nodes_default_to_its_private_subnets():
+    private = ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
+    cluster = {"name": "green", "create": True, "vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": private}
+    plan = render_aws("dev", {"cluster": cluster, "nodeGroup": {"subnetIds": []}})
+    assert one(plan, NODE_GROUP, "-ng").inputs["subnetIds"] == private
 
 
 def test_node_group_name_is_a_prefix_so_replacements_do_not_collide(dev):
