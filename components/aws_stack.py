@@ -8,6 +8,7 @@ import datetime as dt
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.builders.tags import stack_tags
 from components.aws.cluster import ClusterAccess
 from components.aws.cluster_autoscaler import ClusterAutoscaler
 from components.aws.device_plugin import NvidiaDevicePlugin
@@ -37,7 +38,7 @@ def build_aws(cfg: StackConfig) -> None:
         )
     for warning in eks_versions.support_warnings(acfg.cluster.version, dt.date.today()):
         pulumi.log.warn(warning)
-    tags = {"llm-judge:stack": pulumi.get_stack(), **acfg.tags}
+    tags = stack_tags(pulumi.get_stack(), acfg.tags)
     aws_provider = aws.Provider(f"{PREFIX}-aws", region=acfg.region, default_tags={"tags": tags})
     aws_opts = pulumi.ResourceOptions(providers={"aws": aws_provider})
 

@@ -13,6 +13,7 @@ from components.config.aws import AwsConfig
 
 from .builders import node_group as spec
 from .builders import userdata
+from .builders.tags import stack_tags, tag_specifications
 
 TYPE = "llm-judge:aws:GpuNodeGroup"
 
@@ -76,10 +77,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
             user_data=userdata.encode(userdata.gpu_node_user_data("RAID0")),
             block_device_mappings=spec.block_device_mappings(ng.disk_size),
             metadata_options=spec.metadata_options(ng.metadata_hop_limit),
-            tag_specifications=[
-                {"resource_type": kind, "tags": {**tags, "Name": f"{name}-{kind}"}}
-                for kind in ("instance", "volume", "network-interface")
-            ],
+            tag_specifications=tag_specifications(name, stack_tags(pulumi.get_stack(), tags)),
             tags=tags,
             opts=child,
         )

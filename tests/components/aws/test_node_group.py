@@ -58,9 +58,23 @@ def test_disk_size_lives_in_the_launch_template(dev):
     }
 
 
-def test_instances_and_volumes_are_tagged(dev):
-    kinds = {t["resourceType"] for t in one(dev, LAUNCH_TEMPLATE, "-lt").inputs["tagSpecifications"]}
-    assert {"instance", "volume"} <= kinds
+def test_instances_volumes_and_interfaces_carry_the_stack_tag(dev):
+    # Provider default tags never reach what EC2 launches from a template: the template must say them.
+    plan = render_aws("dev", {"tags": {"team": "ml"}, "nodeGroup": {"tags": {"cost-center": "gpu"}}})
+    for plan_, extra in ((dev, {}), (plan, {"team": "ml", "cost-center": "gpu"})):
+        specs = one(plan_, LAUNCH_TEMPLATE, "-lt").inputs["tagSpecifications"]
+        assert {s["resourceType"] for s in specs} == {"instance", "volume", "network-interface"}
+        for spec_ in specs:
+            assert spec_["tags"] == {
+                "llm-judge:stack": "dev",
+                **extra,
+                "Name": f"judge-gpu-{spec_['resourceType']}",
+            }
+    # Provider inputs are sent as JSON text.
+    assert json.loads(one(plan, "pulumi:providers:aws", "-aws").inputs["defaultTags"])["tags"] == {
+        "llm-judge:stack": "dev",
+        "team": "ml",
+    }
 
 
 def test_labels_taints_and_scaling_come_from_config(dev, prod):
