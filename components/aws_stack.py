@@ -8,6 +8,7 @@ import datetime as dt
 import pulumi
 import pulumi_aws as aws
 
+from components.aws.builders.addons import installs_node_monitoring_agent
 from components.aws.builders.tags import stack_tags
 from components.aws.cluster import ClusterAccess
 from components.aws.cluster_autoscaler import ClusterAutoscaler
@@ -19,6 +20,8 @@ from components.aws.model_loader_image import ModelLoaderImage
 from components.aws.monitoring import JudgeMonitoring
 from components.aws.namespace import JudgeNamespace
 from components.aws.node_group import GpuNodeGroup
+from components.aws.node_monitoring import NodeMonitoringAgent
+from components.aws.system_nodes import SystemNodeGroup
 from components.config import NAMESPACE, ConfigError, StackConfig, eks_versions
 
 PREFIX = "judge"
@@ -43,6 +46,11 @@ def build_aws(cfg: StackConfig) -> None:
     aws_opts = pulumi.ResourceOptions(providers={"aws": aws_provider})
 
     cluster = ClusterAccess(f"{PREFIX}-cluster", acfg, opts=aws_opts)
+    # A created cluster's untainted nodes, for CoreDNS and other system pods; the GPU workloads wait
+    # for them too, since their pods need DNS.
+    system_nodes: list[pulumi.Resource] = []
+    if acfg.cluster.create:
+        system_nodes.append(SystemNodeGroup(f"{PREFIX}-system", acfg, cluster.cluster_name, opts=aws_opts))
     nodes = GpuNodeGroup(
         f"{PREFIX}-gpu",
         acfg,
@@ -55,7 +63,15 @@ def build_aws(cfg: StackConfig) -> None:
     k8s_opts = pulumi.ResourceOptions(providers={"kubernetes": cluster.provider})
     # GPU workloads wait for the node group (and the device plugin that makes its GPUs schedulable),
     # so `pulumi up` awaits them on real nodes and `pulumi destroy` removes them before the nodes.
-    gpu_ready: list[pulumi.Resource] = [nodes]
+    gpu_ready: list[pulumi.Resource] = [*system_nodes, nodes]
+    if installs_node_monitoring_agent(acfg):
+        NodeMonitoringAgent(
+            f"{PREFIX}-node-monitoring",
+            acfg,
+            cluster.cluster_name,
+            depends_on=[*system_nodes, nodes],
+            opts=aws_opts,
+        )
     if acfg.device_plugin.enabled:
         gpu_ready.append(NvidiaDevicePlugin(f"{PREFIX}-device-plugin", acfg, opts=k8s_opts))
     namespace = JudgeNamespace(f"{PREFIX}-namespace", acfg.namespace, opts=k8s_opts)

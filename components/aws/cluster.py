@@ -16,6 +16,11 @@ from .builders.kubeconfig import kubeconfig
 TYPE = "llm-judge:aws:ClusterAccess"
 
 
+def cluster_admin_policy_arn(partition: str) -> str:
+    """EKS's managed access policy equal to Kubernetes ``cluster-admin``."""
+    return f"arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
 def _warn_on_version_mismatch(actual: str, configured: str) -> str:
     if actual and actual != configured:
         pulumi.log.warn(
@@ -40,7 +45,6 @@ class ClusterAccess(pulumi.ComponentResource):
         if cluster_cfg.create:
             import pulumi_eks as eks
 
-            sn = cluster_cfg.system_nodes
             created = eks.Cluster(
                 f"{name}-eks",
                 name=cluster_cfg.name,
@@ -51,12 +55,11 @@ class ClusterAccess(pulumi.ComponentResource):
                 endpoint_private_access=cluster_cfg.endpoint_private_access,
                 endpoint_public_access=cluster_cfg.endpoint_public_access,
                 authentication_mode=eks.AuthenticationMode.API,
-                # The GPU group is tainted and may sit at zero: CoreDNS and the autoscaler need
-                # untainted nodes of their own.
-                instance_type=sn.instance_type,
-                min_size=sn.min_size,
-                desired_capacity=sn.desired_size,
-                max_size=sn.max_size,
+                # No self-managed default node group and none of pulumi-eks's own security groups: the
+                # system nodes are a managed node group of ours (components/aws/system_nodes.py), so
+                # every node of the cluster sits in the one EKS cluster security group.
+                skip_default_node_group=True,
+                skip_default_security_groups=True,
                 create_oidc_provider=True,
                 tags=dict(cfg.tags),
                 opts=pulumi.ResourceOptions(parent=self),
@@ -77,11 +80,40 @@ class ClusterAccess(pulumi.ComponentResource):
                 kubeconfig(v[0], v[1], v[2], cfg.region, cluster_cfg.kubeconfig_role_arn), sort_keys=True
             )
         )
+        admin_grants: list[pulumi.Resource] = []
+        if cluster_cfg.create and cluster_cfg.kubeconfig_role_arn:
+            admin_grants = self._admin_access(name, found.name, cluster_cfg.kubeconfig_role_arn)
         self.provider = k8s.Provider(
             f"{name}-k8s",
             kubeconfig=config_json,
-            opts=pulumi.ResourceOptions(parent=self),
+            # The provider's calls run as kubeconfigRoleArn: they must wait for its access to exist.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=admin_grants),
         )
         self.register_outputs(
             {"cluster_name": self.cluster_name, "endpoint": self.endpoint, "version": self.version}
         )
+
+    def _admin_access(
+        self, name: str, cluster_name: pulumi.Input[str], role_arn: str
+    ) -> list[pulumi.Resource]:
+        """An access entry with cluster-admin for the role the Kubernetes provider assumes. EKS makes
+        only the identity that created the cluster an admin; any other role would get 401 on every
+        Kubernetes resource of the stack."""
+        child = pulumi.ResourceOptions(parent=self)
+        entry = aws.eks.AccessEntry(
+            f"{name}-deployer-access",
+            cluster_name=cluster_name,
+            principal_arn=role_arn,
+            type="STANDARD",
+            opts=child,
+        )
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        association = aws.eks.AccessPolicyAssociation(
+            f"{name}-deployer-admin",
+            cluster_name=cluster_name,
+            principal_arn=entry.principal_arn,
+            policy_arn=partition.apply(cluster_admin_policy_arn),
+            access_scope={"type": "cluster"},
+            opts=child,
+        )
+        return [entry, association]

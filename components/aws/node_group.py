@@ -14,6 +14,7 @@ from components.config.aws import AwsConfig
 from .builders import node_group as spec
 from .builders import userdata
 from .builders.tags import stack_tags, tag_specifications
+from .node_role import create_node_role
 
 TYPE = "llm-judge:aws:GpuNodeGroup"
 
@@ -45,29 +46,13 @@ class GpuNodeGroup(pulumi.ComponentResource):
         if ng.node_role_arn:
             role_arn: pulumi.Output[str] = pulumi.Output.from_input(ng.node_role_arn)
         else:
-            role = aws.iam.Role(
-                f"{name}-role",
-                assume_role_policy=spec.node_assume_role_policy(),
+            role_arn, attachments = create_node_role(
+                name,
+                self,
                 description=f"EKS GPU nodes of {name}",
                 tags=tags,
-                opts=child,
+                extra_policy_arns=ng.extra_policy_arns,
             )
-            partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
-            for policy in (*spec.WORKER_POLICIES, *ng.extra_policy_arns):
-                arn = (
-                    policy
-                    if policy.startswith("arn:")
-                    else partition.apply(lambda p, n=policy: spec.managed_policy_arn(p, n))
-                )
-                attachments.append(
-                    aws.iam.RolePolicyAttachment(
-                        f"{name}-{_slug(policy.rsplit('/', 1)[-1])}",
-                        role=role.name,
-                        policy_arn=arn,
-                        opts=child,
-                    )
-                )
-            role_arn = role.arn
 
         template = aws.ec2.LaunchTemplate(
             f"{name}-lt",

@@ -177,14 +177,40 @@ def quantity_value(quantity: str) -> Decimal:
 # --- sections ---------------------------------------------------------------------------------
 
 
-class SystemNodesConfig(ConfigModel):
-    """``cluster.systemNodes``: the small untainted node group a *created* cluster gets for CoreDNS,
-    the cluster-autoscaler and other system pods (the GPU group is tainted and may be at zero)."""
+_INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z]+[0-9]+(?P<attrs>[a-z-]*))\.[a-z0-9]+$")
 
-    instance_type: str = "m7i.large"
+
+class SystemNodesConfig(ConfigModel):
+    """``cluster.systemNodes``: the small untainted managed node group a *created* cluster gets for
+    CoreDNS, the cluster-autoscaler and other system pods (the GPU group is tainted and may be at zero).
+    A managed node group, like the GPU one, so both share the cluster security group."""
+
+    instance_type: Annotated[
+        str, AfterValidator(pattern(_INSTANCE_TYPE, "an EC2 instance type such as 'm7i.large'"))
+    ] = "m7i.large"
+    ami_type: Literal["AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD"] = "AL2023_x86_64_STANDARD"
+    """EKS-optimised AL2023 AMI: x86_64, or ARM_64 for Graviton types (m7g, c7g, t4g ...)."""
+    disk_size: int = Field(50, ge=20, le=16384)
+    """Root EBS volume, GiB (gp3, encrypted)."""
     min_size: int = Field(1, ge=1)
     desired_size: int = Field(2, ge=1)
     max_size: int = Field(3, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> SystemNodesConfig:
+        p = Problems()
+        match = _INSTANCE_TYPE.match(self.instance_type)
+        # Graviton families carry a "g" among the letters after the generation (m7g, c7gn, t4g, r8gd).
+        graviton = bool(match and "g" in match.group("attrs"))
+        arm = self.ami_type == "AL2023_ARM_64_STANDARD"
+        p.check(
+            graviton == arm,
+            "amiType",
+            f"{self.ami_type} does not run on {self.instance_type} "
+            f"(use {'AL2023_ARM_64_STANDARD' if graviton else 'AL2023_x86_64_STANDARD'})",
+        )
+        p.raise_if_any()
+        return self
 
 
 class ClusterConfig(ConfigModel):
@@ -207,7 +233,14 @@ class ClusterConfig(ConfigModel):
     endpoint_private_access: bool = True
     system_nodes: SystemNodesConfig = Field(default_factory=SystemNodesConfig)
     kubeconfig_role_arn: RoleArn | None = None
-    """Role that ``aws eks get-token`` assumes to talk to the cluster (``--role-arn``); none = caller."""
+    """Role that ``aws eks get-token`` assumes to talk to the cluster (``--role-arn``); none = caller.
+    With ``create`` the stack gives this role an access entry with cluster-admin (EKS makes only the
+    creating identity an admin); with an existing cluster the role must already have access."""
+    node_monitoring_agent: bool | None = None
+    """Install the EKS node monitoring agent add-on (``eks-node-monitoring-agent``), which reports GPU
+    (XID, DCGM), kernel, network and storage faults as node conditions that node auto repair acts on.
+    None: install it when the stack creates the cluster and ``nodeGroup.nodeRepair`` is on; an existing
+    cluster's add-ons are left alone unless this is true."""
 
     @model_validator(mode="after")
     def _check(self) -> ClusterConfig:
@@ -290,7 +323,9 @@ class NodeGroupConfig(ConfigModel):
     metadata_hop_limit: Literal[1, 2] = 1
     """IMDSv2 hop limit. 1 keeps pods (not on the host network) from reading the node role's credentials."""
     node_repair: bool = True
-    """EKS node auto-repair: replaces nodes whose GPU or kubelet reports unhealthy."""
+    """EKS node auto repair of the GPU group: replaces (or reboots) nodes whose conditions turn
+    unhealthy. Without the node monitoring agent that is only the kubelet's ``Ready``; GPU faults (XID
+    errors, DCGM diagnostics) become node conditions only with the agent (``cluster.nodeMonitoringAgent``)."""
     autoscaler_tags: bool = True
     """Tag the node group and its Auto Scaling group for cluster-autoscaler discovery and scale-from-zero."""
     tags: dict[str, str] = Field(default_factory=dict)

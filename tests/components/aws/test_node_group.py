@@ -171,7 +171,7 @@ def test_a_created_clusters_gpu_nodes_default_to_its_private_subnets():
     private = ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
     cluster = {"name": "green", "create": True, "vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": private}
     plan = render_aws("dev", {"cluster": cluster, "nodeGroup": {"subnetIds": []}})
-    assert one(plan, NODE_GROUP, "-ng").inputs["subnetIds"] == private
+    assert one(plan, NODE_GROUP, "judge-gpu-ng").inputs["subnetIds"] == private
 
 
 def test_node_group_name_is_a_prefix_so_replacements_do_not_collide(dev):
