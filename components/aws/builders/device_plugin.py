@@ -2,7 +2,9 @@
 
 Shaped like NVIDIA's static manifest (deployments/static/nvidia-device-plugin.yml), restricted to this
 stack's GPU nodes. It lives in kube-system because ``system-node-critical`` pods are only admitted
-there by default.
+there by default. No ``FAIL_ON_INIT_ERROR=false``: NVIDIA removed it from that manifest
+(NVIDIA/k8s-device-plugin#1201) because it hides a failed GPU initialisation; with the default the
+plugin crash-loops where the GPUs cannot be loaded, instead of looking Ready while GPU pods stay Pending.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ def daemonset(cfg: DevicePluginConfig, node_group: NodeGroupConfig) -> dict[str,
                         {
                             "name": "nvidia-device-plugin-ctr",
                             "image": f"{cfg.image}:{cfg.tag}",
-                            "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "false"}],
                             "securityContext": {
                                 "allowPrivilegeEscalation": False,
                                 "capabilities": {"drop": ["ALL"]},

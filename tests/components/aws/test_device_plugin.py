@@ -15,6 +15,9 @@ def test_device_plugin_runs_on_gpu_nodes_as_a_critical_pod():
     assert c["image"] == "nvcr.io/nvidia/k8s-device-plugin:v0.20.1"
     assert c["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     assert c["volumeMounts"] == [{"name": "device-plugin", "mountPath": "/var/lib/kubelet/device-plugins"}]
+    # FAIL_ON_INIT_ERROR=false would keep a plugin that cannot load the GPUs Ready (NVIDIA removed it
+    # from its static manifests): a node without GPUs must show as a crash-looping plugin.
+    assert "FAIL_ON_INIT_ERROR" not in str(c.get("env", []))
 
 
 def test_device_plugin_can_be_switched_off():
