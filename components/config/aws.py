@@ -498,6 +498,9 @@ class VllmConfig(ConfigModel):
     """More vLLM flags, passed as given (e.g. ``["--enable-prefix-caching"]``)."""
     run_as_user: int = Field(2000, ge=1)
     """Non-root uid; 2000 is the ``vllm`` user the vllm/vllm-openai image ships (HOME /home/vllm)."""
+    run_as_group: int = Field(0, ge=0)
+    """Primary gid. 0 is the ``vllm`` user's group in the image (``useradd --uid 2000 --gid 0``), which
+    owns its writable paths (``/home/vllm``, the uv cache in ``/opt/uv``); root *group*, not root."""
     read_only_root_filesystem: bool = True
     """Root filesystem read-only; caches and /tmp are emptyDirs."""
     cold_start_seconds: int = Field(1800, ge=60)

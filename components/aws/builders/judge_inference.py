@@ -102,7 +102,7 @@ def deployment(cfg: AwsConfig, loader_image: str) -> dict[str, Any]:
         ),
         "readinessProbe": http_probe("/health", "http", period=10, failures=3),
         "livenessProbe": http_probe("/health", "http", period=15, failures=4, timeout=10),
-        "securityContext": restricted_container(v.run_as_user, v.run_as_user, v.read_only_root_filesystem),
+        "securityContext": restricted_container(v.run_as_user, v.run_as_group, v.read_only_root_filesystem),
         "volumeMounts": [
             {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},
             {"name": "shm", "mountPath": SHM_MOUNT},
@@ -139,7 +139,8 @@ def deployment(cfg: AwsConfig, loader_image: str) -> dict[str, Any]:
                     "securityContext": {
                         "runAsNonRoot": True,
                         "runAsUser": v.run_as_user,
-                        "runAsGroup": v.run_as_user,
+                        # The image's vllm user is 2000:0 and its writable paths are group 0's.
+                        "runAsGroup": v.run_as_group,
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "terminationGracePeriodSeconds": 60,

@@ -141,6 +141,10 @@ def test_pod_security(deployment, vllm):
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     sc = vllm["securityContext"]
     assert sc["runAsUser"] == 2000, "the vllm user the image ships"
+    # vllm/vllm-openai: `useradd --uid 2000 --gid 0 ... vllm`, its writable paths group 0 (g+rwX).
+    assert sc["runAsGroup"] == 0
+    assert pod["securityContext"]["runAsGroup"] == 0
+    assert "fsGroup" not in pod["securityContext"], "emptyDirs are world-writable; hostPath ignores fsGroup"
     assert sc["allowPrivilegeEscalation"] is False
     assert sc["capabilities"] == {"drop": ["ALL"]}
     assert sc["readOnlyRootFilesystem"] is True
