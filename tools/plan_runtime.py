@@ -308,13 +308,6 @@ def _render_here(stack: str, project: str, runtime: RuntimeConfig) -> Plan:
         loop.run_until_complete(run_in_stack(program))
     finally:
         logger.removeHandler(recorder)
-        # A program stopped by an error (pulumi.RunError from an apply) leaves outputs that will never
-        # resolve; cancel them here rather than let them fail later against a closed loop.
-        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
         asyncio.set_event_loop(None)
 

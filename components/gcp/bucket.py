@@ -7,19 +7,12 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_gcp as gcp
 
+from components.config import ConfigError
 from components.config.gcp import BucketConfig
 
 from .builders.storage import lifecycle_rules, uniform_access_problem
 
 TYPE = "llm-judge:gcp:HistoryBucket"
-
-
-def require_uniform_access(bucket: gcp.storage.GetBucketResult) -> str:
-    """The bucket's name, or a clean stop (``pulumi.RunError``, no traceback) saying how to fix it."""
-    problem = uniform_access_problem(bucket.name, bool(bucket.uniform_bucket_level_access))
-    if problem:
-        raise pulumi.RunError(problem)
-    return bucket.name
 
 
 class HistoryBucket(pulumi.ComponentResource):
@@ -43,11 +36,14 @@ class HistoryBucket(pulumi.ComponentResource):
         self.created = cfg.existing_name is None
         if cfg.existing_name is not None:
             # The prefix-scoped grants are IAM conditions, which GCS only accepts on buckets with uniform
-            # bucket-level access; without the lookup the bindings would fail half-way through `up`.
-            lookup = pulumi.InvokeOutputOptions(parent=self, depends_on=list(depends_on))
-            found = gcp.storage.get_bucket_output(name=cfg.existing_name, opts=lookup)
-            self.name = found.apply(require_uniform_access)
-            self.url = self.name.apply(lambda n: f"gs://{n}")
+            # bucket-level access. Looked up synchronously, before any grant or job is registered, so a
+            # bad bucket stops the run as a config error instead of bindings failing half-way through `up`.
+            found = gcp.storage.get_bucket(name=cfg.existing_name, opts=pulumi.InvokeOptions(parent=self))
+            problem = uniform_access_problem(cfg.existing_name, bool(found.uniform_bucket_level_access))
+            if problem:
+                raise ConfigError([problem])
+            self.name = pulumi.Output.from_input(cfg.existing_name)
+            self.url = pulumi.Output.from_input(f"gs://{cfg.existing_name}")
         else:
             bucket = gcp.storage.Bucket(
                 f"{name}-bucket",

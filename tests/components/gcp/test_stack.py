@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pulumi
 import pytest
 
 from components.config import ConfigError
@@ -145,9 +144,9 @@ def test_an_existing_bucket_is_used_not_created():
 def test_an_existing_bucket_without_uniform_access_stops_the_run_before_any_grant():
     # tools/mock_outputs_gcp.py answers the bucket lookup for *-fine-grained as a bucket with ACLs.
     block = {**gcp_block("dev"), "bucket": {"existingName": "legacy-history-fine-grained"}}
-    with pytest.raises(pulumi.RunError) as info:
+    with pytest.raises(ConfigError) as info:
         render("dev", {"gcp": block, "aws": {"enabled": False}})
-    message = str(info.value)
+    (message,) = info.value.problems
     assert message.startswith(
         "llm-judge:gcp.bucket.existingName: bucket 'legacy-history-fine-grained' does not have uniform"
     )
