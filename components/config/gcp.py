@@ -592,9 +592,10 @@ class GcpConfig(ConfigModel):
 
     def loader_quiet_seconds(self) -> int:
         """The longest a healthy loader goes without a completed run: a run's summary is logged when it
-        ends, so two of them can be the longest schedule gap plus a whole run (the task timeout) apart."""
+        ends, so two of them can be the longest schedule gap plus a whole run apart, and a run that
+        needed its retries still succeeded (Cloud Run's timeout holds per attempt)."""
         longest = longest_gap_seconds(self.schedules.loader.cron, self.schedules.time_zone)
-        return longest + self.jobs.loader.timeout_seconds
+        return longest + self.jobs.loader.longest_execution_seconds
 
     @property
     def loader_no_success_hours(self) -> int:
@@ -613,7 +614,8 @@ class GcpConfig(ConfigModel):
                 hours * 3600 > quiet,
                 "alerts.loaderNoSuccessHours",
                 f"{hours} h is not longer than {quiet} s, the longest a healthy loader goes without a "
-                "completed run (the longest gap of schedules.loader.cron plus jobs.loader.timeoutSeconds): "
+                "completed run (the longest gap of schedules.loader.cron plus the longest run, "
+                "jobs.loader.timeoutSeconds x attempts): "
                 "it would fire between healthy runs. Raise it, or leave it out to have it derived",
             )
         else:
@@ -621,7 +623,8 @@ class GcpConfig(ConfigModel):
                 hours <= MAX_ABSENCE_HOURS,
                 "alerts.loaderNoSuccessHours",
                 f"a healthy loader can go {quiet} s without a completed run (the longest gap of "
-                "schedules.loader.cron plus jobs.loader.timeoutSeconds), longer than the "
+                "schedules.loader.cron plus the longest run, jobs.loader.timeoutSeconds x attempts), longer "
+                "than the "
                 f"{MAX_ABSENCE_HOURS} h a metric-absence condition can watch: run the loader more often "
                 "(the topic's retention is its real budget)",
             )
