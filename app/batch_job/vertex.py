@@ -2,15 +2,26 @@
 
 Jobs are named deterministically per day and part (`llm-judge-2024-05-01-part-00000`), which is what
 makes submit idempotent: before submitting, the day's jobs are listed by display name.
+
+The list filter is `display_name:"llm-judge-2024-05-01-part-*"`: the proto field name, as the
+ListBatchPredictionJobs reference gives it (`display_name supports =, != comparisons, and : wildcard`)
+and as google-genai's own recorded test calls it (`tests/batches/test_list.py`). Every call goes
+through `_calling`, so a refusal (403, 404, quota) reaches the user as one line naming the HTTP status
+and what to check, never as a traceback.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
+import httpx
+import httpx2
 from google import genai
+from google.auth import exceptions as auth_exceptions
+from google.genai import errors as genai_errors
 from google.genai import types
 
 from app.batch_job.settings import BatchJobSettings
@@ -29,6 +40,60 @@ ACTIVE_STATES = frozenset(
 DONE_STATES = frozenset({"JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED"})
 FAILED_STATES = frozenset({"JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"})
 TERMINAL_STATES = DONE_STATES | FAILED_STATES
+
+
+T = TypeVar("T")
+
+# What to check for each refusal Vertex AI answers with; other statuses get the generic hint.
+_HINTS = {
+    400: "the request was refused as invalid",
+    401: "the credentials were refused: check application default credentials / VERTEX_ACCESS_TOKEN",
+    403: "permission denied: the job's account needs roles/aiplatform.user on the project, "
+    "and the Vertex AI API must be enabled",
+    404: "not found: check GCP_PROJECT, GCP_LOCATION and MODEL_ID",
+    429: "quota exhausted: retry later or raise the Vertex AI batch quota",
+}
+
+
+class VertexError(RuntimeError):
+    """A Vertex AI call failed; the message is one line with the operation, the HTTP status and a hint.
+
+    ``status`` is the HTTP status (0 when no answer came back at all): 4xx other than 429 are settings
+    or permissions (exit 2), anything else is a run-time failure (exit 1).
+    """
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def is_configuration(self) -> bool:
+        return 400 <= self.status < 500 and self.status != 429
+
+
+def _calling(operation: str, call: Callable[[], T]) -> T:
+    try:
+        return call()
+    except genai_errors.APIError as exc:
+        code = int(exc.code or 0)
+        status = f"HTTP {code}" + (f" {exc.status}" if exc.status else "")
+        detail = " ".join(str(exc.message or exc.details or "").split())[:300]
+        hint = _HINTS.get(code, "Vertex AI failed on its side; retry later" if code >= 500 else "")
+        text = f"Vertex AI {operation}: {status}: {detail}" + (f" ({hint})" if hint else "")
+        raise VertexError(text, code) from None
+    except auth_exceptions.GoogleAuthError as exc:
+        message = " ".join(str(exc).split())[:300]
+        raise VertexError(
+            f"Vertex AI {operation}: no usable credentials ({message}); run "
+            "`gcloud auth application-default login` or give the job a service account",
+            401,
+        ) from None
+    except (httpx.TransportError, httpx2.TransportError) as exc:  # google-genai uses either
+        raise VertexError(
+            f"Vertex AI {operation}: cannot reach the endpoint ({type(exc).__name__}: {exc}); "
+            "check VERTEX_BASE_URL and the network",
+            0,
+        ) from None
 
 
 def make_client(settings: BatchJobSettings) -> genai.Client:
@@ -119,10 +184,14 @@ class VertexJobs:
     def day_jobs(self, day: dt.date) -> dict[int, list[JobView]]:
         """The day's jobs by part, newest first (a part may have failed and been resubmitted)."""
         head = day_prefix(self.name_prefix, day)
-        config = types.ListBatchJobsConfig(page_size=100, filter=f'displayName:"{head}*"')
+        config = types.ListBatchJobsConfig(page_size=100, filter=f'display_name:"{head}*"')
+        # The pager fetches further pages while it is iterated: the whole walk is one call.
+        listed = _calling(
+            f"list jobs {head}*",
+            lambda: [JobView.of(job) for job in self.client.batches.list(config=config)],
+        )
         jobs: dict[int, list[JobView]] = {}
-        for job in self.client.batches.list(config=config):
-            view = JobView.of(job)
+        for view in listed:
             # The server-side filter is a wildcard match; check the exact form too.
             part = part_of(view.display_name, self.name_prefix, day)
             if part is not None:
@@ -132,21 +201,25 @@ class VertexJobs:
         return dict(sorted(jobs.items()))
 
     def create(self, day: dt.date, part: int, input_uri: str, output_uri: str) -> JobView:
-        job = self.client.batches.create(
-            model=self.model_id,
-            src=types.BatchJobSource(format="jsonl", gcs_uri=[input_uri]),
-            config=types.CreateBatchJobConfig(
-                display_name=job_display_name(self.name_prefix, day, part),
-                dest=types.BatchJobDestination(format="jsonl", gcs_uri=output_uri),
+        display_name = job_display_name(self.name_prefix, day, part)
+        job = _calling(
+            f"create job {display_name}",
+            lambda: self.client.batches.create(
+                model=self.model_id,
+                src=types.BatchJobSource(format="jsonl", gcs_uri=[input_uri]),
+                config=types.CreateBatchJobConfig(
+                    display_name=display_name,
+                    dest=types.BatchJobDestination(format="jsonl", gcs_uri=output_uri),
+                ),
             ),
         )
         return JobView.of(job)
 
     def get(self, name: str) -> JobView:
-        return JobView.of(self.client.batches.get(name=name))
+        return JobView.of(_calling(f"get job {name}", lambda: self.client.batches.get(name=name)))
 
     def cancel(self, name: str) -> None:
-        self.client.batches.cancel(name=name)
+        _calling(f"cancel job {name}", lambda: self.client.batches.cancel(name=name))
 
 
 def create_request_preview(model_id: str, display_name: str, input_uri: str, output_uri: str) -> dict:

@@ -1,10 +1,17 @@
 """A small Vertex AI batch prediction server for tests, speaking the REST wire format google-genai uses.
 
 google-genai (vertexai=True) is pointed at it with `HttpOptions(base_url=server.url)` and a static OAuth
-token. It answers `batchPredictionJobs` create / get / list (with the `displayName` filter forms the job
-uses, and paging) / cancel, keeps every request it received for assertions, and can "run" a job: read
-its input file from fake-gcs-server and write `prediction-model-<time>/predictions.jsonl` under the job's
-output prefix, answering each line with a function of the tests' choosing.
+token. It answers `batchPredictionJobs` create / get / list (paging, and the filter grammar of the
+ListBatchPredictionJobs reference: `display_name` with `=`, `!=` and the `:` wildcard, `state` with `=`
+and `!=`, terms joined by `AND`) / cancel, keeps every request it received for assertions, and can "run"
+a job: read its input file from fake-gcs-server and write `prediction-model-<time>/predictions.jsonl`
+under the job's output prefix, answering each line with a function of the tests' choosing.
+
+The filter takes the proto field names only (`display_name`, as in the reference's examples and in
+google-genai's recorded `tests/batches/test_list.py`); anything else is refused with 400
+INVALID_ARGUMENT, so a client that sends another spelling fails here as it would there.
+`fail_next(status, ...)` makes the next calls answer with a Google API error body, as the real service
+does for a missing permission or an exhausted quota.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ _COLLECTION = re.compile(
     r"^/(?P<version>v1(?:beta1)?)/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
     r"/batchPredictionJobs(?:/(?P<job>[^/:]+))?(?::(?P<verb>cancel))?$"
 )
-_FILTER = re.compile(r'^displayName(?P<op>[:=])"(?P<value>[^"]*)"$')
+_TERM = re.compile(r'^(?P<field>[A-Za-z_.]+)\s*(?P<op>!=|=|:)\s*"(?P<value>[^"]*)"$')
+_FILTER_FIELDS = {"display_name": "displayName", "state": "state"}
 
 
 @dataclass
@@ -42,6 +50,8 @@ class FakeVertexState:
     requests: list[RecordedRequest] = field(default_factory=list)
     # Per display name: states its job reports on the next GETs, one per GET (the last one stays).
     scripted: dict[str, list[str]] = field(default_factory=dict)
+    # Errors the next calls answer with: (operation or None for any, HTTP status, code name, message).
+    failures: list[tuple[str | None, int, str, str]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -82,6 +92,7 @@ class FakeVertex:
             self.state.jobs.clear()
             self.state.requests.clear()
             self.state.scripted.clear()
+            self.state.failures.clear()
 
     # --- inspection and control from tests -------------------------------------------------------------
 
@@ -103,6 +114,14 @@ class FakeVertex:
             job["state"] = state
             job["updateTime"] = _now()
             job.update(fields)
+
+    def fail_next(
+        self, status: int, code: str, message: str, *, times: int = 1, on: str | None = None
+    ) -> None:
+        """The next `times` calls (of operation `on`: create, get, list or cancel; None: any) answer
+        `status` with Google's error body instead of doing anything."""
+        with self.state.lock:
+            self.state.failures.extend([(on, status, code, message)] * times)
 
     def script_states(self, display_name: str, states: list[str]) -> None:
         """The next GETs of the job with this display name (created before or after this call) report these
@@ -194,6 +213,11 @@ class FakeVertex:
                     return
                 parent = f"projects/{match['project']}/locations/{match['location']}"
                 job_id, verb = match["job"], match["verb"]
+                operation = verb or ("get" if job_id else "create" if method == "POST" else "list")
+                failure = fake._take_failure(operation)
+                if failure is not None:
+                    self._error(*failure)
+                    return
                 if method == "POST" and job_id is None:
                     self._send(200, fake._create(parent, body or {}))
                 elif method == "GET" and job_id is None:
@@ -215,9 +239,10 @@ class FakeVertex:
 
             def _list(self, query: dict[str, list[str]]) -> None:
                 flt = query.get("filter", [""])[0]
-                selected = fake._select(flt)
-                if selected is None:
-                    self._error(400, "INVALID_ARGUMENT", f"unsupported filter {flt!r}")
+                try:
+                    selected = fake._select(flt)
+                except ValueError as exc:
+                    self._error(400, "INVALID_ARGUMENT", f"Invalid filter {flt!r}: {exc}")
                     return
                 size = int(query.get("pageSize", [fake.page_size])[0])
                 size = min(size, fake.page_size)
@@ -257,6 +282,14 @@ class FakeVertex:
             self.state.jobs[job_id] = job
         return job
 
+    def _take_failure(self, operation: str) -> tuple[int, str, str] | None:
+        with self.state.lock:
+            for index, (on, status, code, message) in enumerate(self.state.failures):
+                if on in (None, operation):
+                    del self.state.failures[index]
+                    return status, code, message
+        return None
+
     def _get(self, job_id: str) -> dict[str, Any] | None:
         with self.state.lock:
             job = self.state.jobs.get(job_id)
@@ -267,18 +300,27 @@ class FakeVertex:
                 job["state"] = script.pop(0) if len(script) > 1 else script[0]
             return json.loads(json.dumps(job))
 
-    def _select(self, flt: str) -> list[dict[str, Any]] | None:
+    def _select(self, flt: str) -> list[dict[str, Any]]:
         with self.state.lock:
             jobs = [json.loads(json.dumps(job)) for job in self.state.jobs.values()]
         # The real service lists newest first.
         jobs.sort(key=lambda job: job["createTime"], reverse=True)
-        if not flt:
-            return jobs
-        match = _FILTER.match(flt.strip())
-        if not match:
-            return None
-        value = match["value"]
-        if match["op"] == "=":
-            return [job for job in jobs if job["displayName"] == value]
-        pattern = re.compile("^" + ".*".join(re.escape(part) for part in value.split("*")) + "$")
-        return [job for job in jobs if pattern.match(job["displayName"])]
+        for term in (t.strip() for t in flt.split(" AND ")) if flt.strip() else ():
+            _matches({}, term)  # a bad term is refused even when there is no job to compare
+            jobs = [job for job in jobs if _matches(job, term)]
+        return jobs
+
+
+def _matches(job: dict[str, Any], term: str) -> bool:
+    match = _TERM.match(term)
+    if not match:
+        raise ValueError(f"cannot parse {term!r}")
+    if match["field"] not in _FILTER_FIELDS:
+        raise ValueError(f"unsupported field {match['field']!r} (supported: {sorted(_FILTER_FIELDS)})")
+    actual, value, op = job.get(_FILTER_FIELDS[match["field"]], ""), match["value"], match["op"]
+    if op == ":":
+        if match["field"] != "display_name":
+            raise ValueError(f"{match['field']} supports = and != only")
+        pattern = "^" + ".*".join(re.escape(part) for part in value.split("*")) + "$"
+        return re.match(pattern, actual) is not None
+    return (actual == value) == (op == "=")
