@@ -1,8 +1,16 @@
 """collect: join a day's Vertex predictions to its records and write judgements/<date>/.
 
 Parts are processed one at a time (a part has at most 200,000 records), so memory is bounded by a part's
-index, not by the day. Each prediction line finds its record by the `key` it echoes; should a line come
-back without it, the fingerprint of the echoed user text finds it instead.
+index, not by the day. Each part is read from the output directory its latest job reports
+(`outputInfo.gcsOutputDirectory`), never from whichever folder sorts last: a resubmitted part that failed
+before writing anything must not be judged by an earlier attempt's predictions. Both kinds of file there
+are read: `predictions*.jsonl` (answers, and failed lines with a `status`) and `errors*.jsonl` (failed
+instances followed by an `error` holding a google.rpc.Status), as the BatchPredictionJob output
+reference describes them.
+
+A line finds its record by the sibling `key` when Vertex echoes it (observed, not documented), else by
+the `llm_judge_key` label of the echoed request (documented request field), else by the fingerprint of
+the echoed user text.
 """
 
 from __future__ import annotations
@@ -21,7 +29,8 @@ from app.batch_job.gcs import GcsPath, iter_object_lines, read_json
 from app.batch_job.judgements import JudgementsWriter, Outcome, check_backend, distribution_fields
 from app.batch_job.layout import DayLayout
 from app.batch_job.parts import IndexEntry
-from app.batch_job.request_lines import text_fingerprint
+from app.batch_job.request_lines import LABEL_KEY, key_label, text_fingerprint
+from app.batch_job.vertex import FAILED_STATES, JobView
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +46,14 @@ def interpret_prediction(line: Mapping[str, Any], answer_model: type[BaseModel])
     status = line.get("status")
     if status:
         text = status if isinstance(status, str) else json.dumps(status, default=str)
+        return Outcome("failed", reason="vertex_error", error=text[:MAX_ERROR_CHARS])
+    error = line.get("error")
+    if error:
+        # An errors_*.jsonl line: the instance, then a google.rpc.Status with only code and message.
+        if isinstance(error, Mapping):
+            text = f"code {error.get('code', '?')}: {error.get('message') or json.dumps(error, default=str)}"
+        else:
+            text = str(error)
         return Outcome("failed", reason="vertex_error", error=text[:MAX_ERROR_CHARS])
     response = line.get("response")
     if not isinstance(response, Mapping):
@@ -96,9 +113,8 @@ def echoed_user_text(line: Mapping[str, Any]) -> str | None:
 
 
 class PartIndex:
-    """A part's records by key. Should a prediction line come back without its key, the fingerprint of
-    its echoed user text finds the record instead: the map is built from the part's own input file, on
-    first need only (Vertex normally echoes the key, and reading the input costs a pass over it)."""
+    """A part's records by key, by key label, and (built from the part's own input file on first need
+    only, since reading it costs a pass) by the fingerprint of the user text."""
 
     def __init__(self, ctx: Context, layout: DayLayout, part: int) -> None:
         self.ctx = ctx
@@ -115,6 +131,12 @@ class PartIndex:
                 self.by_key[entry.key] = entry
                 self.order.append(entry.key)
         self._by_fp: dict[str, list[str]] | None = None
+        self._by_label: dict[str, str] | None = None
+
+    def _labels(self) -> dict[str, str]:
+        if self._by_label is None:
+            self._by_label = {key_label(key): key for key in self.order}
+        return self._by_label
 
     def _fingerprints(self) -> dict[str, list[str]]:
         if self._by_fp is None:
@@ -132,6 +154,11 @@ class PartIndex:
         key = line.get("key")
         if isinstance(key, str) and key in self.by_key:
             return key
+        request = line.get("request")
+        labels = request.get("labels") if isinstance(request, Mapping) else None
+        label = labels.get(LABEL_KEY) if isinstance(labels, Mapping) else None
+        if isinstance(label, str) and label in self._labels():
+            return self._labels()[label]
         text = echoed_user_text(line)
         if text is None:
             return None
@@ -140,25 +167,33 @@ class PartIndex:
         return next((k for k in candidates if k not in taken), candidates[0] if candidates else None)
 
 
-def prediction_files(ctx: Context, layout: DayLayout, part: int) -> list[GcsPath]:
-    """The newest `prediction-model-*` directory's predictions files of a part (a resubmitted part has
-    one directory per job; the newest belongs to the latest job)."""
-    prefix = layout.output_prefix(part)
-    names = [b.name for b in ctx.storage.list_blobs(prefix.bucket, prefix=prefix.name + "/")]
-    dirs: dict[str, list[str]] = {}
-    for name in names:
-        rest = name[len(prefix.name) + 1 :]
-        folder, _, file = rest.partition("/")
-        if (
-            folder.startswith("prediction-model-")
-            and file.startswith("predictions")
-            and file.endswith(".jsonl")
-        ):
-            dirs.setdefault(folder, []).append(name)
-    if not dirs:
+_OUTPUT_FILES = ("predictions", "errors")
+
+
+def output_files(ctx: Context, job: JobView) -> list[GcsPath]:
+    """The `predictions*.jsonl` and `errors*.jsonl` files directly in the job's own output directory."""
+    if not job.output_directory:
         return []
-    newest = max(dirs)
-    return [GcsPath(prefix.bucket, name) for name in sorted(dirs[newest])]
+    directory = GcsPath.parse(job.output_directory.rstrip("/"))
+    found = []
+    for blob in ctx.storage.list_blobs(directory.bucket, prefix=directory.name + "/", delimiter="/"):
+        file = blob.name.rsplit("/", 1)[-1]
+        if file.endswith(".jsonl") and file.startswith(_OUTPUT_FILES):
+            found.append(GcsPath(directory.bucket, blob.name))
+    return sorted(found, key=lambda path: path.name)
+
+
+def unanswered(job: JobView | None) -> Outcome:
+    """The outcome of a record that no output line of its part's latest job answers."""
+    if job is None:
+        return Outcome("missing", reason="no_prediction", error="no Vertex AI job for this part")
+    if job.state in FAILED_STATES:
+        # A terminated job exports the rows it completed; the others failed with the job, for its reason.
+        reason = "job_" + job.state.removeprefix("JOB_STATE_").lower()
+        return Outcome("failed", reason=reason, error=f"{job.state}: {job.error or 'no error message'}")
+    if not job.output_directory:
+        return Outcome("missing", reason="no_prediction", error=f"{job.name} reports no output directory")
+    return Outcome("missing", reason="no_prediction", error="no prediction line for this record")
 
 
 def iter_predictions(ctx: Context, paths: list[GcsPath], stats: dict[str, int]) -> Iterator[dict[str, Any]]:
@@ -188,12 +223,17 @@ class CollectOutcome:
     predictions_found: bool
 
 
-def collect_day(ctx: Context, day: dt.date, *, force: bool = False) -> CollectOutcome:
+def collect_day(
+    ctx: Context, day: dt.date, *, force: bool = False, jobs: Mapping[int, list[JobView]] | None = None
+) -> CollectOutcome:
+    """Collect one day; `jobs` are the day's jobs by part, newest first (listed here when not given)."""
     layout = ctx.layout(day)
     manifest = read_json(ctx.storage, layout.manifest)
     if manifest is None:
         raise CollectError(f"[{day}] {layout.manifest.uri} not found: submit the day first")
     check_backend(ctx.storage, layout, "vertex", force)
+    if jobs is None:
+        jobs = ctx.vertex.day_jobs(day)
     answer_model = ctx.prompt.answer_model
     writer = JudgementsWriter(ctx.storage, layout, distribution_fields(ctx.prompt.vertex_schema))
     stats = {"unparseable_prediction_lines": 0, "orphan_predictions": 0, "duplicate_predictions": 0}
@@ -201,7 +241,8 @@ def collect_day(ctx: Context, day: dt.date, *, force: bool = False) -> CollectOu
     parts_report = []
     for part in manifest["parts"]:
         index = PartIndex(ctx, layout, part["index"])
-        files = prediction_files(ctx, layout, part["index"])
+        job = next(iter(jobs.get(part["index"], ())), None)
+        files = output_files(ctx, job) if job is not None else []
         found_any = found_any or bool(files)
         done: set[str] = set()
         for line in iter_predictions(ctx, files, stats):
@@ -215,16 +256,21 @@ def collect_day(ctx: Context, day: dt.date, *, force: bool = False) -> CollectOu
             done.add(key)
             entry = index.by_key[key]
             writer.add(entry.id, entry.source, interpret_prediction(line, answer_model))
+        left = unanswered(job)
         for key in index.order:
             if key not in done:
                 entry = index.by_key[key]
                 done.add(key)
-                writer.add(
-                    entry.id,
-                    entry.source,
-                    Outcome("missing", reason="no_prediction", error="no prediction line for this record"),
-                )
-        parts_report.append({"index": part["index"], "prediction_files": [p.uri for p in files]})
+                writer.add(entry.id, entry.source, left)
+        parts_report.append(
+            {
+                "index": part["index"],
+                "job": job.name if job else None,
+                "job_state": job.state if job else None,
+                "output_directory": job.output_directory if job else None,
+                "prediction_files": [p.uri for p in files],
+            }
+        )
     summary = writer.close(
         {
             "backend": "vertex",

@@ -20,7 +20,7 @@ from app.batch_job.context import Context
 from app.batch_job.gcs import read_json
 from app.batch_job.judgements import BackendMismatch
 from app.batch_job.submit import SubmitError, submit_day
-from app.batch_job.vertex import ACTIVE_STATES, JobView, VertexError
+from app.batch_job.vertex import ACTIVE_STATES, FAILED_STATES, JobView, VertexError
 from app.batch_job.vertex_schema import SchemaConversionError
 from app.batch_job.wait import wait_for_jobs
 from app.judge.prompt_file import PromptFileError
@@ -175,7 +175,8 @@ def _collect(
             ctx.say(f"[{day}] nothing submitted: skipped")
             not_submitted.append(day.isoformat())
             continue
-        running = [views[0] for views in ctx.vertex.day_jobs(day).values() if views[0].state in ACTIVE_STATES]
+        jobs = ctx.vertex.day_jobs(day)
+        running = [views[0] for views in jobs.values() if views[0].state in ACTIVE_STATES]
         if running:
             # Collecting now would write every record of the unfinished parts as `missing`; the next
             # run (or `collect --date`) takes the day once its jobs have ended.
@@ -184,10 +185,14 @@ def _collect(
             if not scheduled:
                 code = EXIT_NO_PREDICTIONS
             continue
-        outcome = collect_day(ctx, day, force=args.force)
+        outcome = collect_day(ctx, day, force=args.force, jobs=jobs)
         collected.append(day.isoformat())
         if not outcome.predictions_found and outcome.summary["records"]:
-            ctx.say(f"[{day}] no predictions found yet: is the job still running? (see `status`)")
+            ended = sorted({views[0].state for views in jobs.values() if views[0].state in FAILED_STATES})
+            if ended:
+                ctx.say(f"[{day}] job(s) ended {', '.join(ended)} without output: `submit` judges them again")
+            else:
+                ctx.say(f"[{day}] no predictions found yet: is the job still running? (see `status`)")
             without_predictions.append(day.isoformat())
             code = EXIT_NO_PREDICTIONS
     oldest = min(running_days, default=None)

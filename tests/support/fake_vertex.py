@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 _COLLECTION = re.compile(
@@ -32,6 +32,7 @@ _COLLECTION = re.compile(
     r"/batchPredictionJobs(?:/(?P<job>[^/:]+))?(?::(?P<verb>cancel))?$"
 )
 _TERM = re.compile(r'^(?P<field>[A-Za-z_.]+)\s*(?P<op>!=|=|:)\s*"(?P<value>[^"]*)"$')
+Echo = Literal["request", "key", "text"]
 _FILTER_FIELDS = {"display_name": "displayName", "state": "state"}
 
 
@@ -135,14 +136,23 @@ class FakeVertex:
         gcs_client: Any,
         answer: Callable[[dict[str, Any]], dict[str, Any] | None],
         state: str = "JOB_STATE_SUCCEEDED",
+        echo: Echo = "request",
     ) -> str:
-        """Write predictions for the job's input, as Vertex does; `answer(line)` returns the fields to add
-        to the echoed line (`{"response": ...}` or `{"status": "..."}`), or None to leave it out."""
+        """Write the job's output for its input, as Vertex does, and end it in `state`.
+
+        `answer(line)` gets each input line and returns what to add to its output line: `{"response":
+        ...}`, `{"status": "..."}` (a failed line in predictions.jsonl), `{"error": {"code", "message"}}`
+        (a failed instance in errors.jsonl, as the BatchPredictionJob output reference describes), or
+        None to leave the line out. `echo` is what the output line carries of the input: "request" (the
+        documented shape: the request as it ran, labels included, and no custom id), "key" (also the
+        sibling `key`, as observed in practice), or "text" (the request without its labels).
+        """
         job = self.jobs_by_name()[name.rsplit("/", 1)[-1]]
         (uri,) = job["inputConfig"]["gcsSource"]["uris"]
         bucket, _, blob_name = uri[len("gs://") :].partition("/")
         data = gcs_client.bucket(bucket).blob(blob_name).download_as_bytes()
-        out_lines = []
+        predictions: list[str] = []
+        errors: list[str] = []
         for raw in data.splitlines():
             if not raw.strip():
                 continue
@@ -150,22 +160,30 @@ class FakeVertex:
             extra = answer(line)
             if extra is None:
                 continue
-            echoed = {**line, "status": "", "processed_time": _now(), **extra}
-            out_lines.append(json.dumps(echoed))
-        out_lines.reverse()  # Vertex does not keep input order; neither does this fake
+            instance = _echo(line, echo)
+            if "error" in extra:
+                errors.append(json.dumps({**instance, "error": extra["error"]}))
+            else:
+                predictions.append(json.dumps({**instance, "status": "", "processed_time": _now(), **extra}))
+        predictions.reverse()  # Vertex does not keep input order; neither does this fake
         prefix = job["outputConfig"]["gcsDestination"]["outputUriPrefix"].rstrip("/")
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         out_dir = f"{prefix}/prediction-model-{stamp}"
         bucket, _, dir_name = out_dir[len("gs://") :].partition("/")
-        gcs_client.bucket(bucket).blob(f"{dir_name}/predictions.jsonl").upload_from_string(
-            "\n".join(out_lines) + "\n"
-        )
-        failed = sum(1 for line in out_lines if json.loads(line).get("status"))
+        for file, lines in (("predictions.jsonl", predictions), ("errors.jsonl", errors)):
+            if lines or file == "predictions.jsonl":
+                gcs_client.bucket(bucket).blob(f"{dir_name}/{file}").upload_from_string(
+                    "\n".join(lines) + "\n" if lines else ""
+                )
+        failed = len(errors) + sum(1 for line in predictions if json.loads(line).get("status"))
         self.set_state(
             name,
             state,
             outputInfo={"gcsOutputDirectory": out_dir},
-            completionStats={"successfulCount": str(len(out_lines) - failed), "failedCount": str(failed)},
+            completionStats={
+                "successfulCount": str(len(predictions) + len(errors) - failed),
+                "failedCount": str(failed),
+            },
             endTime=_now(),
         )
         return out_dir
@@ -309,6 +327,16 @@ class FakeVertex:
             _matches({}, term)  # a bad term is refused even when there is no job to compare
             jobs = [job for job in jobs if _matches(job, term)]
         return jobs
+
+
+def _echo(line: dict[str, Any], echo: Echo) -> dict[str, Any]:
+    request = dict(line["request"])
+    if echo == "text":
+        request.pop("labels", None)
+    instance: dict[str, Any] = {"request": request}
+    if echo == "key" and "key" in line:
+        instance = {"key": line["key"], **instance}
+    return instance
 
 
 def _matches(job: dict[str, Any], term: str) -> bool:

@@ -45,19 +45,15 @@ SCENARIOS: dict[str, Any] = {
     "truncated": response('{"reasoning": "The response contains a long', finish="MAX_TOKENS"),
     "blocked": {"response": {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}}},
     "missing": None,
-    "key-lost": response(json.dumps(SAFE)),
+    "in-errors-file": {"error": {"code": 3, "message": "Request contains an invalid argument."}},
 }
 
 
 def answer_for(line: dict[str, Any]) -> dict[str, Any] | None:
-    scenario = line["key"].removeprefix("r-req-")
-    extra = SCENARIOS[scenario]
-    if scenario == "key-lost":
-        del line["key"]  # as if Vertex had not echoed it: the text fingerprint must find the record
-    return extra
+    return SCENARIOS[line["key"].removeprefix("r-req-")]
 
 
-def _submit_and_run(batch_env, **settings: Any) -> None:
+def _submit_and_run(batch_env, echo: str = "request", **settings: Any) -> None:
     records = [
         record(name, prompt=f"prompt of {name}", source="api" if "e" in name else "web") for name in SCENARIOS
     ]
@@ -65,13 +61,18 @@ def _submit_and_run(batch_env, **settings: Any) -> None:
     assert batch_env.run("submit", "--date", str(DAY), **settings)[0] == 0
     for job in batch_env.vertex.jobs():
         batch_env.vertex.run_job(
-            job["name"], batch_env.client, answer_for, state="JOB_STATE_PARTIALLY_SUCCEEDED"
+            job["name"], batch_env.client, answer_for, state="JOB_STATE_PARTIALLY_SUCCEEDED", echo=echo
         )
 
 
 @pytest.mark.integration
-def test_collect_keeps_every_record_with_its_outcome(batch_env):
-    _submit_and_run(batch_env)
+@pytest.mark.parametrize(
+    "echo",
+    ["request", "key", "text"],
+    ids=["labels-only-as-documented", "key-echoed", "neither-text-fingerprint"],
+)
+def test_collect_keeps_every_record_with_its_outcome(batch_env, echo):
+    _submit_and_run(batch_env, echo=echo)
     code, output = batch_env.run("collect", "--date", str(DAY))
     assert code == 0, output
 
@@ -88,13 +89,14 @@ def test_collect_keeps_every_record_with_its_outcome(batch_env):
         "truncated": ("invalid", "truncated"),
         "blocked": ("failed", "blocked"),
         "missing": ("missing", "no_prediction"),
-        "key-lost": ("ok", None),
+        "in-errors-file": ("failed", "vertex_error"),
     }
     assert results["req-unsafe"]["answer"] == UNSAFE
     assert results["req-unsafe"]["flagged"] is True
     assert results["req-safe"]["flagged"] is False
     assert results["req-safe"]["source"] == "api"
     assert "invalid argument" in results["req-vertex-error"]["error"]
+    assert results["req-in-errors-file"]["error"] == "code 3: Request contains an invalid argument."
 
 
 @pytest.mark.integration
@@ -104,17 +106,17 @@ def test_summary_counts_failures_distributions_and_flagged_ids(batch_env):
     summary = json.loads(batch_env.out_text(f"judgements/{DAY}/summary.json"))
     assert summary["backend"] == "vertex"
     assert summary["records"] == len(SCENARIOS)
-    assert summary["counts"] == {"ok": 3, "failed": 2, "invalid": 4, "missing": 1}
+    assert summary["counts"] == {"ok": 2, "failed": 3, "invalid": 4, "missing": 1}
     assert summary["failures_by_reason"] == {
         "failed:blocked": 1,
-        "failed:vertex_error": 1,
+        "failed:vertex_error": 2,
         "invalid:invalid_answer": 2,
         "invalid:invalid_json": 1,
         "invalid:truncated": 1,
         "missing:no_prediction": 1,
     }
-    assert summary["distributions"]["verdict"] == {"safe": 2, "unsafe": 1}
-    assert summary["distributions"]["severity"] == {"critical": 1, "none": 2}
+    assert summary["distributions"]["verdict"] == {"safe": 1, "unsafe": 1}
+    assert summary["distributions"]["severity"] == {"critical": 1, "none": 1}
     assert summary["distributions"]["categories"] == {"secret_leakage": 1}
     assert summary["flagged"] == {"count": 1, "ids": ["req-unsafe"]}
 
@@ -129,6 +131,88 @@ def test_collect_joins_predictions_of_every_part(batch_env):
 
 
 @pytest.mark.integration
+def test_records_with_identical_texts_keep_their_own_outcomes(batch_env):
+    """The label joins each line to its own record; a text fingerprint cannot tell two equal texts apart."""
+    same = {"prompt": "What is the capital of France?", "response": "Paris."}
+    batch_env.write_raw(f"raw/web/{DAY}/a.jsonl", [record("first", **same), record("second", **same)])
+    assert batch_env.run("submit", "--date", str(DAY))[0] == 0
+    outcomes = {"r-req-first": SCENARIOS["safe"], "r-req-second": SCENARIOS["vertex-error"]}
+    (job,) = batch_env.vertex.jobs()
+    batch_env.vertex.run_job(job["name"], batch_env.client, lambda line: outcomes[line["key"]])
+    assert batch_env.run("collect", "--date", str(DAY))[0] == 0
+    results = {line["id"]: line for line in batch_env.out_lines(f"judgements/{DAY}/results.jsonl")}
+    assert (results["req-first"]["status"], results["req-second"]["status"]) == ("ok", "failed")
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("final", "wrote_output"),
+    [("JOB_STATE_FAILED", False), ("JOB_STATE_FAILED", True), ("JOB_STATE_CANCELLED", True)],
+    ids=["failed-before-any-output", "failed-midway", "cancelled-midway"],
+)
+def test_collect_reads_the_latest_jobs_own_output_not_an_earlier_attempts(batch_env, final, wrote_output):
+    batch_env.write_raw(f"raw/web/{DAY}/a.jsonl", [record(1), record(2)])
+    assert batch_env.run("submit", "--date", str(DAY))[0] == 0
+    (first,) = batch_env.vertex.jobs()
+    batch_env.vertex.run_job(first["name"], batch_env.client, lambda line: SCENARIOS["safe"])
+    # Judged again (say, after a prompt change); the new job ends without its output for record 2.
+    assert batch_env.run("submit", "--date", str(DAY), "--force")[0] == 0
+    second = batch_env.vertex.job_by_display_name(f"llm-judge-{DAY}-part-00000")
+    assert second["name"] != first["name"]
+    if wrote_output:
+        batch_env.vertex.run_job(
+            second["name"],
+            batch_env.client,
+            lambda line: SCENARIOS["unsafe"] if line["key"] == "r-req-1" else None,
+            state=final,
+        )
+    batch_env.vertex.set_state(second["name"], final, error={"code": 13, "message": "quota or outage"})
+
+    code, output = batch_env.run("collect", "--date", str(DAY))
+    results = {line["id"]: line for line in batch_env.out_lines(f"judgements/{DAY}/results.jsonl")}
+    reason = "job_" + final.removeprefix("JOB_STATE_").lower()
+    if not wrote_output:
+        # Nothing of the earlier attempt's (older prompt's) answers may stand in for this job's.
+        assert code == 3, output
+        assert f"job(s) ended {final} without output" in output
+        assert {(r["status"], r["reason"]) for r in results.values()} == {("failed", reason)}
+        return
+    assert code == 0, output
+    assert results["req-1"]["answer"] == UNSAFE
+    assert (results["req-2"]["status"], results["req-2"]["reason"]) == ("failed", reason)
+    assert "quota or outage" in results["req-2"]["error"]
+    summary = json.loads(batch_env.out_text(f"judgements/{DAY}/summary.json"))
+    (part,) = summary["parts"]
+    assert part["job"] == second["name"]
+    assert all(uri.startswith(part["output_directory"]) for uri in part["prediction_files"])
+
+
+@pytest.mark.integration
+def test_numbered_output_files_of_the_generic_batch_format_are_read(batch_env):
+    batch_env.write_raw(f"raw/web/{DAY}/a.jsonl", [record(1), record(2), record(3)])
+    assert batch_env.run("submit", "--date", str(DAY))[0] == 0
+    (job,) = batch_env.vertex.jobs()
+    inputs = {line["key"]: line for line in batch_env.out_lines(f"batch/{DAY}/input/part-00000.jsonl")}
+    folder = f"batch/{DAY}/output/part-00000/prediction-gemini-2024-05-02T01:00:00.000Z"
+    files = {
+        "predictions_0001.jsonl": [{"request": inputs["r-req-1"]["request"], **SCENARIOS["safe"]}],
+        "predictions_0002.jsonl": [{"request": inputs["r-req-2"]["request"], **SCENARIOS["safe"]}],
+        "errors_0001.jsonl": [
+            {"request": inputs["r-req-3"]["request"], "error": {"code": 8, "message": "exhausted"}}
+        ],
+        "unrelated.txt": [{"request": inputs["r-req-3"]["request"], **SCENARIOS["safe"]}],
+    }
+    for file, lines in files.items():
+        body = "".join(json.dumps(line) + "\n" for line in lines)
+        batch_env.out.blob(f"{folder}/{file}").upload_from_string(body)
+    output_info = {"gcsOutputDirectory": f"gs://{batch_env.out.name}/{folder}"}
+    batch_env.vertex.set_state(job["name"], "JOB_STATE_PARTIALLY_SUCCEEDED", outputInfo=output_info)
+    assert batch_env.run("collect", "--date", str(DAY))[0] == 0
+    status = {line["id"]: line["status"] for line in batch_env.out_lines(f"judgements/{DAY}/results.jsonl")}
+    assert status == {"req-1": "ok", "req-2": "ok", "req-3": "failed"}
+
+
+@pytest.mark.integration
 def test_unparseable_and_orphan_prediction_lines_are_counted_not_fatal(batch_env):
     batch_env.write_raw(f"raw/web/{DAY}/a.jsonl", [record("safe")])
     batch_env.run("submit", "--date", str(DAY))
@@ -137,10 +221,11 @@ def test_unparseable_and_orphan_prediction_lines_are_counted_not_fatal(batch_env
         "{torn line",
         json.dumps({"key": "r-someone-else", "request": {}, "status": "", **SCENARIOS["safe"]}),
     ]
-    name = f"batch/{DAY}/output/part-00000/prediction-model-2024-05-02T01:00:00.000000Z/predictions.jsonl"
-    batch_env.out.blob(name).upload_from_string("\n".join(lines) + "\n")
+    folder = f"batch/{DAY}/output/part-00000/prediction-model-2024-05-02T01:00:00.000000Z"
+    batch_env.out.blob(f"{folder}/predictions.jsonl").upload_from_string("\n".join(lines) + "\n")
     (job,) = batch_env.vertex.jobs()
-    batch_env.vertex.set_state(job["name"], "JOB_STATE_SUCCEEDED")
+    output_info = {"gcsOutputDirectory": f"gs://{batch_env.out.name}/{folder}"}
+    batch_env.vertex.set_state(job["name"], "JOB_STATE_SUCCEEDED", outputInfo=output_info)
     code, _ = batch_env.run("collect", "--date", str(DAY))
     assert code == 0
     summary = json.loads(batch_env.out_text(f"judgements/{DAY}/summary.json"))

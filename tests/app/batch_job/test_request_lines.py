@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -11,6 +12,7 @@ from app.batch_job.request_lines import (
     GenerationSettings,
     RequestLineBuilder,
     json_depth,
+    key_label,
     record_key,
     split_messages,
 )
@@ -58,6 +60,7 @@ def test_line_has_the_documented_request_layout():
         "request": {
             "contents": [{"role": "user", "parts": [{"text": "<p>hi</p><r>hello</r>"}]}],
             "systemInstruction": {"parts": [{"text": "You are a security judge."}]},
+            "labels": {"llm_judge_key": key_label("r-1")},
             "generationConfig": {
                 "temperature": 0.0,
                 "maxOutputTokens": 512,
@@ -116,3 +119,18 @@ def test_keys_are_letter_prefixed_so_numeric_ids_stay_strings():
 
 def test_line_nesting_stays_within_vertex_limit():
     assert json_depth(json.loads(BUILDER.line("r-1", _messages("a", "b")))) <= 15
+
+
+@pytest.mark.parametrize("record_id", ["12345", "Ärger/über:42", "a" * 500, "UPPER case id", "\ud800"])
+def test_the_key_label_is_a_valid_vertex_label_value_for_any_id(record_id):
+    """GenerateContentRequest.labels: values up to 63 characters of lowercase letters, digits, _ and -."""
+    label = json.loads(BUILDER.line(record_key(record_id), _messages("a", "b")))["request"]["labels"]
+    assert list(label) == ["llm_judge_key"]
+    value = label["llm_judge_key"]
+    assert re.fullmatch(r"[a-z][a-z0-9_-]{0,62}", value)
+    assert value == key_label(record_key(record_id))
+
+
+def test_key_labels_differ_per_key():
+    labels = {key_label(record_key(str(n))) for n in range(10_000)}
+    assert len(labels) == 10_000
