@@ -79,10 +79,53 @@ def interpret_prediction(line: Mapping[str, Any], answer_model: type[BaseModel])
         for p in parts or ()
         if isinstance(p, Mapping) and isinstance(p.get("text"), str) and not p.get("thought")
     )
+    hint = _thinking_hint(response) if finish == "MAX_TOKENS" else ""
     if not text.strip():
         reason = f"finish_{finish.lower()}" if finish and finish != "STOP" else "empty_answer"
-        return Outcome("failed", reason=reason, error=f"no answer text (finishReason {finish or 'unset'})")
-    return validate_answer(text, answer_model, finish)
+        error = f"no answer text (finishReason {finish or 'unset'}){hint}"
+        return Outcome("failed", reason=reason, error=error)
+    outcome = validate_answer(text, answer_model, finish)
+    if hint and outcome.status == "invalid":
+        return Outcome(outcome.status, reason=outcome.reason, error=(outcome.error or "") + hint)
+    return outcome
+
+
+def _thinking_hint(response: Mapping[str, Any]) -> str:
+    """Why an answer hit the cap, when Gemini's thinking took part of it (thoughts count against it)."""
+    usage = response.get("usageMetadata")
+    thoughts = usage.get("thoughtsTokenCount") if isinstance(usage, Mapping) else None
+    if not isinstance(thoughts, int) or thoughts <= 0:
+        return ""
+    return (
+        f"; thinking used {thoughts} tokens of maxOutputTokens: lower modelParameters.thinkingBudget "
+        "in the prompt file or raise maxTokens by as much"
+    )
+
+
+# usageMetadata fields (GenerateContentResponse) -> the names of summary.json's `usage`.
+USAGE_FIELDS = {
+    "promptTokenCount": "prompt_tokens",
+    "candidatesTokenCount": "output_tokens",
+    "thoughtsTokenCount": "thoughts_tokens",
+    "totalTokenCount": "total_tokens",
+}
+
+
+def new_usage() -> dict[str, int]:
+    return {"predictions": 0, **{name: 0 for name in USAGE_FIELDS.values()}}
+
+
+def add_usage(totals: dict[str, int], line: Mapping[str, Any]) -> None:
+    """Add a prediction's token counts; absent counts are zero (proto3 JSON leaves zeros out)."""
+    response = line.get("response")
+    usage = response.get("usageMetadata") if isinstance(response, Mapping) else None
+    if not isinstance(usage, Mapping):
+        return
+    totals["predictions"] += 1
+    for field, name in USAGE_FIELDS.items():
+        value = usage.get(field)
+        if isinstance(value, int) and not isinstance(value, bool):
+            totals[name] += value
 
 
 def validate_answer(text: str, answer_model: type[BaseModel], finish: str = "") -> Outcome:
@@ -239,6 +282,7 @@ def collect_day(
     stats = {"unparseable_prediction_lines": 0, "orphan_predictions": 0, "duplicate_predictions": 0}
     found_any = False
     parts_report = []
+    usage = new_usage()
     for part in manifest["parts"]:
         index = PartIndex(ctx, layout, part["index"])
         job = next(iter(jobs.get(part["index"], ())), None)
@@ -256,6 +300,7 @@ def collect_day(
             done.add(key)
             entry = index.by_key[key]
             writer.add(entry.id, entry.source, interpret_prediction(line, answer_model))
+            add_usage(usage, line)
         left = unanswered(job)
         for key in index.order:
             if key not in done:
@@ -278,6 +323,7 @@ def collect_day(
             "prompt": manifest.get("prompt"),
             "rejected_raw_lines": manifest.get("rejected", 0),
             **stats,
+            "usage": usage,
             "parts": parts_report,
         }
     )

@@ -20,6 +20,7 @@ from app.batch_job.context import Context
 from app.batch_job.gcs import read_json
 from app.batch_job.judgements import BackendMismatch
 from app.batch_job.submit import SubmitError, submit_day
+from app.batch_job.thinking import ThinkingConfigError
 from app.batch_job.vertex import ACTIVE_STATES, FAILED_STATES, JobView, VertexError
 from app.batch_job.vertex_schema import SchemaConversionError
 from app.batch_job.wait import wait_for_jobs
@@ -51,7 +52,7 @@ def run(
     except VertexError as exc:
         print(f"error: {exc}", file=ctx.out)
         code = _failed(summary, exc, EXIT_USAGE if exc.is_configuration else EXIT_JOB_FAILED)
-    except (PromptFileError, SchemaConversionError) as exc:
+    except (PromptFileError, SchemaConversionError, ThinkingConfigError) as exc:
         # A missing or broken PROMPT_PATH is a setup mistake: say which file and field, no traceback.
         print(f"error: prompt {ctx.settings.prompt_path}: {exc}", file=ctx.out)
         code = _failed(summary, exc)

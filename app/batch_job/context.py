@@ -34,7 +34,7 @@ class Context:
     def prompt(self) -> JudgePrompt:
         from app.batch_job.prompt import load_judge_prompt
 
-        return load_judge_prompt(self.settings.prompt_path)
+        return load_judge_prompt(self.settings.prompt_path, self.settings.model_id)
 
     @cached_property
     def vertex(self) -> VertexJobs:

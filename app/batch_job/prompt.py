@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from app.batch_job.request_lines import GenerationSettings, MessageLike, RequestLineBuilder
+from app.batch_job.settings import DEFAULT_MODEL_ID
+from app.batch_job.thinking import thinking_config
 from app.batch_job.vertex_schema import to_vertex_schema
 from app.judge.prompt_file import PromptFile
 
@@ -61,23 +63,36 @@ class TemplateRenderer:
 
 
 class JudgePrompt:
-    def __init__(self, path: Path, file: PromptFile, sha256: str) -> None:
+    """A prompt file as the batch job sends it to `model_id` (a Vertex model: the thinking budget is
+    checked against it when the Vertex request builder is first needed; the vLLM path never needs it)."""
+
+    def __init__(self, path: Path, file: PromptFile, sha256: str, model_id: str = DEFAULT_MODEL_ID) -> None:
         self.path = path
         self.file = file
         self.sha256 = sha256
+        self.model_id = model_id
         self.json_schema: dict[str, Any] = file.response_schema()
         self.vertex_schema = to_vertex_schema(self.json_schema)
-        params = file.model_parameters
-        self.generation = GenerationSettings(
-            temperature=params.temperature, max_output_tokens=params.max_tokens, top_p=params.top_p
-        )
-        self.builder = RequestLineBuilder(self.vertex_schema, self.generation)
         self.renderer = TemplateRenderer(file)
 
+    @cached_property
+    def generation(self) -> GenerationSettings:
+        params = self.file.model_parameters
+        return GenerationSettings(
+            temperature=params.temperature,
+            max_output_tokens=params.max_tokens,
+            top_p=params.top_p,
+            thinking=thinking_config(self.model_id, params.thinking_budget, params.max_tokens),
+        )
+
+    @cached_property
+    def builder(self) -> RequestLineBuilder:
+        return RequestLineBuilder(self.vertex_schema, self.generation)
+
     @classmethod
-    def load(cls, path: Path | str) -> JudgePrompt:
+    def load(cls, path: Path | str, model_id: str = DEFAULT_MODEL_ID) -> JudgePrompt:
         path = Path(path)
-        return cls(path, PromptFile.load(path), hashlib.sha256(path.read_bytes()).hexdigest())
+        return cls(path, PromptFile.load(path), hashlib.sha256(path.read_bytes()).hexdigest(), model_id)
 
     def render(self, record: Any) -> Sequence[MessageLike]:
         return self.renderer.render({"prompt": record.prompt, "response": record.response})
@@ -92,5 +107,5 @@ class JudgePrompt:
         return {"path": str(self.path), "sha256": self.sha256, "name": self.file.name}
 
 
-def load_judge_prompt(path: Path | str) -> JudgePrompt:
-    return JudgePrompt.load(path)
+def load_judge_prompt(path: Path | str, model_id: str = DEFAULT_MODEL_ID) -> JudgePrompt:
+    return JudgePrompt.load(path, model_id)

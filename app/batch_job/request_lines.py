@@ -42,6 +42,8 @@ class GenerationSettings:
     temperature: float | None = None
     max_output_tokens: int | None = None
     top_p: float | None = None
+    # `generationConfig.thinkingConfig`, already checked against the model (app.batch_job.thinking).
+    thinking: Mapping[str, Any] | None = None
 
     def to_vertex(self, response_schema: Mapping[str, Any]) -> dict[str, Any]:
         config: dict[str, Any] = {}
@@ -51,6 +53,8 @@ class GenerationSettings:
             config["topP"] = self.top_p
         if self.max_output_tokens is not None:
             config["maxOutputTokens"] = self.max_output_tokens
+        if self.thinking is not None:
+            config["thinkingConfig"] = dict(self.thinking)
         config["responseMimeType"] = "application/json"
         config["responseSchema"] = dict(response_schema)
         return config

@@ -8,6 +8,19 @@ miss a variable, and JSON Schema keywords that the two judge backends (vLLM's Op
 ``json_schema`` and Vertex AI's ``responseSchema`` subset) cannot both express are errors that name
 the field (``messages[1].role``, ``jsonSchema.schema.properties.scores``).
 
+``modelParameters.thinkingBudget`` is this project's one addition to the format (gh-models decodes the
+file without strict field checking, so it ignores the key): the thinking budget of Gemini models, in
+tokens, ``0`` for none and ``-1`` for dynamic. Gemini counts thinking against ``maxTokens``, so the batch
+job refuses a budget that does not fit the job's model (``app.batch_job.thinking``). OpenAI-compatible
+servers never get it: vLLM has no such parameter, and the judge model there (Qwen2.5) does not think.
+
+Optional values: JSON Schema spells them ``"type": ["string", "null"]`` (exactly one type and
+``"null"``). Both backends take that form: vLLM's structured-output backends read type lists, and the
+batch job converts it to the ``nullable: true`` of Vertex AI's OpenAPI-style ``responseSchema``.
+``nullable`` itself is refused here: it is OpenAPI, not JSON Schema, so vLLM ignores it and would never
+let the model answer null. Often simpler still: keep the field required and give "no value" a value of
+its own (an enum member such as ``"none"``, an empty list), as the security prompt does.
+
 Rendering replaces ``{{name}}`` in one pass: a substituted value is never scanned again, so text inside
 a judged prompt that happens to contain ``{{response}}`` stays literal. Values are also *neutralised*
 against the template's own delimiter tags: when a template wraps a placeholder in
@@ -65,6 +78,7 @@ _UNPORTABLE_KEYWORDS = frozenset(
         "dependentRequired",
         "unevaluatedProperties",
         "prefixItems",
+        "nullable",
     }
 )
 _SCHEMA_TYPES = frozenset({"object", "array", "string", "integer", "number", "boolean"})
@@ -108,6 +122,8 @@ class ModelParameters(_Model):
     max_tokens: int | None = Field(default=None, gt=0)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    # Gemini's thinking budget in tokens (0 off, -1 dynamic); see the module docstring.
+    thinking_budget: int | None = Field(default=None, ge=-1, le=65536)
 
 
 class StringEvaluator(_Model):
@@ -337,12 +353,23 @@ def _schema_problems(node: Any, path: str) -> list[tuple[str, str]]:
         return [(path, "must be a JSON Schema object")]
     problems: list[tuple[str, str]] = []
     for key in sorted(set(node) & _UNPORTABLE_KEYWORDS):
-        problems.append(
-            (f"{path}.{key}", "not supported by both judge backends (vLLM json_schema and Vertex AI)")
-        )
+        if key == "nullable":
+            message = 'OpenAPI, not JSON Schema (vLLM ignores it): write "type": ["<type>", "null"] instead'
+        else:
+            message = "not supported by both judge backends (vLLM json_schema and Vertex AI)"
+        problems.append((f"{path}.{key}", message))
     kind = node.get("type")
     if isinstance(kind, list):
-        problems.append((f"{path}.type", "must be a single type name (use `nullable` for optional values)"))
+        kinds = [k for k in kind if k != "null"]
+        if len(kinds) != 1 or len(kind) != 2 or kinds[0] not in _SCHEMA_TYPES:
+            problems.append(
+                (
+                    f"{path}.type",
+                    'a list must be exactly one type and "null" (["string", "null"]): '
+                    "Vertex AI takes one type per value",
+                )
+            )
+        kind = kinds[0] if kinds else None
     elif kind is not None and kind not in _SCHEMA_TYPES:
         problems.append((f"{path}.type", f"unknown type {kind!r}"))
     if "anyOf" in node:

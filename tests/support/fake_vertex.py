@@ -12,6 +12,12 @@ google-genai's recorded `tests/batches/test_list.py`); anything else is refused 
 INVALID_ARGUMENT, so a client that sends another spelling fails here as it would there.
 `fail_next(status, ...)` makes the next calls answer with a Google API error body, as the real service
 does for a missing permission or an exhausted quota.
+
+`run_job_as_gemini` answers each line the way a Gemini 2.5 model does according to Vertex AI's
+"Thinking" guide and the GenerateContentResponse reference (see `GeminiThinking`): it thinks first, by
+default with a dynamic budget, and the thinking tokens count against `maxOutputTokens`, so a small cap
+yields `finishReason: MAX_TOKENS` with empty or cut text; `usageMetadata.thoughtsTokenCount` reports
+the thinking; a budget outside the model's range is refused for that line.
 """
 
 from __future__ import annotations
@@ -188,6 +194,25 @@ class FakeVertex:
         )
         return out_dir
 
+    def run_job_as_gemini(
+        self,
+        name: str,
+        gcs_client: Any,
+        answer_text: Callable[[dict[str, Any]], str],
+        gemini: GeminiThinking | None = None,
+        **kwargs: Any,
+    ) -> str:
+        """`run_job` with each line answered by `gemini` (a Gemini 2.5 model as documented) giving the
+        text `answer_text(line)` would be, if its output tokens allow."""
+        model = self.jobs_by_name()[name.rsplit("/", 1)[-1]]["model"]
+        behaviour = gemini or GeminiThinking()
+        return self.run_job(
+            name,
+            gcs_client,
+            lambda line: behaviour.respond(line["request"], model, answer_text(line)),
+            **kwargs,
+        )
+
     def jobs_by_name(self) -> dict[str, dict[str, Any]]:
         with self.state.lock:
             return {key: json.loads(json.dumps(job)) for key, job in self.state.jobs.items()}
@@ -352,3 +377,86 @@ def _matches(job: dict[str, Any], term: str) -> bool:
         pattern = "^" + ".*".join(re.escape(part) for part in value.split("*")) + "$"
         return re.match(pattern, actual) is not None
     return (actual == value) == (op == "=")
+
+
+# Gemini 2.5 thinking budgets by family (Vertex AI "Thinking" guide): (minimum, maximum, can turn off,
+# thinks when the request sets no budget).
+_THINKING = {
+    "gemini-2.5-pro": (128, 32768, False, True),
+    "gemini-2.5-flash-lite": (512, 24576, True, False),
+    "gemini-2.5-flash": (1, 24576, True, True),
+}
+# What the dynamic budget may spend at most when the request does not set one.
+_DYNAMIC_CAP = 8192
+_DEFAULT_MAX_OUTPUT = 65535
+_REFUSED = "Bad Request: 400 INVALID_ARGUMENT: "
+
+
+@dataclass
+class GeminiThinking:
+    """How a Gemini 2.5 model spends its output tokens on one request.
+
+    Follows Vertex AI's "Thinking" guide: 2.5 Pro and Flash think by default with a dynamic budget,
+    Flash-Lite only when given a budget; `thinkingBudget` 0 turns thinking off where the model allows it
+    (2.5 Pro refuses it, and any budget outside the model's range is refused: a per-line `status`, as batch
+    prediction reports a failed request); `thinkingLevel` is Gemini 3's setting and an error on 2.5; the
+    thinking counts against `maxOutputTokens`, and an answer that does not fit after it ends with
+    `finishReason: MAX_TOKENS` and empty or cut text. `usageMetadata` carries `thoughtsTokenCount` (left
+    out when zero, as proto3 JSON does). `thoughts` is what this judge prompt would make the model think
+    with a free hand: "thousands of tokens" for a dynamic budget.
+    """
+
+    thoughts: int = 1500
+    chars_per_token: int = 4
+
+    def respond(self, request: dict[str, Any], model: str, text: str) -> dict[str, Any]:
+        name = model.rsplit("/", 1)[-1]
+        family = next((f for f in sorted(_THINKING, key=len, reverse=True) if name.startswith(f)), None)
+        config = request.get("generationConfig") or {}
+        thinking = config.get("thinkingConfig") or {}
+        cap = int(config.get("maxOutputTokens", _DEFAULT_MAX_OUTPUT))
+        if family is None:
+            if thinking:
+                return {"status": _REFUSED + f"thinking is not supported by {name}"}
+            thoughts = 0
+        else:
+            low, high, can_turn_off, by_default = _THINKING[family]
+            if "thinkingLevel" in thinking:
+                return {"status": _REFUSED + "thinking_level is not supported by this model"}
+            budget = thinking.get("thinkingBudget")
+            if budget == 0 and not can_turn_off:
+                return {"status": _REFUSED + "Budget 0 is invalid. This model only works in thinking mode."}
+            if budget not in (None, 0, -1) and not low <= budget <= high:
+                return {
+                    "status": _REFUSED + f"The thinking budget {budget} is invalid. "
+                    f"Please choose a value between {low} and {high}."
+                }
+            if budget is None and not by_default:
+                budget = 0
+            limit = _DYNAMIC_CAP if budget in (None, -1) else budget
+            thoughts = min(self.thoughts, limit)
+        thoughts = min(thoughts, cap)
+        room = cap - thoughts
+        needed = -(-len(text) // self.chars_per_token)
+        finish = "STOP" if needed <= room else "MAX_TOKENS"
+        shown = text if finish == "STOP" else text[: room * self.chars_per_token]
+        prompt_chars = sum(
+            len(part.get("text", ""))
+            for content in [*request.get("contents", []), request.get("systemInstruction") or {}]
+            for part in content.get("parts", [])
+        )
+        usage: dict[str, Any] = {"promptTokenCount": prompt_chars // self.chars_per_token}
+        produced = min(needed, room)
+        if produced:
+            usage["candidatesTokenCount"] = produced
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts
+        usage["totalTokenCount"] = usage["promptTokenCount"] + produced + thoughts
+        content: dict[str, Any] = {"role": "model", "parts": [{"text": shown}] if shown else []}
+        return {
+            "response": {
+                "candidates": [{"content": content, "finishReason": finish}],
+                "usageMetadata": usage,
+                "modelVersion": name,
+            }
+        }

@@ -111,8 +111,12 @@ def test_malformed_placeholder_is_an_error_not_literal_text() -> None:
         ),
         ({"type": "object", "properties": {"a": {"oneOf": []}}}, "jsonSchema.schema.properties.a.oneOf"),
         (
-            {"type": "object", "properties": {"a": {"type": ["string", "null"]}}},
+            {"type": "object", "properties": {"a": {"type": ["string", "integer"]}}},
             "jsonSchema.schema.properties.a.type",
+        ),
+        (
+            {"type": "object", "properties": {"a": {"type": "string", "nullable": True}}},
+            "jsonSchema.schema.properties.a.nullable",
         ),
         (
             {"type": "object", "properties": {"a": {"type": "object"}}},
@@ -189,3 +193,37 @@ def test_response_schema_and_openai_response_format() -> None:
         "type": "json_schema",
         "json_schema": {"name": "judge_scores", "schema": schema, "strict": True},
     }
+
+
+def test_nullable_is_refused_with_the_json_schema_form_that_both_backends_take() -> None:
+    schema = {"type": "object", "properties": {"a": {"type": "string", "nullable": True}}}
+    with pytest.raises(PromptFileError) as raised:
+        PromptFile.from_mapping(minimal(jsonSchema=json.dumps({"name": "a", "schema": schema})))
+    assert 'write "type": ["<type>", "null"] instead' in str(raised.value)
+
+
+def test_an_optional_value_as_a_type_list_with_null_loads_and_reaches_vertex_as_nullable() -> None:
+    from app.batch_job.vertex_schema import to_vertex_schema
+
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": ["string", "null"]}, "b": {"type": "integer"}},
+        "required": ["a", "b"],
+    }
+    prompt = PromptFile.from_mapping(minimal(jsonSchema=json.dumps({"name": "a", "schema": schema})))
+    assert prompt.openai_response_format()["json_schema"]["schema"]["properties"]["a"] == {
+        "type": ["string", "null"]
+    }
+    vertex = to_vertex_schema(prompt.response_schema())
+    assert vertex["properties"]["a"] == {"type": "STRING", "nullable": True}
+
+
+@pytest.mark.parametrize("budget", [-2, 70000, 1.5, "0"])
+def test_thinking_budget_is_an_integer_from_minus_one(budget) -> None:
+    data = minimal(modelParameters={"maxTokens": 512, "thinkingBudget": budget})
+    assert "modelParameters.thinkingBudget" in error_fields(data)
+
+
+def test_both_shipped_prompts_state_their_thinking_budget() -> None:
+    for path in sorted((ROOT / "prompts").glob("*.prompt.yml")):
+        assert PromptFile.load(path).model_parameters.thinking_budget == 0, path
