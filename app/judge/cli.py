@@ -1,9 +1,13 @@
 """``python -m app.judge``: judge a JSONL file, check the judge server's health, warm it up.
 
+A judge scaled to zero takes minutes to come back: ``run`` and ``warmup`` wait for it (up to
+``--cold-start-wait`` / ``--wait`` seconds, JUDGE_COLD_START_S) and say on stderr what they are waiting
+for; ``warmup`` is the way to wake it on purpose before a batch.
+
 Exit codes (all commands):
   0  success: every item judged ok / the server is healthy / the warm-up judgement succeeded
   1  completed with problems: some judgements failed or input lines were malformed (run), the server
-     is unhealthy or unreachable (health), or the warm-up failed (warmup)
+     is unhealthy or unreachable (health), or the server did not come up or the warm-up failed (warmup)
   2  usage or configuration error: bad arguments, invalid settings, invalid prompt file, unreadable input
   130 interrupted (Ctrl-C / SIGINT); the output is consistent and re-running the command resumes
 """
@@ -104,6 +108,11 @@ def _count_lines(path: Path) -> int:
         return sum(1 for line in fh if line.strip())
 
 
+def _report(event: str, message: str, fields: dict[str, Any]) -> None:
+    """Server conditions (down, waiting, back up, overloaded) as one stderr line each, above any bar."""
+    tqdm.write(f"judge: {message}", file=sys.stderr)
+
+
 def _settings(args: argparse.Namespace, **extra: Any) -> JudgeSettings:
     given = {
         "base_url": getattr(args, "base_url", None),
@@ -111,6 +120,8 @@ def _settings(args: argparse.Namespace, **extra: Any) -> JudgeSettings:
         "prompt_path": getattr(args, "prompt", None),
         "concurrency": getattr(args, "concurrency", None),
         "timeout_s": getattr(args, "timeout", None),
+        "deadline_s": getattr(args, "deadline", None),
+        "cold_start_s": getattr(args, "cold_start_wait", None),
         "max_retries": getattr(args, "max_retries", None),
         **extra,
     }
@@ -156,7 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.input.is_file():
         raise UsageError(f"input file not found: {args.input}")
     try:
-        client = AsyncJudgeClient(settings, prompt=prompt)
+        client = AsyncJudgeClient(settings, prompt=prompt, report=_report)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -172,6 +183,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         elapsed = time.perf_counter() - started
         print(summary.render())
         print(f"elapsed: {elapsed:.1f}s")
+        if summary.failures.get("unavailable"):
+            _warn(
+                "the judge server was down: once it is up (`python -m app.judge warmup`), run the same "
+                "command with --retry-failed to judge those items again"
+            )
         if args.summary_json:
             args.summary_json.write_text(json.dumps(summary.as_dict(), indent=2) + "\n")
     return EXIT_OK if summary.failed == 0 and summary.malformed == 0 else EXIT_PROBLEMS
@@ -206,32 +222,31 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_warmup(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    extra: dict[str, Any] = {"backoff_max_s": args.interval}
+    if args.wait is not None:
+        extra["cold_start_s"] = args.wait
+    settings = _settings(args, **extra)
     prompt = _load_prompt(settings)
-    deadline = time.monotonic() + args.wait
-    while True:
-        healthy, message = _probe(settings.base_url, timeout_s=5.0)
-        if healthy or time.monotonic() >= deadline:
-            break
-        time.sleep(min(args.interval, max(0.0, deadline - time.monotonic())))
-    print(message)
-    if not healthy:
-        print(f"warmup: server not healthy after {args.wait:.0f}s")
-        return EXIT_PROBLEMS
-    samples = prompt.test_data or [{"prompt": "Say hello.", "response": "Hello!"}]
     try:
-        client = JudgeClient(settings, prompt=prompt)
+        client = JudgeClient(settings, prompt=prompt, report=_report)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    url = health_url(settings.base_url)
+    print(f"waking the judge: {url}, waiting up to {settings.cold_start_s:g}s for it to answer", flush=True)
+    started = time.monotonic()
+    samples = prompt.test_data or [{"prompt": "Say hello.", "response": "Hello!"}]
     failed = 0
     with client:
+        if not client.wake(interval_s=args.interval):
+            print(f"warmup: the judge did not answer within {settings.cold_start_s:g}s (--wait)")
+            return EXIT_PROBLEMS
+        print(f"healthy: {url} after {time.monotonic() - started:.0f}s", flush=True)
         for i in range(args.requests):
             sample = samples[i % len(samples)]
             result = client.judge(str(sample["prompt"]), str(sample["response"]))
             detail = f"score={result.answer.score}" if result.answer else f"error={result.error}"
-            print(
-                f"warmup request {i + 1}/{args.requests}: {result.status} {result.latency_ms:.0f} ms {detail}"
-            )
+            took = f"{result.latency_ms:.0f} ms"
+            print(f"warmup request {i + 1}/{args.requests}: {result.status} {took} {detail}", flush=True)
             failed += result.answer is None
     return EXIT_OK if failed == 0 else EXIT_PROBLEMS
 
@@ -264,14 +279,24 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--prompt", type=Path, help="prompt file (JUDGE_PROMPT_PATH; default: judge.prompt.yml)"
         )
-        p.add_argument("--timeout", type=float, help="per-request timeout in seconds (JUDGE_TIMEOUT_S)")
-        p.add_argument("--max-retries", type=int, help="retries per request (JUDGE_MAX_RETRIES)")
+        p.add_argument("--timeout", type=float, help="per-attempt timeout in seconds (JUDGE_TIMEOUT_S)")
+        p.add_argument("--max-retries", type=int, help="retries per judgement (JUDGE_MAX_RETRIES)")
+        p.add_argument(
+            "--deadline", type=float, help="seconds per judgement over all its attempts (JUDGE_DEADLINE_S)"
+        )
 
     run = sub.add_parser("run", help="judge every line of a JSONL file; re-running resumes")
     judge_flags(run)
     run.add_argument("--input", type=Path, required=True, help='JSONL: {"id", "prompt", "response"} per line')
     run.add_argument("--output", type=Path, required=True, help="JSONL of judgements (appended; resumable)")
-    run.add_argument("--concurrency", type=_positive_int, help="judgements in flight (JUDGE_CONCURRENCY)")
+    run.add_argument(
+        "--concurrency", type=_positive_int, help="most judgements in flight (JUDGE_CONCURRENCY)"
+    )
+    run.add_argument(
+        "--cold-start-wait",
+        type=float,
+        help="seconds to wait for a judge server that is down or starting (JUDGE_COLD_START_S; 0: none)",
+    )
     run.add_argument(
         "--retry-failed", action="store_true", help="judge ids whose output lines all failed again"
     )
@@ -285,10 +310,18 @@ def build_parser() -> argparse.ArgumentParser:
     health.add_argument("--verbose", action="store_true", help="also list the served models")
     health.set_defaults(handler=cmd_health)
 
-    warmup = sub.add_parser("warmup", help="wait for /health, then send judge requests to warm the server")
+    warmup = sub.add_parser(
+        "warmup", help="wake the judge (scaled to zero or not), wait until it answers, send judge requests"
+    )
     judge_flags(warmup)
-    warmup.add_argument("--wait", type=float, default=300.0, help="seconds to wait for /health (default 300)")
-    warmup.add_argument("--interval", type=float, default=2.0, help="seconds between health probes")
+    warmup.add_argument(
+        "--wait",
+        type=float,
+        help="seconds to wait for the judge to come up (default JUDGE_COLD_START_S, 900)",
+    )
+    warmup.add_argument(
+        "--interval", type=float, default=5.0, help="most seconds between health probes (default 5)"
+    )
     warmup.add_argument(
         "--requests", type=_positive_int, default=1, help="judge requests to send (default 1)"
     )

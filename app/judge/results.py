@@ -192,6 +192,7 @@ FailureReason = Literal[
     "server_error",  # 5xx (or a 200 that is not a chat completion) after every retry
     "timeout",  # the request timed out on every attempt
     "connection_error",  # could not reach the server on every attempt
+    "unavailable",  # the server did not come up (a cold start) within JUDGE_COLD_START_S
     "request_rejected",  # a 4xx other than 408/429: retrying cannot help (bad model name, bad schema)
     "truncated",  # the answer hit max_tokens
     "internal_error",  # a bug or an unexpected exception in the client

@@ -16,18 +16,39 @@ gets that fault (see ``FAULTS``).
 
 ``ThreadingHTTPServer`` gives each connection its own thread; the listen backlog is raised so 64+
 clients can connect at once.
+
+Two behaviours of the real deployment can be switched on, each following its own documentation:
+
+* ``queue(capacity, service_s)``: vLLM under load. vLLM's OpenAI server has no admission control: it
+  never answers 429 or 503 when busy; its scheduler runs up to ``max_num_seqs`` requests at once and
+  keeps the rest waiting, first come first served, without bound (``vllm:num_requests_running`` /
+  ``vllm:num_requests_waiting`` on ``/metrics``), so overload shows as latency; a request whose client
+  disconnects is aborted, waiting or running (vLLM's ``AsyncLLM`` aborts on ``asyncio.CancelledError``
+  of the request handler). ``/health`` answers at once whatever the queue.
+* ``cold_start(seconds, mode)``: a judge scaled to zero, for ``seconds`` from the first request that
+  reaches it (or for its first ``hits`` requests), which keeps a test deterministic on a busy machine.
+  ``mode`` is what a client sees meanwhile, on every route including ``/health``: ``"503"`` /
+  ``"502"`` / ``"504"`` (a gateway or load balancer with no ready upstream, optionally with
+  ``Retry-After``), or ``"hold"`` (KEDA HTTP add-on's interceptor: it holds each request while the
+  backend scales from zero, forwards it once a replica is ready, and answers 504 when its own timeout,
+  ``hold_max_s``, runs out first).
+  ``restart_after(seconds)`` closes the listening socket instead (nothing listens: connections are
+  refused) and listens on the same port again after ``seconds``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import select
+import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
     "FAULTS",
@@ -38,6 +59,7 @@ __all__ = [
     "Reply",
     "Stall",
     "Status",
+    "VllmQueue",
     "judge_answer",
 ]
 
@@ -98,6 +120,78 @@ FAULTS: dict[str, Action] = {
 }
 
 
+ColdStartMode = Literal["503", "502", "504", "hold"]
+
+
+@dataclass
+class _Cold:
+    mode: ColdStartMode
+    seconds: float
+    hits_left: int | None
+    headers: dict[str, str]
+    hold_max_s: float
+    first_hit: float | None = None
+
+    def starting(self) -> bool:
+        if self.hits_left is not None:
+            return self.hits_left > 0
+        if self.first_hit is None:
+            self.first_hit = time.monotonic()
+        return time.monotonic() < self.first_hit + self.seconds
+
+
+class VllmQueue:
+    """vLLM's scheduler as a client sees it (see the module docstring): ``capacity`` requests run at once
+    for ``service_s`` each; the rest wait in arrival order, never refused; a gone client's request is
+    aborted wherever it is."""
+
+    def __init__(self, capacity: int, service_s: float) -> None:
+        self.capacity = capacity
+        self.service_s = service_s
+        self._cond = threading.Condition()
+        self._waiting: deque[object] = deque()
+        self.running = 0
+        self.max_waiting = 0
+        self.aborted = 0
+        self.served = 0
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+    def serve(self, gone: Callable[[], bool]) -> bool:
+        """Wait for a turn, then run; False if the client went away first (the request was aborted)."""
+        ticket = object()
+        with self._cond:
+            self._waiting.append(ticket)
+            self.max_waiting = max(self.max_waiting, len(self._waiting))
+            while not (self._waiting[0] is ticket and self.running < self.capacity):
+                if gone():
+                    self._waiting.remove(ticket)
+                    self.aborted += 1
+                    self._cond.notify_all()
+                    return False
+                self._cond.wait(0.01)
+            self._waiting.popleft()
+            self.running += 1
+            self._cond.notify_all()
+        try:
+            end = time.monotonic() + self.service_s
+            while time.monotonic() < end:
+                if gone():
+                    with self._cond:
+                        self.aborted += 1
+                    return False
+                time.sleep(min(0.01, max(0.0, end - time.monotonic())))
+            with self._cond:
+                self.served += 1
+            return True
+        finally:
+            with self._cond:
+                self.running -= 1
+                self._cond.notify_all()
+
+
 def _judged_text(user: str) -> str:
     return " ".join(m.group(0) for m in _BLOCK.finditer(user))
 
@@ -131,13 +225,20 @@ class FakeOpenAI:
         self.in_flight = 0
         self.max_in_flight = 0
         self._counter = 0
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler, bind_and_activate=False)
-        self._httpd.daemon_threads = True
-        self._httpd.request_queue_size = 512
-        self._httpd.server_bind()
-        self._httpd.server_activate()
+        self.vllm_queue: VllmQueue | None = None
+        self._cold: _Cold | None = None
+        self.cold_start_hits = 0
+        self._httpd = self._listen(0)
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True)
+
+    def _listen(self, port: int) -> ThreadingHTTPServer:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        httpd = ThreadingHTTPServer(("127.0.0.1", port), handler, bind_and_activate=False)
+        httpd.daemon_threads = True
+        httpd.request_queue_size = 512
+        httpd.server_bind()
+        httpd.server_activate()
+        return httpd
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -149,6 +250,43 @@ class FakeOpenAI:
         self._release.set()
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def restart_after(self, seconds: float) -> threading.Thread:
+        """Stop listening now (connections are refused) and listen on the same port after ``seconds``."""
+        port = self._httpd.server_address[1]
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+        def reopen() -> None:
+            time.sleep(seconds)
+            self._httpd = self._listen(port)
+            self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True)
+            self._thread.start()
+
+        opener = threading.Thread(target=reopen, name="fake-openai-reopen", daemon=True)
+        opener.start()
+        return opener
+
+    # --- modes ---------------------------------------------------------------------------------
+
+    def queue(self, capacity: int, service_s: float) -> VllmQueue:
+        """Answer like vLLM under load from now on (see the module docstring)."""
+        self.vllm_queue = VllmQueue(capacity, service_s)
+        return self.vllm_queue
+
+    def cold_start(
+        self,
+        seconds: float = 3600.0,
+        mode: ColdStartMode = "503",
+        *,
+        hits: int | None = None,
+        retry_after: float | None = None,
+        hold_max_s: float = 300.0,
+    ) -> None:
+        """Be a judge scaled to zero for ``seconds`` from the first request, or for the first ``hits``
+        requests (see the module docstring)."""
+        headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
+        self._cold = _Cold(mode, seconds, hits, headers, hold_max_s)
 
     @property
     def url(self) -> str:
@@ -166,6 +304,9 @@ class FakeOpenAI:
             self.requests.clear()
             self.max_in_flight = self.in_flight
             self.health_status = 200
+            self.vllm_queue = None
+            self._cold = None
+            self.cold_start_hits = 0
         self._release = threading.Event()
 
     # --- scripting -----------------------------------------------------------------------------
@@ -239,8 +380,54 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _client_gone(self) -> bool:
+        """True once the client has closed its end: it sends nothing else while it waits for an answer."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True
+
+    def _cold_start(self) -> bool:
+        """While the server is starting: answer as the mode says and return True; False to serve."""
+        cold = self.fake._cold
+        with self.fake._lock:
+            if cold is None or not cold.starting():
+                return False
+            self.fake.cold_start_hits += 1
+            if cold.hits_left is not None:
+                cold.hits_left -= 1
+        if cold.mode == "hold":
+            give_up = time.monotonic() + cold.hold_max_s
+            while time.monotonic() < give_up and cold.starting():
+                if self._client_gone():
+                    self.close_connection = True
+                    return True
+                time.sleep(0.01)
+            if not cold.starting():
+                return False  # a replica is ready: the interceptor forwards the request
+            status, message = 504, "context deadline exceeded while waiting for a ready backend"
+        else:
+            status, message = int(cold.mode), "no healthy upstream"
+        self._send_json(status, {"error": {"message": message, "type": "unavailable"}}, cold.headers)
+        return True
+
     def do_GET(self) -> None:
-        if self.path == "/health":
+        if self._cold_start():
+            return
+        if self.path == "/metrics":
+            queue = self.fake.vllm_queue
+            running, waiting = (queue.running, queue.waiting) if queue else (self.fake.in_flight, 0)
+            text = (
+                f'vllm:num_requests_running{{model_name="{self.fake.model}"}} {running}\n'
+                f'vllm:num_requests_waiting{{model_name="{self.fake.model}"}} {waiting}\n'
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Length", str(len(text)))
+            self.end_headers()
+            self.wfile.write(text)
+        elif self.path == "/health":
             self.send_response(self.fake.health_status)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -256,10 +443,16 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != "/v1/chat/completions":
             self._send_json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
             return
+        if self._cold_start():
+            return
         body = json.loads(raw)
         number = self.fake._record(body)
         release = self.fake._release
         try:
+            queue = self.fake.vllm_queue
+            if queue is not None and not queue.serve(self._client_gone):
+                self.close_connection = True
+                return
             action = self.fake._next_action(body)
             if isinstance(action, Drop):
                 self.close_connection = True

@@ -13,7 +13,8 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletion
 
-from app.judge.client import AsyncJudgeClient, JudgeClient, JudgeSettings, _JudgeCore, _Sleep, health_url
+from app.judge.client import AsyncJudgeClient, JudgeClient, JudgeSettings, health_url
+from app.judge.core import _JudgeCore, _Probe, _Sleep
 from app.judge.prompt_file import PromptFile
 from tests.support.fake_openai import REAL_SCORES, Drop, FakeOpenAI, Raw, Reply, Stall, Status, judge_answer
 
@@ -341,8 +342,9 @@ def _ok_completion() -> ChatCompletion:
     )
 
 
-def _drive(core: _JudgeCore, outcomes: list) -> tuple[list[float], object]:
-    """Feed outcomes to the core's steps; returns the sleeps it asked for and the final Judgement."""
+def _drive(core: _JudgeCore, outcomes: list, healthy: bool = True) -> tuple[list[float], object]:
+    """Feed outcomes to the core's steps (answering /health probes with ``healthy``); returns the sleeps
+    it asked for and the final Judgement. Every outcome must be used."""
     steps = core.steps("p", "r")
     sleeps: list[float] = []
     step = next(steps)
@@ -352,9 +354,12 @@ def _drive(core: _JudgeCore, outcomes: list) -> tuple[list[float], object]:
             if isinstance(step, _Sleep):
                 sleeps.append(step.seconds)
                 step = steps.send(None)
+            elif isinstance(step, _Probe):
+                step = steps.send(healthy)
             else:
                 step = steps.send(next(feed))
     except StopIteration as done:
+        assert next(feed, None) is None, "the core stopped before using every outcome"
         return sleeps, done.value
 
 
