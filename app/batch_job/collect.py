@@ -20,9 +20,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from app.batch_job.context import Context
 from app.batch_job.gcs import GcsPath, iter_object_lines, read_json
@@ -31,6 +29,9 @@ from app.batch_job.layout import DayLayout
 from app.batch_job.parts import IndexEntry
 from app.batch_job.request_lines import LABEL_KEY, key_label, text_fingerprint
 from app.batch_job.vertex import FAILED_STATES, JobView
+
+if TYPE_CHECKING:
+    from app.judge.results import Answer
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ class CollectError(RuntimeError):
     pass
 
 
-def interpret_prediction(line: Mapping[str, Any], answer_model: type[BaseModel]) -> Outcome:
+def interpret_prediction(line: Mapping[str, Any], answer_model: type[Answer]) -> Outcome:
     """The outcome of one Vertex prediction line: an answer of the prompt's type, or why there is none."""
     status = line.get("status")
     if status:
@@ -74,11 +75,7 @@ def interpret_prediction(line: Mapping[str, Any], answer_model: type[BaseModel])
             "failed", reason="malformed_prediction", error=json.dumps(response, default=str)[:MAX_ERROR_CHARS]
         )
     finish = str(candidate.get("finishReason") or "")
-    text = "".join(
-        p["text"]
-        for p in parts or ()
-        if isinstance(p, Mapping) and isinstance(p.get("text"), str) and not p.get("thought")
-    )
+    text = _joined_text(parts, skip_thoughts=True)
     hint = _thinking_hint(response) if finish == "MAX_TOKENS" else ""
     if not text.strip():
         reason = f"finish_{finish.lower()}" if finish and finish != "STOP" else "empty_answer"
@@ -128,12 +125,23 @@ def add_usage(totals: dict[str, int], line: Mapping[str, Any]) -> None:
             totals[name] += value
 
 
-def validate_answer(text: str, answer_model: type[BaseModel], finish: str = "") -> Outcome:
+def _joined_text(parts: object, *, skip_thoughts: bool = False) -> str:
+    """The text of a `parts` list (Gemini's thought summaries left out when asked)."""
+    texts: list[str] = []
+    for part in parts if isinstance(parts, list) else ():
+        if isinstance(part, Mapping):
+            text = part.get("text")
+            if isinstance(text, str) and not (skip_thoughts and part.get("thought")):
+                texts.append(text)
+    return "".join(texts)
+
+
+def validate_answer(text: str, answer_model: type[Answer], finish: str = "") -> Outcome:
     """Validate the answer text with the prompt's typed answer model (app.judge.results)."""
     from app.judge.results import AnswerError, parse_answer
 
     try:
-        answer = parse_answer(answer_model, text)  # type: ignore[arg-type]
+        answer = parse_answer(answer_model, text)
     except AnswerError as exc:
         reason = "truncated" if finish == "MAX_TOKENS" and exc.reason == "invalid_json" else exc.reason
         return Outcome("invalid", reason=reason, error=exc.detail[:MAX_ERROR_CHARS])
@@ -144,14 +152,13 @@ def echoed_user_text(line: Mapping[str, Any]) -> str | None:
     request = line.get("request")
     if not isinstance(request, Mapping):
         return None
-    for content in reversed(request.get("contents") or []):
+    contents = request.get("contents")
+    for content in reversed(contents) if isinstance(contents, list) else ():
         if isinstance(content, Mapping) and content.get("role", "user") == "user":
             parts = content.get("parts") or []
             if isinstance(parts, Mapping):  # some echoes collapse a one-part list
                 parts = [parts]
-            return "".join(
-                p["text"] for p in parts if isinstance(p, Mapping) and isinstance(p.get("text"), str)
-            )
+            return _joined_text(parts)
     return None
 
 

@@ -7,13 +7,16 @@ import re
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from app.batch_job.request_lines import GenerationSettings, MessageLike, RequestLineBuilder
 from app.batch_job.settings import DEFAULT_MODEL_ID
 from app.batch_job.thinking import thinking_config
 from app.batch_job.vertex_schema import to_vertex_schema
 from app.judge.prompt_file import PromptFile
+
+if TYPE_CHECKING:
+    from app.judge.results import Answer
 
 
 class RenderedMessage(NamedTuple):
@@ -98,7 +101,7 @@ class JudgePrompt:
         return self.renderer.render({"prompt": record.prompt, "response": record.response})
 
     @cached_property
-    def answer_model(self) -> type:
+    def answer_model(self) -> type[Answer]:
         from app.judge.results import answer_model_for
 
         return answer_model_for(self.file)

@@ -145,7 +145,7 @@ class JobView:
     @classmethod
     def of(cls, job: types.BatchJob) -> JobView:
         stats = job.completion_stats
-        state = job.state.value if hasattr(job.state, "value") else str(job.state)
+        state = job.state.value if job.state is not None else ""
         output_directory = None
         if job.output_info is not None:
             output_directory = getattr(job.output_info, "gcs_output_directory", None)
@@ -169,8 +169,8 @@ class JobView:
         return f"{done}/{total} done, {self.failed or 0} failed" if total else f"{done} done"
 
 
-def _as_int(value: object) -> int | None:
-    return None if value is None else int(value)  # type: ignore[call-overload]
+def _as_int(value: int | str | None) -> int | None:
+    return None if value is None else int(value)
 
 
 class VertexJobs:
@@ -222,7 +222,9 @@ class VertexJobs:
         _calling(f"cancel job {name}", lambda: self.client.batches.cancel(name=name))
 
 
-def create_request_preview(model_id: str, display_name: str, input_uri: str, output_uri: str) -> dict:
+def create_request_preview(
+    model_id: str, display_name: str, input_uri: str, output_uri: str
+) -> dict[str, object]:
     """The REST body `batches.create` sends for a job: what --dry-run prints."""
     return {
         "displayName": display_name,

@@ -59,10 +59,10 @@ def health_url(base_url: str) -> str:
     return root + "/health"
 
 
-def _timeout(step: _Call, settings: JudgeSettings) -> dict[str, float]:
+def _timeout(step: _Call, settings: JudgeSettings) -> float | openai.NotGiven:
     """The per-request timeout, only when it differs from the client's own: passing one costs the SDK
     ~170 us of CPU per request (measured), 7% of a request's client-side cost."""
-    return {} if step.timeout == settings.timeout_s else {"timeout": step.timeout}
+    return openai.NOT_GIVEN if step.timeout == settings.timeout_s else step.timeout
 
 
 def _resolve(
@@ -95,7 +95,12 @@ class JudgeClient:
         rng: random.Random | None = None,
         report: Reporter = log_reporter,
     ):
-        overrides = {"base_url": base_url, "model": model, "timeout_s": timeout_s, "max_retries": max_retries}
+        overrides: dict[str, Any] = {
+            "base_url": base_url,
+            "model": model,
+            "timeout_s": timeout_s,
+            "max_retries": max_retries,
+        }
         if api_key is not None:
             overrides["api_key"] = SecretStr(api_key)
         self.settings, prompt_file = _resolve(settings, prompt, overrides)
@@ -111,7 +116,7 @@ class JudgeClient:
 
     @property
     def model(self) -> str:
-        return self._core.default_model  # type: ignore[return-value]
+        return self._core.default_model
 
     @property
     def prompt(self) -> PromptFile:
@@ -144,7 +149,7 @@ class JudgeClient:
         started = time.monotonic()
         try:
             result: object = self._client.chat.completions.create(
-                **step.kwargs, **_timeout(step, self.settings)
+                **step.kwargs, timeout=_timeout(step, self.settings)
             )
         except Exception as exc:  # every failure becomes a typed JudgeFailure in the core
             result = exc
@@ -187,7 +192,7 @@ class AsyncJudgeClient:
         rng: random.Random | None = None,
         report: Reporter = log_reporter,
     ):
-        overrides = {
+        overrides: dict[str, Any] = {
             "base_url": base_url,
             "model": model,
             "timeout_s": timeout_s,
@@ -210,7 +215,7 @@ class AsyncJudgeClient:
 
     @property
     def model(self) -> str:
-        return self._core.default_model  # type: ignore[return-value]
+        return self._core.default_model
 
     @property
     def prompt(self) -> PromptFile:
@@ -246,7 +251,9 @@ class AsyncJudgeClient:
             started = time.monotonic()
             try:
                 completions = self._client.chat.completions
-                result: object = await completions.create(**step.kwargs, **_timeout(step, self.settings))
+                result: object = await completions.create(
+                    **step.kwargs, timeout=_timeout(step, self.settings)
+                )
             except Exception as exc:  # every failure becomes a typed JudgeFailure in the core
                 result = exc
             return _Result(result, time.monotonic() - started)

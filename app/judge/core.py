@@ -148,9 +148,10 @@ class _JudgeCore:
         self.settings = settings
         self.prompt = prompt
         self.answer_model: type[Answer] = answer_model_for(prompt)
-        self.default_model = settings.model or prompt.model
-        if not self.default_model:
+        default_model = settings.model or prompt.model
+        if not default_model:
             raise ValueError("no judge model: set JUDGE_MODEL / --model or `model` in the prompt file")
+        self.default_model: str = default_model
         params = prompt.model_parameters
         self._base_kwargs: dict[str, Any] = {
             "temperature": params.temperature if params.temperature is not None else settings.temperature,

@@ -17,7 +17,7 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from app.judge.results import JudgeFailure, Judgement
 
@@ -40,7 +40,8 @@ class ItemResult:
 
 
 class _Judge(Protocol):
-    model: str
+    @property
+    def model(self) -> str: ...
 
     async def judge(
         self, original_prompt: str, model_response: str, model: str | None = None
@@ -55,7 +56,7 @@ class _SourceFailed:
     error: BaseException
 
 
-def _item_source(items: Iterable | AsyncIterable) -> Callable[[], Awaitable[object]]:
+def _item_source(items: Iterable[object] | AsyncIterable[object]) -> Callable[[], Awaitable[object]]:
     """A ``next_item()`` shared by the workers; returns ``_END`` when the items run out."""
     if isinstance(items, AsyncIterable):
         iterator = aiter(items)
@@ -110,7 +111,7 @@ async def judge_items(
                 raw = await next_item()
                 if raw is _END:
                     break
-                item = raw if isinstance(raw, Item) else Item(*raw)  # type: ignore[misc]
+                item = raw if isinstance(raw, Item) else Item(*cast("tuple[ItemId, str, str]", raw))
                 await results.put(ItemResult(item.id, await judge_one(item)))
         except Exception as exc:
             await results.put(_SourceFailed(exc))
