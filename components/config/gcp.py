@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -33,6 +34,8 @@ _PREFIX = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*/$")
 _NAME_PREFIX = re.compile(r"^([a-z][a-z0-9-]{0,13}-)?$")
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+# The image's working directory holds the repository's prompts/ (build/Dockerfile.batch-job).
+REPO_ROOT = Path(__file__).resolve().parents[2]
 _REPOSITORY_ID = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _KAFKA_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
@@ -406,8 +409,32 @@ class JudgeJobConfig(JobConfig):
         p = Problems()
         for i, name in enumerate(self.extra_env):
             p.check(name not in JUDGE_ENV, f"extraEnv.{name}", f"is set by the stack (entry {i}); remove it")
+        thinking = _thinking_problem(self.model_id, self.prompt_path)
+        if thinking:
+            p.add("modelId", thinking)
         p.raise_if_any()
         return self
+
+
+def _thinking_problem(model_id: str, prompt_path: str) -> str | None:
+    """The job would refuse this model with this prompt at its first run (Gemini's thinking budget,
+    app.batch_job.thinking): say so at plan time. A prompt that is not in this repository (baked into
+    the image some other way) cannot be read here and is left to the job."""
+    from app.batch_job.thinking import ThinkingConfigError, thinking_config
+    from app.judge.prompt_file import PromptFile, PromptFileError
+
+    path = REPO_ROOT / prompt_path
+    if not path.is_file():
+        return None
+    try:
+        parameters = PromptFile.load(path).model_parameters
+        thinking_config(model_id, parameters.thinking_budget, parameters.max_tokens)
+    except PromptFileError as exc:
+        field, message = exc.problems[0]
+        return f"promptPath {prompt_path} is not a valid prompt file: {field}: {message}"
+    except ThinkingConfigError as exc:
+        return f"{model_id} does not fit {prompt_path}: {exc} (or choose a prompt made for this model)"
+    return None
 
 
 class CollectJobConfig(ConfigModel):

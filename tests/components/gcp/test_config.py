@@ -367,3 +367,17 @@ def test_a_collect_schedule_on_another_utc_day_than_the_judge_is_rejected():
 def test_a_prefixed_repository_id_must_fit_artifact_registrys_limit():
     message = one_problem({"namePrefix": "team-a-dev-", "images": {"repositoryId": "r" * 60}})
     assert message.startswith("llm-judge:gcp.images.repositoryId: with namePrefix 'team-a-dev-'")
+
+
+def test_a_model_the_prompts_thinking_budget_does_not_fit_is_refused_at_plan_time():
+    """The batch job would refuse the pair at its first nightly run; the plan says so first."""
+    found = one_problem({"jobs": {"judge": {"modelId": "publishers/google/models/gemini-2.5-pro"}}})
+    assert found.startswith("llm-judge:gcp.jobs.judge.modelId: ")
+    assert "gemini-2.5-pro cannot turn thinking off" in found
+    assert "prompts/security-judge.prompt.yml" in found
+
+
+@pytest.mark.parametrize("prompt", ["prompts/security-judge.prompt.yml", "prompts/judge.prompt.yml"])
+def test_the_shipped_prompts_fit_the_default_model(prompt):
+    cfg = load_stack_config({"gcp": {"jobs": {"judge": {"promptPath": prompt}}}, "aws": {"enabled": False}})
+    assert cfg.gcp.jobs.judge.prompt_path == prompt
