@@ -101,7 +101,7 @@ def test_a_judgement_ends_within_its_time_budget_when_the_server_never_answers(
 
 @pytest.mark.parametrize(
     ("mode", "retry_after"),
-    [("503", None), ("503", 0.2), ("502", None), ("504", 0.1)],
+    [("503", None), ("503", 0.05), ("502", None), ("504", 0.05)],
     ids=["503", "503-retry-after", "502", "504-retry-after"],
 )
 def test_the_client_waits_through_a_cold_start(fake_openai: FakeOpenAI, mode: str, retry_after) -> None:
@@ -119,7 +119,7 @@ def test_the_client_waits_through_a_cold_start(fake_openai: FakeOpenAI, mode: st
 
 
 def test_a_request_held_by_the_interceptor_is_answered_when_the_judge_is_up(fake_openai: FakeOpenAI) -> None:
-    fake_openai.cold_start(1.0, "hold")
+    fake_openai.cold_start(0.5, "hold")
     with JudgeClient(
         _settings(fake_openai, timeout_s=5.0, max_retries=0), prompt=PROMPT, report=Events()
     ) as c:
@@ -144,7 +144,7 @@ def test_a_request_held_past_the_client_timeout_is_tried_again_once_the_judge_is
 def test_an_interceptor_that_gives_up_first_answers_504_and_the_client_waits_on(
     fake_openai: FakeOpenAI,
 ) -> None:
-    fake_openai.cold_start(1.2, "hold", hold_max_s=0.3)
+    fake_openai.cold_start(0.6, "hold", hold_max_s=0.2)
     events = Events()
     with JudgeClient(_settings(fake_openai, timeout_s=2.0, max_retries=0), prompt=PROMPT, report=events) as c:
         result = c.judge("p", "r")
@@ -160,7 +160,7 @@ def own_server() -> Iterator[FakeOpenAI]:
 
 
 def test_the_client_waits_while_connections_are_refused(own_server: FakeOpenAI) -> None:
-    reopened = own_server.restart_after(1.0)
+    reopened = own_server.restart_after(0.5)
     events = Events()
     with JudgeClient(_settings(own_server, max_retries=0), prompt=PROMPT, report=events) as client:
         with pytest.raises(ConnectionRefusedError):  # nothing listens: as a judge scaled to zero
@@ -198,7 +198,7 @@ def test_many_judgements_wait_for_one_cold_start_together(fake_openai: FakeOpenA
 def test_warmup_wakes_a_judge_scaled_to_zero_and_waits_until_it_answers(
     fake_openai: FakeOpenAI, capsys: pytest.CaptureFixture
 ) -> None:
-    fake_openai.cold_start(1.0, "hold", hold_max_s=0.4)
+    fake_openai.cold_start(0.6, "hold", hold_max_s=0.2)
     argv = ["warmup", "--base-url", fake_openai.base_url, "--model", "m", "--interval", "0.1"]
     assert main(argv) == 0
     captured = capsys.readouterr()
