@@ -132,9 +132,10 @@ def test_a_request_held_by_the_interceptor_is_answered_when_the_judge_is_up(fake
 def test_a_request_held_past_the_client_timeout_is_tried_again_once_the_judge_is_up(
     fake_openai: FakeOpenAI,
 ) -> None:
-    # The attempt times out after 0.3 s; /health is held too, until the judge is up (1.6 s): the probe's
-    # wait tells a server coming up from an overloaded one, whose /health answers at once.
-    fake_openai.cold_start(1.6, "hold")
+    # The attempt times out after 0.3 s; /health is held too, until the judge is up (2 s after the first
+    # request): the probe's wait (over a second) tells a server coming up from an overloaded one, whose
+    # /health answers at once.
+    fake_openai.cold_start(2.0, "hold")
     settings = _settings(fake_openai, timeout_s=0.3, max_retries=0, deadline_s=0.5)
     with JudgeClient(settings, prompt=PROMPT, report=Events()) as client:
         result = client.judge("p", "r")
@@ -144,7 +145,9 @@ def test_a_request_held_past_the_client_timeout_is_tried_again_once_the_judge_is
 def test_an_interceptor_that_gives_up_first_answers_504_and_the_client_waits_on(
     fake_openai: FakeOpenAI,
 ) -> None:
-    fake_openai.cold_start(0.6, "hold", hold_max_s=0.2)
+    # The first two requests (the attempt, then the probe) are held 0.2 s and answered 504; the third
+    # finds a replica: counted in requests, so a busy machine cannot reorder it.
+    fake_openai.cold_start(mode="hold", hits=3, hold_max_s=0.2)
     events = Events()
     with JudgeClient(_settings(fake_openai, timeout_s=2.0, max_retries=0), prompt=PROMPT, report=events) as c:
         result = c.judge("p", "r")
