@@ -226,6 +226,9 @@ class FakeOpenAI:
         self.max_in_flight = 0
         self._counter = 0
         self.vllm_queue: VllmQueue | None = None
+        # Answer nothing until this many requests are in flight at once (or hold_s passes): shows that a
+        # client really keeps N open, whatever the machine's load.
+        self.gather: tuple[int, float] | None = None
         self._cold: _Cold | None = None
         self.cold_start_hits = 0
         self._httpd = self._listen(0)
@@ -305,6 +308,7 @@ class FakeOpenAI:
             self.max_in_flight = self.in_flight
             self.health_status = 200
             self.vllm_queue = None
+            self.gather = None
             self._cold = None
             self.cold_start_hits = 0
         self._release = threading.Event()
@@ -453,6 +457,11 @@ class _Handler(BaseHTTPRequestHandler):
             if queue is not None and not queue.serve(self._client_gone):
                 self.close_connection = True
                 return
+            gather = self.fake.gather
+            if gather is not None:
+                until = time.monotonic() + gather[1]
+                while self.fake.max_in_flight < gather[0] and time.monotonic() < until:
+                    time.sleep(0.005)
             action = self.fake._next_action(body)
             if isinstance(action, Drop):
                 self.close_connection = True

@@ -252,7 +252,10 @@ def test_module_entry_point_runs(tmp_path: Path) -> None:
 
 
 def test_run_keeps_64_requests_in_flight(fake_openai: FakeOpenAI, tmp_path: Path) -> None:
-    inp = write_jsonl(tmp_path / "in.jsonl", [pair(i, "FAKE_FAULT=slow") for i in range(128)])
+    # Each answer waits until 64 requests are open at once (10 s at most): with fewer, max_in_flight
+    # stays below 64; with 64, no load on the machine can make the first answer come back too early.
+    fake_openai.gather = (64, 10.0)
+    inp = write_jsonl(tmp_path / "in.jsonl", [pair(i, "plain") for i in range(128)])
     out = tmp_path / "out.jsonl"
     argv = ["run", "--input", str(inp), "--output", str(out), "--base-url", fake_openai.base_url]
     assert main([*argv, "--model", "m", "--concurrency", "64"]) == 0
