@@ -32,8 +32,8 @@ Two behaviours of the real deployment can be switched on, each following its own
   ``Retry-After``), or ``"hold"`` (KEDA HTTP add-on's interceptor: it holds each request while the
   backend scales from zero, forwards it once a replica is ready, and answers 504 when its own timeout,
   ``hold_max_s``, runs out first).
-  ``restart_after(seconds)`` closes the listening socket instead (nothing listens: connections are
-  refused) and listens on the same port again after ``seconds``.
+  ``stop_listening()`` closes the listening socket instead (nothing listens: connections are refused)
+  and ``listen_again(after_s)`` opens it on the same port again.
 """
 
 from __future__ import annotations
@@ -254,15 +254,18 @@ class FakeOpenAI:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-    def restart_after(self, seconds: float) -> threading.Thread:
-        """Stop listening now (connections are refused) and listen on the same port after ``seconds``."""
-        port = self._httpd.server_address[1]
+    def stop_listening(self) -> None:
+        """Close the listening socket: connections are refused, as by a judge scaled to zero."""
+        self._port = self._httpd.server_address[1]
         self._httpd.shutdown()
         self._httpd.server_close()
 
+    def listen_again(self, after_s: float = 0.0) -> threading.Thread:
+        """Listen on the same port again, ``after_s`` from now."""
+
         def reopen() -> None:
-            time.sleep(seconds)
-            self._httpd = self._listen(port)
+            time.sleep(after_s)
+            self._httpd = self._listen(self._port)
             self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True)
             self._thread.start()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -163,15 +164,24 @@ def own_server() -> Iterator[FakeOpenAI]:
 
 
 def test_the_client_waits_while_connections_are_refused(own_server: FakeOpenAI) -> None:
-    reopened = own_server.restart_after(0.5)
-    events = Events()
+    reopened: list[threading.Thread] = []
+
+    class ReopenWhenSeenDown(Events):
+        def __call__(self, event: str, message: str, fields: dict[str, Any]) -> None:
+            super().__call__(event, message, fields)
+            if event == "judge.server_down":  # the server comes up once the client has seen it down
+                reopened.append(own_server.listen_again(after_s=0.3))
+
+    events = ReopenWhenSeenDown()
     with JudgeClient(_settings(own_server, max_retries=0), prompt=PROMPT, report=events) as client:
+        own_server.stop_listening()
         with pytest.raises(ConnectionRefusedError):  # nothing listens: as a judge scaled to zero
             socket.create_connection(("127.0.0.1", int(own_server.url.rsplit(":", 1)[1])), timeout=1).close()
         result = client.judge("p", "r")
-    reopened.join()
+    for thread in reopened:
+        thread.join()
     assert result.status == "ok", result.error
-    assert events.seen[0] == "judge.server_down"
+    assert events.seen == ["judge.server_down", "judge.server_up"]
 
 
 def test_a_judge_that_does_not_come_up_in_time_fails_as_unavailable(fake_openai: FakeOpenAI) -> None:
