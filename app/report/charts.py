@@ -4,12 +4,13 @@ Only matplotlib's object-oriented API is used (``Figure`` + the SVG canvas, no p
 figure state, no GUI backend, nothing fetched (matplotlib ships its fonts). Text stays text
 (``svg.fonttype: none``; matplotlib escapes it), so labels are searchable and the SVG is small. Each
 chart gets its own ``svg.hashsalt``, so the ids matplotlib generates (clip paths) are unique in a page
-holding many charts; ``metadata={"Date": None}`` keeps the output byte-identical run to run.
+holding many charts; no metadata block (no date) keeps the output byte-identical run to run.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -50,18 +51,31 @@ _SEMANTIC = {
 }
 
 
+# No RDF metadata block: no creation date (the same numbers give the same bytes) and nothing but the
+# chart in the page.
+_NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
+
+
 def _colour(value: str, index: int) -> str:
     return _SEMANTIC.get(value, _PALETTE[index % len(_PALETTE)])
 
 
+_KEY = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
+_ID_REFERENCES = re.compile(r'( id="| xlink:href="#| href="#|url\(#)')
+
+
 def _svg(fig: Figure, key: str) -> str:
-    """The figure as an ``<svg>`` element (the XML prolog and doctype are for standalone files)."""
+    """The figure as an ``<svg>`` element (the XML prolog and doctype are for standalone files), its
+    element ids scoped by ``key``: matplotlib numbers its groups per figure (``axes_1``, ``patch_1``), so
+    two charts in one page would otherwise share ids."""
+    if not _KEY.match(key):
+        raise ValueError(f"chart key {key!r}: lower-case letters, digits and -")
     buffer = io.StringIO()
     with matplotlib.rc_context({**_RC, "svg.hashsalt": f"llm-judge-report-{key}"}):
         FigureCanvasSVG(fig)
-        fig.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        fig.savefig(buffer, format="svg", metadata=_NO_METADATA, bbox_inches="tight")
     text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    return _ID_REFERENCES.sub(lambda m: f"{m.group(1)}{key}-", text[text.index("<svg") :])
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -69,7 +83,7 @@ def _figure(width: float, height: float) -> Figure:
         return Figure(figsize=(width, height), layout="constrained")
 
 
-def status_chart(status: Mapping[str, int]) -> str:
+def status_chart(status: Mapping[str, int], key: str = "status") -> str:
     """Records by outcome: ok, then each failure reason, as horizontal bars with their counts."""
     with matplotlib.rc_context(_RC):
         names = list(status)
@@ -84,7 +98,7 @@ def status_chart(status: Mapping[str, int]) -> str:
         ax.set_xlabel("records")
         ax.set_title("Outcome of each record")
         ax.margins(x=0.12)
-        return _svg(fig, "status")
+        return _svg(fig, key)
 
 
 def label_chart(
@@ -140,7 +154,7 @@ def score_chart(scores: Mapping[str, Mapping[str, Any]], key: str) -> str:
         return _svg(fig, key)
 
 
-def trend_chart(points: Sequence[Mapping[str, Any]]) -> str:
+def trend_chart(points: Sequence[Mapping[str, Any]], key: str = "trend") -> str:
     """Volume, failure and flagged rates, and mean score per criterion over the last days; a day with
     no data is a gap in the lines and an empty slot in the bars."""
     with matplotlib.rc_context(_RC):
@@ -157,11 +171,11 @@ def trend_chart(points: Sequence[Mapping[str, Any]]) -> str:
         volume.yaxis.set_major_formatter(matplotlib.ticker.StrMethodFormatter("{x:,.0f}"))
 
         rates = axes[1]
-        for label, key, colour in (
+        for label, field, colour in (
             ("failure rate", "failure_rate", _PALETTE[1]),
             ("flagged rate", "flagged_rate", _SEMANTIC["unsafe"]),
         ):
-            series = [float("nan") if p.get(key) is None else p[key] for p in points]
+            series = [float("nan") if p.get(field) is None else p[field] for p in points]
             rates.plot(x, series, marker="o", markersize=3, color=colour, label=label)
         rates.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         rates.set_ylim(bottom=0)
@@ -184,11 +198,11 @@ def trend_chart(points: Sequence[Mapping[str, Any]]) -> str:
             ax.set_title("Mean score per criterion")
             ax.legend(loc="lower left", ncols=min(len(means), 6), fontsize=7)
         axes[-1].set_xticks(x, days, rotation=45 if len(days) > 8 else 0)
-        return _svg(fig, "trend")
+        return _svg(fig, key)
 
 
 def confusion_chart(
-    name: str, values: Sequence[object], table: Sequence[Sequence[int]], judges: Sequence[str]
+    name: str, values: Sequence[object], table: Sequence[Sequence[int]], judges: Sequence[str], key: str
 ) -> str:
     """The confusion matrix of one field as a heatmap, each cell annotated with its count."""
     with matplotlib.rc_context(_RC):
@@ -211,4 +225,4 @@ def confusion_chart(
                     ax.text(j, i, f"{count:,}", ha="center", va="center", fontsize=7, color=colour)
         fig.colorbar(image, ax=ax, shrink=0.8)
         ax.set_title(name)
-        return _svg(fig, f"confusion-{name}")
+        return _svg(fig, key)

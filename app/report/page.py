@@ -9,6 +9,7 @@ nothing, and an escaping bug could not run script or load anything either.
 
 from __future__ import annotations
 
+from itertools import count
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,8 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
     totals = report["totals"]
     by_source = report["by_source"]
     drawn: dict[str, Any] = {"labels": {}, "members": {}, "scores": None, "confusion": {}}
+    # Keys scope each chart's element ids; they are numbered, since field names come from the lines.
+    keys = (f"chart-{n}" for n in count(1))
     if totals["records"]:
         drawn["status"] = _trusted(charts.status_chart(totals["status"]))
     for kind in ("labels", "members"):
@@ -66,17 +69,17 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
             # none: as shares, "(none)" would fill every bar.
             values = [v for v in overall if kind == "labels" or v != "(none)"]
             drawn[kind][name] = _trusted(
-                charts.label_chart(name, rows, values, key=f"{kind}-{name}", shares=kind == "labels")
+                charts.label_chart(name, rows, values, key=next(keys), shares=kind == "labels")
             )
     if totals["scores"]:
-        drawn["scores"] = _trusted(charts.score_chart(totals["scores"], key="scores"))
+        drawn["scores"] = _trusted(charts.score_chart(totals["scores"], key=next(keys)))
     if len(report["trend"]) > 1:
         drawn["trend"] = _trusted(charts.trend_chart(report["trend"]))
     agreement = report.get("agreement")
     if agreement:
         for name, stats in agreement["fields"].items():
             drawn["confusion"][name] = _trusted(
-                charts.confusion_chart(name, stats["values"], stats["table"], agreement["judges"])
+                charts.confusion_chart(name, stats["values"], stats["table"], agreement["judges"], next(keys))
             )
     return drawn
 
