@@ -68,6 +68,8 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
             # A list field (categories) is drawn as counts of each member, without the answers that have
             # none: as shares, "(none)" would fill every bar.
             values = [v for v in overall if kind == "labels" or v != "(none)"]
+            if not values:
+                continue  # every answer has an empty list: nothing to draw, the table says so
             drawn[kind][name] = _trusted(
                 charts.label_chart(name, rows, values, key=next(keys), shares=kind == "labels")
             )
