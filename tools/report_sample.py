@@ -4,6 +4,10 @@ as in the bucket. Deterministic for a seed. Used by the README's screenshot (``m
 report tests and ``bench/report.py``.
 
     python -m tools.report_sample --out build/report-sample [--records 600] [--day 2026-11-29]
+        [--screenshot docs/images/report.png]
+
+With ``--screenshot``, the day's report is also written (reports/<day>/ under --out, with the second
+judge and the excerpts, as collect writes it) and photographed in headless Chromium (tools/browser.py).
 """
 
 from __future__ import annotations
@@ -177,7 +181,11 @@ def summary_of(day: dt.date, lines: list[dict[str, Any]], backend: str, model: s
         "day": day.isoformat(),
         "backend": backend,
         "model": model,
-        "prompt": {"path": "prompts/security-judge.prompt.yml"},
+        "prompt": {
+            "path": "prompts/security-judge.prompt.yml",
+            "name": "LLM security judge",
+            "sha256": "9f2c41d07be3" + "0" * 52,
+        },
         "rejected_raw_lines": 2,
         "records": len(lines),
         "counts": dict(counts),
@@ -197,14 +205,24 @@ def _jsonl(path: Path, lines: list[dict[str, Any]]) -> None:
             fh.write(json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n")
 
 
-def write_sample_tree(out: Path, day: dt.date, *, records: int = 600, days: int = 14, seed: int = 7) -> None:
+def write_sample_tree(
+    out: Path,
+    day: dt.date,
+    *,
+    records: int = 600,
+    days: int = 14,
+    seed: int = 7,
+    history_records: int | None = None,
+) -> None:
     """``out`` gets raw/, judgements/ (Gemini) and vllm/judgements/ for ``day``, plus summary.json of the
-    ``days - 1`` days before it (their volume drifting, one day missing: a gap in the trend)."""
+    ``days - 1`` days before it (about ``history_records`` each, default ``records``; their volume
+    drifting, one day missing: a gap in the trend)."""
+    per_day = records if history_records is None else history_records
     for offset in range(days):
         current = day - dt.timedelta(days=offset)
         if offset == 5:
             continue  # a day the batch never ran
-        size = records if offset == 0 else int(records * (0.8 + 0.4 * random.Random(offset).random()))
+        size = records if offset == 0 else int(per_day * (0.8 + 0.4 * random.Random(offset).random()))
         triples = list(day_lines(current, size, seed, hostile=offset == 0))
         gemini = [g for _, g, _ in triples]
         summary = summary_of(current, gemini, "vertex", "publishers/google/models/gemini-2.5-flash")
@@ -233,10 +251,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=600)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--screenshot", type=Path, help="write the report and save its screenshot here")
     args = parser.parse_args(argv)
     write_sample_tree(args.out, args.day, records=args.records, days=args.days, seed=args.seed)
     print(f"sample data for {args.day} in {args.out}")
+    if args.screenshot:
+        page = _report(args.out, args.day)
+        print(f"report -> {page}")
+        _photograph(page, args.screenshot)
+        print(f"screenshot -> {args.screenshot}")
     return 0
+
+
+def _report(root: Path, day: dt.date) -> Path:
+    from app.batch_job.report_cmd import _local_records
+    from app.report.daily import write_day_report
+    from app.report.store import LocalStore
+
+    written = write_day_report(
+        LocalStore(root),
+        day,
+        compare=LocalStore(root / "vllm"),
+        records=_local_records(root, day),
+        # A fixed clock: the same data gives the same page, and the same picture.
+        now=lambda: dt.datetime.combine(day + dt.timedelta(days=1), dt.time(23, 10), tzinfo=dt.UTC),
+    )
+    return Path(written.page)
+
+
+def _photograph(page: Path, png: Path, width: int = 1280, height: int = 2000, scale_to: int = 1000) -> None:
+    """The top of the page (totals, trend, outcomes), scaled down for the README."""
+    import tempfile
+
+    from PIL import Image
+
+    from tools.browser import screenshot
+
+    with tempfile.TemporaryDirectory() as tmp:
+        run = screenshot(page, Path(tmp) / "full.png", width=width, height=height)
+        if run.console:
+            raise SystemExit(f"the page logged console messages: {run.console}")
+        image = Image.open(run.png).convert("RGB")
+        image = image.resize((scale_to, round(height * scale_to / width)), Image.Resampling.LANCZOS)
+        png.parent.mkdir(parents=True, exist_ok=True)
+        image.save(png, optimize=True)
 
 
 if __name__ == "__main__":

@@ -127,16 +127,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             with path.open("rb") as fh:
                 yield from fh
 
-        passes: list[RowReader] = []
-
-        def a_rows() -> Any:
-            # A is read twice (the index, then the reasoning of the listed disagreements): the first
-            # pass's reader counts its unreadable lines.
-            passes.append(readers[0] if not passes else RowReader(str(args.a)))
-            return passes[-1].rows(lines(args.a))
-
         agreement = compare(
-            a_rows, lambda: readers[1].rows(lines(args.b)), names=(str(args.a), str(args.b)), top=args.top
+            lambda: lines(args.a),
+            lambda: lines(args.b),
+            names=(str(args.a), str(args.b)),
+            top=args.top,
+            readers=readers,
         ).to_dict()
         counts = [readers[0].unreadable, readers[1].unreadable]
         examples = readers[0].examples + readers[1].examples

@@ -19,16 +19,21 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from app.report.rows import ORDINAL_LABELS, Row, label_order
+from app.report.rows import ORDINAL_LABELS, Row, RowError, RowReader, label_order, parse_row, pick
 from app.report.stats import cohen_kappa, contingency, spearman_rho
 from app.report.top import Top
 
-__all__ = ["Agreement", "compare"]
+__all__ = ["Agreement", "AgreementBuilder", "compare"]
 
 HEADLINE_LABEL = "verdict"
 HEADLINE_SCORE = "overall"
 
-RowSource = Callable[[], Iterable[Row]]
+LineSource = Callable[[], Iterable[bytes]]
+MAX_LABEL_VALUES = 60_000
+OTHER_VALUE = "(other)"
+# Pairs are counted by (A's codes, B's codes) first, one dict update per record, and spread into the
+# per-field tables when there are this many distinct ones, or at the end.
+FLUSH_PAIRS = 100_000
 
 
 @dataclass
@@ -72,10 +77,17 @@ class _Index:
         return len(self.ok)
 
     def code(self, name: str, value: str) -> int:
-        codes = self.label_codes.setdefault(name, {})
-        if value not in codes:
-            codes[value] = len(codes) + 1
-        return codes[value]
+        codes = self.label_codes.get(name)
+        if codes is None:
+            codes = self.label_codes[name] = {}
+        found = codes.get(value)
+        if found is None:
+            if len(codes) >= MAX_LABEL_VALUES:
+                value = OTHER_VALUE  # a label with this many distinct values is not a label any more
+                found = codes.get(value)
+            if found is None:
+                found = codes[value] = len(codes) + 1
+        return found
 
     def bits(self, name: str, values: list[str]) -> int:
         positions = self.member_bits.setdefault(name, {})
@@ -113,7 +125,7 @@ class _Index:
     def _write(self, at: int, row: Row) -> None:
         self.ok[at] = row.ok
         for name, value in row.labels.items():
-            self._column(self.labels, name, "B")[at] = self.code(name, value)
+            self._column(self.labels, name, "H")[at] = self.code(name, value)
         for name, score in row.scores.items():
             self._column(self.scores, name, "i")[at] = score
         for name, values in row.members.items():
@@ -143,96 +155,206 @@ class _Pairs:
         self.labels: dict[str, Counter[tuple[str, str]]] = {}
         self.scores: dict[str, Counter[tuple[int, int]]] = {}
         # member name -> value -> Counter of (in A, in B); (False, False) is filled in at the end from
-        # member_pairs, so a pair costs one update per member present, not one per member known.
+        # member_pairs.
         self.members: dict[str, dict[str, Counter[tuple[bool, bool]]]] = {}
         self.member_pairs: Counter[str] = Counter()
 
 
-def compare(a: RowSource, b: RowSource, names: tuple[str, str] = ("A", "B"), top: int = 20) -> Agreement:
-    """Join judge A's and judge B's rows by id and measure their agreement (see the module doc)."""
-    index = _Index()
-    for row in a():
-        index.add(row)
-    decode = {
-        name: {code: value for value, code in codes.items()} for name, codes in index.label_codes.items()
-    }
-    member_names = {
-        name: {bit: value for value, bit in bits.items()} for name, bits in index.member_bits.items()
-    }
+class AgreementBuilder:
+    """Feed judge A's rows (``add_a``, e.g. in the same pass as the day's aggregate), then stream judge
+    B's (``add_b_rows``), then ``finish`` with A's lines to fetch the reasoning of the largest
+    disagreements (a pre-filtered pass: only lines holding one of those ids are parsed)."""
 
-    pairs = _Pairs()
-    counts: Counter[str] = Counter()
-    # Per position of A: 0 not seen in B, 1 seen with a failed B line, 2 seen with an ok B line (final).
-    seen_b = bytearray(len(index))
-    only_b: set[str] = set()
-    largest: Top[_Disagreement] = Top(top)
+    def __init__(self, names: tuple[str, str] = ("A", "B"), top: int = 20) -> None:
+        self.names = names
+        self.index = _Index()
+        self.pairs = _Pairs()
+        self.counts: Counter[str] = Counter()
+        self.largest: Top[_Disagreement] = Top(top)
+        self._only_b: set[str] = set()
+        self._seen_b = bytearray()
+        self._columns: list[tuple[str, str, array[int]]] = []
+        self._pair_counts: dict[tuple[tuple[int, ...], tuple[int, ...]], int] = {}
+        self._decode: dict[str, dict[int, str]] = {}
 
-    for row in b():
-        at = index.position.get(row.id)
-        if at is None:
-            if row.id in only_b:
+    def add_a(self, row: Row) -> None:
+        self.index.add(row)
+
+    def add_b_rows(self, rows: Iterable[Row]) -> None:
+        index, counts = self.index, self.counts
+        columns: list[tuple[str, str, array[int]]] = [
+            *(("label", n, c) for n, c in index.labels.items()),
+            *(("score", n, c) for n, c in index.scores.items()),
+            *(("member", n, c) for n, c in index.members.items()),
+        ]
+        self._columns = columns
+        # Per position of A: 0 not seen in B, 1 seen with a failed B line, 2 seen with an ok B line.
+        seen_b = self._seen_b = bytearray(len(index))
+        only_b = self._only_b
+        pair_counts = self._pair_counts
+        differences: dict[tuple[tuple[int, ...], tuple[int, ...]], tuple[int, int]] = {}
+        for row in rows:
+            at = index.position.get(row.id)
+            if at is None:
+                if row.id in only_b:
+                    counts["duplicates_b"] += 1
+                else:
+                    only_b.add(row.id)
+                continue
+            state = seen_b[at]
+            if state == 2 or (state == 1 and not row.ok):
                 counts["duplicates_b"] += 1
+                continue
+            if state == 1:  # a failed B line, now judged ok: it replaces the failure
+                counts["duplicates_b"] += 1
+                counts["failed_b" if index.ok[at] else "failed_both"] -= 1
+            seen_b[at] = 2 if row.ok else 1
+            a_ok = bool(index.ok[at])
+            if not row.ok:
+                counts["failed_b" if a_ok else "failed_both"] += 1
+                continue
+            if not a_ok:
+                counts["failed_a"] += 1
+                continue
+            counts["paired"] += 1
+            key = (tuple([c[at] for _, _, c in columns]), self._encode(row))
+            pair_counts[key] = pair_counts.get(key, 0) + 1
+            difference = differences.get(key)
+            if difference is None:
+                difference = differences[key] = self._difference(*key)
+                if len(differences) >= FLUSH_PAIRS:
+                    differences.clear()
+            headline, total = difference
+            if total:
+                counts["disagree"] += 1
+                self.largest.offer((headline, total), row.id, partial(_disagreement, row, headline, total))
+            if len(pair_counts) >= FLUSH_PAIRS:
+                self._flush_pairs()
+
+    def _encode(self, row: Row) -> tuple[int, ...]:
+        """Judge B's answer in A's codes, column by column (0: no value)."""
+        index = self.index
+        out: list[int] = []
+        for kind, name, _ in self._columns:
+            if kind == "label":
+                value = row.labels.get(name)
+                out.append(0 if value is None else index.code(name, value))
+            elif kind == "score":
+                out.append(row.scores.get(name, 0))
             else:
-                only_b.add(row.id)
-            continue
-        state = seen_b[at]
-        if state == 2 or (state == 1 and not row.ok):
-            counts["duplicates_b"] += 1
-            continue
-        if state == 1:  # a failed B line, now judged ok: it replaces the failure
-            counts["duplicates_b"] += 1
-            counts["failed_b" if index.ok[at] else "failed_both"] -= 1
-        seen_b[at] = 2 if row.ok else 1
-        a_ok = bool(index.ok[at])
-        if not row.ok:
-            counts["failed_b" if a_ok else "failed_both"] += 1
-            continue
-        if not a_ok:
-            counts["failed_a"] += 1
-            continue
-        counts["paired"] += 1
-        a_labels = {n: decode[n][c[at]] for n, c in index.labels.items() if c[at]}
-        a_scores = {n: c[at] for n, c in index.scores.items() if c[at]}
-        a_members = {
-            n: [member_names[n][bit] for bit in member_names[n] if c[at] >> bit & 1]
-            for n, c in index.members.items()
-        }
-        headline, total = _tally(pairs, a_labels, a_scores, a_members, row)
-        if total:
-            counts["disagree"] += 1
-            largest.offer((headline, total), row.id, partial(_disagreement, row, headline, total))
+                members = row.members.get(name)
+                out.append(0 if not members else index.bits(name, members))
+        return tuple(out)
 
-    # Records A judged that B never saw (or saw only as failures) and the reverse.
-    counts["only_a"] = seen_b.count(0)
-    counts["only_b"] = len(only_b)
-    counts["a"] = len(index)
-    counts["b"] = len(index) - counts["only_a"] + len(only_b)
-    counts["duplicates_a"] = index.duplicates
+    def _decoded(self, kind: str, name: str, code: int) -> Any:
+        if kind == "label":
+            return self._label_values(name)[code]
+        if kind == "member":
+            return [value for value, bit in self.index.member_bits.get(name, {}).items() if code >> bit & 1]
+        return code
 
-    ordered = largest.items()
-    wanted = {entry.id: entry for entry in ordered}
-    if wanted:
-        for row in a():
-            entry = wanted.get(row.id)
-            if entry is not None and row.ok and not entry.a:
-                entry.a = _side(row)
-    return Agreement(
-        names=names,
-        counts={k: counts[k] for k in _COUNT_KEYS},
-        fields=_field_stats(pairs),
-        members=_member_stats(pairs),
-        disagreements=[
-            {
-                "id": e.id,
-                "source": e.source,
-                "headline_difference": e.headline,
-                "total_difference": e.total,
-                "a": e.a,
-                "b": e.b,
-            }
-            for e in ordered
-        ],
-    )
+    def _label_values(self, name: str) -> dict[int, str]:
+        values = self._decode.get(name)
+        if values is None or len(values) != len(self.index.label_codes[name]):
+            values = self._decode[name] = {c: v for v, c in self.index.label_codes[name].items()}
+        return values
+
+    def _difference(self, a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int]:
+        """(headline difference, total difference) of one pair of answers (see _tally)."""
+        a_labels: dict[str, str] = {}
+        b_labels: dict[str, str] = {}
+        a_scores: dict[str, int] = {}
+        b_scores: dict[str, int] = {}
+        a_members: dict[str, list[str]] = {}
+        b_members: dict[str, list[str]] = {}
+        for (kind, name, _), ca, cb in zip(self._columns, a, b, strict=True):
+            if kind == "label":
+                if ca and cb:
+                    a_labels[name], b_labels[name] = (
+                        self._decoded(kind, name, ca),
+                        self._decoded(kind, name, cb),
+                    )
+            elif kind == "score":
+                if ca and cb:
+                    a_scores[name], b_scores[name] = ca, cb
+            else:
+                a_members[name], b_members[name] = (
+                    self._decoded(kind, name, ca),
+                    self._decoded(kind, name, cb),
+                )
+        return _difference(a_labels, a_scores, a_members, b_labels, b_scores, b_members)
+
+    def _flush_pairs(self) -> None:
+        pairs = self.pairs
+        for (a, b), n in self._pair_counts.items():
+            for (kind, name, _), ca, cb in zip(self._columns, a, b, strict=True):
+                if kind == "member":
+                    pairs.member_pairs[name] += n
+                    per_value = pairs.members.setdefault(name, {})
+                    for value, bit in self.index.member_bits.get(name, {}).items():
+                        in_a, in_b = bool(ca >> bit & 1), bool(cb >> bit & 1)
+                        if in_a or in_b:
+                            per_value.setdefault(value, Counter())[(in_a, in_b)] += n
+                elif ca and cb:
+                    va, vb = self._decoded(kind, name, ca), self._decoded(kind, name, cb)
+                    store = pairs.labels if kind == "label" else pairs.scores
+                    store.setdefault(name, Counter())[(va, vb)] += n  # type: ignore[index]
+        self._pair_counts.clear()
+
+    def finish(self, a_lines: Iterable[bytes] | None) -> Agreement:
+        self._flush_pairs()
+        counts, index = self.counts, self.index
+        # Records A judged that B never saw, and the reverse.
+        counts["only_a"] = self._seen_b.count(0) if self._seen_b else len(index)
+        counts["only_b"] = len(self._only_b)
+        counts["a"] = len(index)
+        counts["b"] = len(index) - counts["only_a"] + len(self._only_b)
+        counts["duplicates_a"] = index.duplicates
+        ordered = self.largest.items()
+        wanted = {entry.id: entry for entry in ordered}
+        if wanted and a_lines is not None:
+            for data in pick(a_lines, set(wanted)):
+                try:
+                    row = parse_row(data)
+                except RowError:
+                    continue
+                entry = wanted[row.id]
+                if row.ok and not entry.a:
+                    entry.a = _side(row)
+        return Agreement(
+            names=self.names,
+            counts={k: counts[k] for k in _COUNT_KEYS},
+            fields=_field_stats(self.pairs),
+            members=_member_stats(self.pairs),
+            disagreements=[
+                {
+                    "id": e.id,
+                    "source": e.source,
+                    "headline_difference": e.headline,
+                    "total_difference": e.total,
+                    "a": e.a,
+                    "b": e.b,
+                }
+                for e in ordered
+            ],
+        )
+
+
+def compare(
+    a: LineSource,
+    b: LineSource,
+    names: tuple[str, str] = ("A", "B"),
+    top: int = 20,
+    readers: tuple[RowReader, RowReader] | None = None,
+) -> Agreement:
+    """Join judge A's and judge B's result lines by id and measure their agreement (module doc); the
+    readers, if given, count each file's unreadable lines."""
+    reader_a, reader_b = readers or (RowReader("A"), RowReader("B"))
+    builder = AgreementBuilder(names, top)
+    for row in reader_a.rows(a()):
+        builder.add_a(row)
+    builder.add_b_rows(reader_b.rows(b()))
+    return builder.finish(a())
 
 
 _COUNT_KEYS = (
@@ -250,19 +372,21 @@ _COUNT_KEYS = (
 )
 
 
-def _tally(
-    pairs: _Pairs,
+def _difference(
     a_labels: dict[str, str],
     a_scores: dict[str, int],
     a_members: dict[str, list[str]],
-    row: Row,
+    b_labels: dict[str, str],
+    b_scores: dict[str, int],
+    b_members: dict[str, list[str]],
 ) -> tuple[int, int]:
-    """Count one paired record into the tables; return (headline difference, total difference)."""
+    """How far two answers are apart: (headline, total). The headline is the verdict (0 or 1) or the
+    overall score's distance; the total adds every field: steps apart on an ordered label, 1 for a
+    different plain label, the score distances, and the members only one answer lists."""
     headline = 0
     total = 0
-    for name in a_labels.keys() & row.labels.keys():
-        va, vb = a_labels[name], row.labels[name]
-        pairs.labels.setdefault(name, Counter())[(va, vb)] += 1
+    for name in a_labels.keys() & b_labels.keys():
+        va, vb = a_labels[name], b_labels[name]
         if va != vb:
             if name in ORDINAL_LABELS:
                 order = label_order(name, (va, vb))
@@ -271,19 +395,13 @@ def _tally(
                 total += 1
             if name == HEADLINE_LABEL:
                 headline = 1
-    for name in a_scores.keys() & row.scores.keys():
-        va_s, vb_s = a_scores[name], row.scores[name]
-        pairs.scores.setdefault(name, Counter())[(va_s, vb_s)] += 1
-        total += abs(va_s - vb_s)
+    for name in a_scores.keys() & b_scores.keys():
+        distance = abs(a_scores[name] - b_scores[name])
+        total += distance
         if name == HEADLINE_SCORE:
-            headline = abs(va_s - vb_s)
-    for name in a_members.keys() & row.members.keys():
-        in_a, in_b = set(a_members[name]), set(row.members[name])
-        per_value = pairs.members.setdefault(name, {})
-        pairs.member_pairs[name] += 1
-        for value in in_a | in_b:
-            per_value.setdefault(value, Counter())[(value in in_a, value in in_b)] += 1
-        total += len(in_a ^ in_b)
+            headline = distance
+    for name in a_members.keys() & b_members.keys():
+        total += len(set(a_members[name]) ^ set(b_members[name]))
     return headline, total
 
 

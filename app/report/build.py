@@ -9,11 +9,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from app.report.agreement import compare
+from app.report.agreement import AgreementBuilder
 from app.report.day import DayAggregate
-from app.report.rows import RowReader
+from app.report.rows import RowReader, pick
 from app.report.trend import point_from_aggregate
 
 __all__ = ["SCHEMA_VERSION", "LineSource", "ReportRequest", "build_report"]
@@ -50,20 +48,21 @@ class ReportRequest:
 
 def build_report(request: ReportRequest, now: Callable[[], dt.datetime] | None = None) -> dict[str, Any]:
     reader = RowReader(request.results.name)
-    aggregate = DayAggregate(request.shown).add_all(reader.rows(request.results.open()))
+    aggregate = DayAggregate(request.shown)
+    builder = AgreementBuilder(request.judges, request.disagreements) if request.compare else None
+    # One pass over the day's results feeds both the aggregate and judge A's side of the agreement.
+    for row in reader.rows(request.results.open()):
+        aggregate.add(row)
+        if builder is not None:
+            builder.add_a(row)
     numbers = aggregate.to_dict()
     point = point_from_aggregate(request.day, aggregate) if request.day else None
     agreement = None
     compare_reader = None
-    if request.compare is not None:
+    if builder is not None and request.compare is not None:
         compare_reader = RowReader(request.compare.name)
-        results, other = request.results, request.compare
-        agreement = compare(
-            lambda: RowReader(results.name).rows(results.open()),
-            lambda: compare_reader.rows(other.open()),
-            names=request.judges,
-            top=request.disagreements,
-        ).to_dict()
+        builder.add_b_rows(compare_reader.rows(request.compare.open()))
+        agreement = builder.finish(request.results.open()).to_dict()
     listed = [*numbers["flagged"], *numbers["lowest"]]
     if agreement:
         listed += agreement["disagreements"]
@@ -100,22 +99,14 @@ def _excerpt(text: Any) -> str:
 
 
 def _attach_excerpts(records: LineSource, listed: list[dict[str, Any]]) -> None:
-    """One pass over the record lines, picking out the prompt and response of the listed ids only."""
+    """One pre-filtered pass over the record lines for the prompt and response of the listed ids."""
     wanted: dict[str, list[dict[str, Any]]] = {}
     for item in listed:
         wanted.setdefault(str(item["id"]), []).append(item)
-    for raw in records.open():
-        if not raw.strip():
-            continue
-        try:
-            record = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            continue  # bad raw lines are the batch job's rejects; they have no result to show anyway
-        if not isinstance(record, dict):
-            continue
+    for record in pick(records.open(), set(wanted)):
         items = wanted.pop(str(record.get("id")), None)
         if items is None:
-            continue
+            continue  # a record delivered twice: its first copy is shown
         excerpt = {"prompt": _excerpt(record.get("prompt")), "response": _excerpt(record.get("response"))}
         for item in items:
             item["excerpt"] = excerpt

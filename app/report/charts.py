@@ -125,7 +125,12 @@ def label_chart(
         else:
             ax.set_xlabel("answers naming it")
         ax.set_title(f"{name} by source")
-        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.08), ncols=min(len(values), 5), fontsize=8)
+        ax.legend(
+            loc="upper left",
+            bbox_to_anchor=(0, -0.16 if shares else -0.3),
+            ncols=min(len(values), 5),
+            fontsize=8,
+        )
         return _svg(fig, key)
 
 

@@ -50,6 +50,32 @@ def _shown(row: Row) -> Shown:
     return Shown(row.id, row.source, row.reasoning, dict(row.labels), dict(row.members), dict(row.scores))
 
 
+# What a row contributes to the counters: (status key, flagged, labels, members, scores) as tuples.
+Signature = tuple[
+    str,
+    bool,
+    tuple[tuple[str, str], ...],
+    tuple[tuple[str, tuple[str, ...]], ...],
+    tuple[tuple[str, int], ...],
+]
+# Rows are counted by signature first (one dict update per row, not one per field), and the signatures
+# are spread into the per-field counters when there are this many distinct ones, or at the end: memory
+# stays bounded whatever the number of distinct answers.
+FLUSH_SIGNATURES = 100_000
+
+
+def signature(row: Row) -> Signature:
+    if not row.ok:
+        return (row.failure_key, False, (), (), ())
+    return (
+        "ok",
+        row.flagged,
+        tuple(row.labels.items()),
+        tuple((name, tuple(values)) for name, values in row.members.items()),
+        tuple(row.scores.items()),
+    )
+
+
 class _Counts:
     """Counters of one scope (the whole day, or one source)."""
 
@@ -61,21 +87,29 @@ class _Counts:
         self.members: dict[str, Counter[str]] = {}
         self.scores: dict[str, Counter[int]] = {}
 
-    def add(self, row: Row) -> None:
-        self.records += 1
-        self.status["ok" if row.ok else row.failure_key] += 1
-        if not row.ok:
+    def add(self, signature: Signature, n: int) -> None:
+        status, flagged, labels, members, scores = signature
+        self.records += n
+        self.status[status] += n
+        if status != "ok":
             return
-        self.flagged += row.flagged
-        for name, value in row.labels.items():
-            self.labels.setdefault(name, Counter())[value] += 1
-        for name, values in row.members.items():
-            counter = self.members.setdefault(name, Counter())
-            counter.update(values)
-            if not values:
-                counter["(none)"] += 1
-        for name, score in row.scores.items():
-            self.scores.setdefault(name, Counter())[score] += 1
+        self.flagged += n if flagged else 0
+        for name, value in labels:
+            counter = self.labels.get(name)
+            if counter is None:
+                counter = self.labels[name] = Counter()
+            counter[value] += n
+        for name, values in members:
+            counter = self.members.get(name)
+            if counter is None:
+                counter = self.members[name] = Counter()
+            for value in values or ("(none)",):
+                counter[value] += n
+        for name, score in scores:
+            score_counter = self.scores.get(name)
+            if score_counter is None:
+                score_counter = self.scores[name] = Counter()
+            score_counter[score] += n
 
     @property
     def ok(self) -> int:
@@ -122,18 +156,38 @@ class DayAggregate:
     """Feed it every Row of a day; ``to_dict`` is the numbers of the report (see report.json)."""
 
     def __init__(self, shown: int = 25) -> None:
-        self.all = _Counts()
-        self.by_source: dict[str, _Counts] = {}
+        self._all = _Counts()
+        self._by_source: dict[str, _Counts] = {}
+        self._pending: dict[tuple[str, Signature], int] = {}
         self.flagged_top: Top[Shown] = Top(shown)
         self.lowest_top: Top[Shown] = Top(shown)
         self.failure_examples: dict[str, list[dict[str, str | None]]] = {}
 
+    def _flush(self) -> None:
+        for (source, sig), n in self._pending.items():
+            self._all.add(sig, n)
+            scope = self._by_source.get(source)
+            if scope is None:
+                scope = self._by_source[source] = _Counts()
+            scope.add(sig, n)
+        self._pending.clear()
+
+    @property
+    def all(self) -> _Counts:
+        self._flush()
+        return self._all
+
+    @property
+    def by_source(self) -> dict[str, _Counts]:
+        self._flush()
+        return self._by_source
+
     def add(self, row: Row) -> None:
-        self.all.add(row)
-        scope = self.by_source.get(row.source)
-        if scope is None:
-            scope = self.by_source[row.source] = _Counts()
-        scope.add(row)
+        key = (row.source, signature(row))
+        pending = self._pending
+        pending[key] = pending.get(key, 0) + 1
+        if len(pending) >= FLUSH_SIGNATURES:
+            self._flush()
         if not row.ok:
             examples = self.failure_examples.setdefault(row.failure_key, [])
             if len(examples) < FAILURE_EXAMPLES:

@@ -19,6 +19,8 @@ that defines them.
 
 from __future__ import annotations
 
+import json
+import re
 import typing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ __all__ = [
     "RowReader",
     "label_order",
     "parse_row",
+    "pick",
 ]
 
 UNKNOWN_SOURCE = "unknown"
@@ -101,19 +104,21 @@ def _text(value: Any) -> str | None:
 
 
 def _split_fields(row: Row, answer: dict[str, Any]) -> None:
+    # `type(...) is` rather than isinstance: this runs for every field of every line (a million lines
+    # a day), and JSON values come in exactly these types.
     for name, value in answer.items():
-        if name == "reasoning":
-            continue
-        if isinstance(value, dict):  # the six-criteria answer nests its scores
-            _split_fields(row, value)
-        elif isinstance(value, bool):
-            row.labels[name] = "true" if value else "false"
-        elif isinstance(value, int):
+        kind = type(value)
+        if kind is str:
+            if name != "reasoning":
+                row.labels[name] = value
+        elif kind is int:
             row.scores[name] = value
-        elif isinstance(value, str):
-            row.labels[name] = value
-        elif isinstance(value, list):
-            row.members[name] = [str(v) for v in value]
+        elif kind is list:
+            row.members[name] = [v if type(v) is str else str(v) for v in value]
+        elif kind is dict:  # the six-criteria answer nests its scores
+            _split_fields(row, value)
+        elif kind is bool:
+            row.labels[name] = "true" if value else "false"
 
 
 def _flagged_from_fields(row: Row) -> bool:
@@ -169,6 +174,42 @@ def parse_row(data: Any) -> Row:
             raise RowError(f"unknown status {status!r} (ok, error)")
         return row
     raise RowError("neither a collect result line (answer/reason) nor an app.judge run line (scores)")
+
+
+_LEADING_ID = re.compile(rb'\{\s*"id"\s*:\s*("(?:[^"\\]|\\.)*"|-?[0-9]+)\s*[,}]')
+
+
+def pick(lines: Iterable[bytes], ids: set[str]) -> Iterator[dict[str, Any]]:
+    """The parsed lines whose ``id`` is one of ``ids`` (every such line: a caller that needs one per id
+    stops when it has them), in one pass that parses only the lines holding one of the ids' JSON
+    spellings (a byte search), not every line: the listed items' reasoning and excerpts cost a scan of
+    the file, not a second parse of it."""
+    wanted = set(ids)
+    tokens: set[bytes] = set()
+    # Every producer here writes the id first (collect, `app.judge run`, the loader's raw records), so a
+    # line's id is read from its start without parsing; other lines fall back to a search for the ids.
+    for item_id in wanted:
+        tokens.add(orjson.dumps(item_id))  # "req-1", UTF-8 as written by orjson
+        tokens.add(json.dumps(item_id).encode())  # "req-\u00e9", as written by json.dumps
+        if item_id.isdigit():
+            tokens.add(item_id.encode())  # an integer id of an `app.judge run` line
+    for raw in lines:
+        leading = _LEADING_ID.match(raw)
+        if leading is not None:
+            if leading.group(1) not in tokens:
+                continue
+        elif not any(token in raw for token in tokens):
+            continue
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(data, dict):
+            continue
+        item_id = data.get("id")
+        key = item_id if isinstance(item_id, str) else str(item_id)
+        if key in wanted:
+            yield data
 
 
 class RowReader:

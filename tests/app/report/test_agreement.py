@@ -5,14 +5,11 @@ from __future__ import annotations
 import pytest
 
 from app.report.agreement import compare
-from app.report.rows import RowReader
 from tests.app.report.helpers import SAFE, criteria, failed, lines, ok, run_error, run_ok, unsafe
 
 
 def _compare(a, b, top=5):
-    return compare(
-        lambda: RowReader("a").rows(lines(*a)), lambda: RowReader("b").rows(lines(*b)), top=top
-    ).to_dict()
+    return compare(lambda: lines(*a), lambda: lines(*b), top=top).to_dict()
 
 
 def test_verdict_kappa_matches_the_hand_worked_table():
