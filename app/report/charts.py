@@ -56,6 +56,12 @@ _SEMANTIC = {
 _NO_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
 
 
+def _short(text: object, limit: int = 32) -> str:
+    """A label as drawn: long ones are cut (the tables beside the charts show them whole)."""
+    label = str(text)
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
 def _colour(value: str, index: int) -> str:
     return _SEMANTIC.get(value, _PALETTE[index % len(_PALETTE)])
 
@@ -92,7 +98,7 @@ def status_chart(status: Mapping[str, int], key: str = "status") -> str:
         ax = fig.add_subplot()
         colours = [_OK if n == "ok" else _PALETTE[(i + 1) % len(_PALETTE)] for i, n in enumerate(names)]
         bars = ax.barh(range(len(names)), counts, color=colours)
-        ax.set_yticks(range(len(names)), names)
+        ax.set_yticks(range(len(names)), [_short(n) for n in names])
         ax.invert_yaxis()
         ax.bar_label(bars, labels=[f"{c:,}" for c in counts], padding=3, fontsize=8)
         ax.set_xlabel("records")
@@ -115,16 +121,23 @@ def label_chart(
         totals = [(sum(rows[r].get(v, 0) for v in values) or 1) if shares else 1 for r in labels]
         for i, value in enumerate(values):
             widths = [rows[r].get(value, 0) / t for r, t in zip(labels, totals, strict=True)]
-            ax.barh(range(len(labels)), widths, left=left, color=_colour(value, i), label=value, height=0.7)
+            ax.barh(
+                range(len(labels)),
+                widths,
+                left=left,
+                color=_colour(value, i),
+                label=_short(value),
+                height=0.7,
+            )
             left = [a + b for a, b in zip(left, widths, strict=True)]
-        ax.set_yticks(range(len(labels)), labels)
+        ax.set_yticks(range(len(labels)), [_short(label) for label in labels])
         ax.invert_yaxis()
         if shares:
             ax.set_xlim(0, 1)
             ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
         else:
             ax.set_xlabel("answers naming it")
-        ax.set_title(f"{name} by source")
+        ax.set_title(f"{_short(name)} by source")
         ax.legend(
             loc="upper left",
             bbox_to_anchor=(0, -0.16 if shares else -0.3),
@@ -155,7 +168,8 @@ def score_chart(scores: Mapping[str, Mapping[str, Any]], key: str) -> str:
             ax.set_xticks(range(1, 11))
             ax.set_xlim(0.4, 10.6)
             mean = summary.get("mean")
-            ax.set_title(f"{names[i]}  (mean {mean:.2f})" if mean is not None else names[i], fontsize=9)
+            title = _short(names[i], 20)
+            ax.set_title(f"{title}  (mean {mean:.2f})" if mean is not None else title, fontsize=9)
         return _svg(fig, key)
 
 
@@ -213,14 +227,14 @@ def confusion_chart(
     with matplotlib.rc_context(_RC):
         k = len(values)
         size = min(6.0, 1.6 + 0.45 * k)
-        fig = _figure(size + 0.8, size)
+        fig = _figure(size, size)
         ax = fig.add_subplot()
-        image = ax.imshow(table, cmap="Blues")
-        labels = [str(v) for v in values]
+        ax.imshow(table, cmap="Blues")
+        labels = [_short(v, 16) for v in values]
         ax.set_xticks(range(k), labels, rotation=45 if k > 4 else 0)
         ax.set_yticks(range(k), labels)
-        ax.set_xlabel(f"judge B: {judges[1]}")
-        ax.set_ylabel(f"judge A: {judges[0]}")
+        ax.set_xlabel(f"judge B: {_short(judges[1], 48)}")
+        ax.set_ylabel(f"judge A: {_short(judges[0], 48)}")
         ax.spines[:].set_visible(False)
         peak = max((max(row) for row in table), default=0) or 1
         for i, row in enumerate(table):
@@ -228,6 +242,6 @@ def confusion_chart(
                 if count:
                     colour = "white" if count > peak / 2 else "black"
                     ax.text(j, i, f"{count:,}", ha="center", va="center", fontsize=7, color=colour)
-        fig.colorbar(image, ax=ax, shrink=0.8)
-        ax.set_title(name)
+        # No colour bar: every cell is labelled with its count.
+        ax.set_title(_short(name))
         return _svg(fig, key)

@@ -62,16 +62,17 @@ def problems_a_person_would_see(png: Path) -> list[str]:
 
 
 def test_the_page_looks_like_a_report_and_logs_no_console_error(page: Path, tmp_path: Path):
-    run = screenshot(page, tmp_path / "report.png", width=1280, height=3000)
+    # The first 2000 px: totals, the trend, the outcomes and the first distributions.
+    run = screenshot(page, tmp_path / "report.png", width=1280, height=2000)
     assert run.console == [], f"console messages: {run.console}"
-    assert Image.open(run.png).size == (1280, 3000)
+    assert Image.open(run.png).size == (1280, 2000)
     assert problems_a_person_would_see(run.png) == []
 
 
 def test_the_look_check_fails_on_a_page_without_charts(tmp_path: Path):
     empty = tmp_path / "empty.html"
     empty.write_text("<!DOCTYPE html><html><body><h1>LLM judge report</h1><p>No results.</p></body></html>")
-    run = screenshot(empty, tmp_path / "empty.png", width=1280, height=3000)
+    run = screenshot(empty, tmp_path / "empty.png", width=1280, height=2000)
     problems = problems_a_person_would_see(run.png)
     assert any("blank" in p for p in problems)
     assert sum("charts are not drawn" in p for p in problems) == len(CHART_COLOURS)

@@ -39,8 +39,14 @@ def _parse(html: str) -> _Tags:
     return parser
 
 
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A report where every field a record can fill is filled with markup (rendered once)."""
+    tmp_path = tmp_path_factory.mktemp("hostile")
+    return tmp_path, _hostile_report(tmp_path)
+
+
 def _hostile_report(tmp_path: Path) -> str:
-    """Every field a record can fill, filled with markup."""
     a = [
         ok(SCRIPT, unsafe("critical", reasoning=f"{SCRIPT} {CLOSE}"), source="web"),
         ok("r-2", unsafe("high", reasoning=LINK), source="$x^2$ and a stray $"),
@@ -64,8 +70,8 @@ def _hostile_report(tmp_path: Path) -> str:
     return Path(written.page).read_text()
 
 
-def test_record_text_is_shown_as_text_never_as_markup(tmp_path):
-    html = _hostile_report(tmp_path)
+def test_record_text_is_shown_as_text_never_as_markup(hostile):
+    html = hostile[1]
     parsed = _parse(html)
     assert "script" not in parsed.tags
     assert "a" not in parsed.tags
@@ -79,8 +85,8 @@ def test_record_text_is_shown_as_text_never_as_markup(tmp_path):
     assert "&lt;a href=&#34;javascript:alert(1)&#34;&gt;javascript:alert(1)&lt;/a&gt;" in html
 
 
-def test_the_page_is_self_contained_and_forbids_script_and_network(tmp_path):
-    html = _hostile_report(tmp_path)
+def test_the_page_is_self_contained_and_forbids_script_and_network(hostile):
+    html = hostile[1]
     parsed = _parse(html)
     csp = [v for t, n, v in parsed.attrs if t == "meta" and n == "content" and v and "default-src" in v]
     assert csp == [CONTENT_SECURITY_POLICY]
@@ -159,9 +165,8 @@ def test_the_same_input_renders_the_same_bytes():
     assert _render(*items)[1] == _render(*items)[1]
 
 
-def test_report_json_is_the_numbers_behind_the_page(tmp_path):
-    _hostile_report(tmp_path)
-    data = json.loads((tmp_path / "out" / "report.json").read_text())
+def test_report_json_is_the_numbers_behind_the_page(hostile):
+    data = json.loads((hostile[0] / "out" / "report.json").read_text())
     assert data["schema_version"] == 1
     assert data["totals"]["records"] == 4
     assert data["agreement"]["counts"]["paired"] == 3
