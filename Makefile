@@ -12,7 +12,7 @@ CRDS := tools/crds/node_modules/.installed
 # Python cache what it compiles, once, on first import.
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: venv crds lock plan plan-diff test lint fmt bench clean
+.PHONY: venv crds lock plan plan-diff test lint fmt bench report-sample browser clean
 
 venv: $(STAMP)
 
@@ -58,11 +58,21 @@ fmt: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+## A report from generated data (build/report-sample/) and its screenshot for the README.
+report-sample: $(STAMP) browser
+	rm -rf build/report-sample
+	$(PY) -m tools.report_sample --out build/report-sample --screenshot docs/images/report.png
+
+## Headless Chrome/Chromium for the report's browser test: found, or Debian's installed (root, apt-get).
+browser:
+	bash tools/ensure_chromium.sh >/dev/null
+
 ## Benchmarks print their figures and ratios; they are not part of `make test`.
 bench: $(STAMP)
 	$(PY) -m bench.judge_client
 	$(PY) -m bench.loader
 	$(PY) -m bench.batch_input
+	$(PY) -m bench.report
 
 clean:
-	rm -rf build/plan build/bench .pytest_cache .ruff_cache tools/crds/node_modules
+	rm -rf build/plan build/bench build/report-sample .pytest_cache .ruff_cache tools/crds/node_modules

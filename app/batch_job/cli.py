@@ -1,4 +1,5 @@
-"""python -m app.batch_job submit|status|collect: flags override the environment (BatchJobSettings)."""
+"""python -m app.batch_job submit|status|collect|cancel|report: flags override the environment
+(BatchJobSettings)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -45,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("--to", dest="date_to", type=_date, help="last day of a range, inclusive")
     common.add_argument("-v", "--verbose", action="store_true")
 
-    parser = argparse.ArgumentParser(prog="python -m app.batch_job", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m app.batch_job",
+        description=__doc__,
+        epilog="Exit codes: 0 done; 1 failed at run time (a job failed, a report could not be written); "
+        "2 usage or configuration error; 3 collect: the day's jobs are still running or left no predictions.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     submit = sub.add_parser("submit", parents=[common], help="build the day's input and start the judge")
@@ -71,7 +78,45 @@ def build_parser() -> argparse.ArgumentParser:
         help="the last DAYS days up to yesterday (UTC), for a scheduled run: days never submitted and "
         "days whose jobs are still queued or running are left for a later run",
     )
+    collect.add_argument(
+        "--no-report", action="store_true", help="do not write reports/<date>/ after collecting a day"
+    )
+    _report_parser(sub, common)
     return parser
+
+
+def _report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    report = sub.add_parser(
+        "report",
+        parents=[common],
+        help="write the day's report: reports/<date>/index.html and report.json",
+        description="The day's judgement report from judgements/<date>/ under --output (a gs:// root or a "
+        "local directory with the same layout), written to reports/<date>/; or, with --results, the "
+        "report of loose files (e.g. the output of python -m app.judge run). Exit codes: 0 written; "
+        "1 a day has no results or the report could not be written; 2 usage or configuration error.",
+    )
+    report.add_argument(
+        "--days", type=int, help="days in the trend, ending with the reported day (env REPORT_DAYS, 14)"
+    )
+    report.add_argument(
+        "--lookback",
+        type=int,
+        metavar="DAYS",
+        help="the last DAYS days up to yesterday; days without results are skipped",
+    )
+    report.add_argument(
+        "--compare-output",
+        help="output root of a second judge's results (gs://BUCKET/vllm or a directory): add their agreement "
+        "(env REPORT_COMPARE_PREFIX)",
+    )
+    report.add_argument(
+        "--no-excerpts", action="store_true", help="do not read the day's raw records for excerpts"
+    )
+    loose = report.add_argument_group("loose files instead of a day under --output")
+    loose.add_argument("--results", type=Path, help="result lines (collect's or python -m app.judge run's)")
+    loose.add_argument("--compare", type=Path, help="a second judge's result lines for the same records")
+    loose.add_argument("--records", type=Path, help='the judged records ({"id", "prompt", "response"} lines)')
+    loose.add_argument("--out", type=Path, help="directory for index.html and report.json")
 
 
 def settings_from(
@@ -129,7 +174,13 @@ def main(
         settings = settings_from(args, env_settings)
         run_date = today()
         days = resolve_days(args, run_date)
-        if len(days) > 1 and not settings.input_is_dated:
+        if args.command == "report":
+            from app.batch_job import report_cmd
+
+            report_cmd.check_args(args)
+            if report_cmd.is_local(args, settings):
+                return report_cmd.run_local(settings, days, args)
+        elif len(days) > 1 and not settings.input_is_dated:
             raise SettingsError("a --from/--to range needs an input pattern with {date} (GCS_INPUT_URI)")
         if context_factory is None:
             from app.batch_job.context import Context, make_storage_client

@@ -79,6 +79,10 @@ def _dispatch(
         return _collect(ctx, days, args, summary, today)
     if command == "cancel":
         return _cancel(ctx, days)
+    if command == "report":
+        from app.batch_job.report_cmd import run_report
+
+        return run_report(ctx, ctx.settings, days, args, summary)
     raise AssertionError(command)
 
 
@@ -165,7 +169,11 @@ def _collect(
     not_submitted: list[str] = []
     running_days: list[dt.date] = []
     without_predictions: list[str] = []
+    reported: list[str] = []
+    report_failed: list[str] = []
     summary.update(
+        days_reported=reported,
+        days_report_failed=report_failed,
         days_collected=collected,
         days_not_submitted=not_submitted,
         days_running=[],
@@ -196,6 +204,12 @@ def _collect(
                 ctx.say(f"[{day}] no predictions found yet: is the job still running? (see `status`)")
             without_predictions.append(day.isoformat())
             code = EXIT_NO_PREDICTIONS
+        elif not getattr(args, "no_report", False):
+            if _report_after_collect(ctx, day):
+                reported.append(day.isoformat())
+            else:
+                report_failed.append(day.isoformat())
+                code = max(code, EXIT_JOB_FAILED)
     oldest = min(running_days, default=None)
     summary.update(
         days_running=[d.isoformat() for d in running_days],
@@ -204,3 +218,24 @@ def _collect(
         oldest_uncollected_age_days=(today - oldest).days if oldest else 0,
     )
     return code
+
+
+def _report_after_collect(ctx: Context, day: dt.date) -> bool:
+    """The day's report, once its results are written; a failure is reported and fails the run (exit 1)
+    but does not undo the collect: `report --date` writes it again."""
+    from app.batch_job.report_cmd import ReportError, write_report
+
+    try:
+        written = write_report(
+            ctx,
+            day,
+            root=ctx.settings.output_root,
+            days=ctx.settings.report_days,
+            compare_root=ctx.settings.report_compare_prefix,
+            excerpts=True,
+        )
+    except ReportError as exc:
+        ctx.say(f"error: [{day}] report not written: {exc}")
+        return False
+    ctx.say(f"[{day}] report -> {written.page}")
+    return True

@@ -7,6 +7,8 @@ batch/<date>/manifest.json                  what submit built: counts, parts, pr
 batch/<date>/output/part-00000/             the part's job output (prediction-model-*/...)
 judgements/<date>/results.jsonl             one line per record
 judgements/<date>/summary.json              counts, failures by reason, distributions, flagged ids
+reports/<date>/index.html                   the day's report page (app.report)
+reports/<date>/report.json                  the numbers behind it
 """
 
 from __future__ import annotations
@@ -63,3 +65,15 @@ class DayLayout:
     def progress(self) -> GcsPath:
         """Chunks of results of the self-hosted path, kept so an interrupted run resumes."""
         return self.judgements.join("progress")
+
+    @property
+    def reports(self) -> GcsPath:
+        return self.root.join("reports", self.day.isoformat())
+
+    @property
+    def report_page(self) -> GcsPath:
+        return self.reports.join("index.html")
+
+    @property
+    def report_json(self) -> GcsPath:
+        return self.reports.join("report.json")

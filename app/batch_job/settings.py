@@ -65,6 +65,12 @@ class BatchJobSettings(BaseSettings):
     judge_concurrency: int = Field(
         16, ge=1, le=1024, description="Concurrent requests of the self-hosted path."
     )
+    report_compare_prefix: str | None = Field(
+        None,
+        description="Output root of a second judge's results (e.g. gs://BUCKET/vllm): the report adds how "
+        "far the two agree on the days both judged (--compare-output).",
+    )
+    report_days: int = Field(14, ge=1, le=366, description="Days in the report's trend (--days).")
 
     def input_pattern(self, day: dt.date) -> GcsPath:
         if self.gcs_input_uri:

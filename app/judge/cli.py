@@ -1,13 +1,17 @@
-"""``python -m app.judge``: judge a JSONL file, check the judge server's health, warm it up.
+"""``python -m app.judge``: judge a JSONL file, check the judge server's health, warm it up, compare two
+judges' results, run a prompt file's own test cases.
 
 A judge scaled to zero takes minutes to come back: ``run`` and ``warmup`` wait for it (up to
 ``--cold-start-wait`` / ``--wait`` seconds, JUDGE_COLD_START_S) and say on stderr what they are waiting
 for; ``warmup`` is the way to wake it on purpose before a batch.
 
 Exit codes (all commands):
-  0  success: every item judged ok / the server is healthy / the warm-up judgement succeeded
+  0  success: every item judged ok / the server is healthy / the warm-up judgement succeeded / the
+     comparison was made / every evaluator reached the pass rate
   1  completed with problems: some judgements failed or input lines were malformed (run), the server
-     is unhealthy or unreachable (health), or the server did not come up or the warm-up failed (warmup)
+     is unhealthy or unreachable (health), the server did not come up or the warm-up failed (warmup),
+     unreadable lines or agreement below --min-kappa (compare), an evaluator below --min-pass-rate or a
+     failed request (eval)
   2  usage or configuration error: bad arguments, invalid settings, invalid prompt file, unreadable input
   130 interrupted (Ctrl-C / SIGINT); the output is consistent and re-running the command resumes
 """
@@ -326,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--requests", type=_positive_int, default=1, help="judge requests to send (default 1)"
     )
     warmup.set_defaults(handler=cmd_warmup)
+
+    from app.judge import compare_cli, eval_cli
+
+    compare_cli.add_parser(sub, _positive_int)
+    eval_cli.add_parser(sub)
     return parser
 
 

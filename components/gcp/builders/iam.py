@@ -67,13 +67,13 @@ BUCKET_GRANTS: tuple[BucketGrant, ...] = (
         "batch",
         "roles/storage.objectViewer",
         None,
-        "read raw/ (input), batch/ (Vertex AI predictions) and judgements/ (resume); list the bucket",
+        "read raw/ (input, excerpts), batch/ (predictions), judgements/ and reports/ (resume, trend); list",
     ),
     BucketGrant(
         "batch",
         "roles/storage.objectUser",
-        (layout.BATCH, layout.JUDGEMENTS),
-        "write and replace batch input, manifests and judgements (a re-run with --force replaces them)",
+        (layout.BATCH, layout.JUDGEMENTS, layout.REPORTS),
+        "write and replace batch input, manifests, judgements and reports (--force re-runs replace them)",
     ),
     # Vertex AI's service agent also holds roles/aiplatform.serviceAgent on the project, which in the
     # same project covers these and more: the three grants below restrict nothing then. They are what

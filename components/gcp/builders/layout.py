@@ -14,6 +14,8 @@ BATCH = "batch/"
 """Batch job: Vertex AI input parts, manifests; Vertex AI writes its predictions under it."""
 JUDGEMENTS = "judgements/"
 """Batch job: one results file and a summary per day."""
+REPORTS = "reports/"
+"""Batch job (collect, report): one HTML report and its report.json per day."""
 
 LOADER_OWNED = (RAW, DEADLETTER, LOADER_STATE)
-ALL = (RAW, DEADLETTER, LOADER_STATE, BATCH, JUDGEMENTS)
+ALL = (RAW, DEADLETTER, LOADER_STATE, BATCH, JUDGEMENTS, REPORTS)

@@ -250,6 +250,7 @@ def test_writers_are_scoped_to_their_own_prefixes():
         ("loader", "_loader/"),
         ("batch", "batch/"),
         ("batch", "judgements/"),
+        ("batch", "reports/"),
         ("vertex", "batch/"),
     }
 
@@ -263,6 +264,8 @@ def test_prefixes_agree_with_where_the_applications_write():
         assert path.name.startswith(layout.BATCH), path
     for path in (day.results, day.summary, day.progress):
         assert path.name.startswith(layout.JUDGEMENTS), path
+    for path in (day.report_page, day.report_json):
+        assert path.name.startswith(layout.REPORTS), path
 
 
 def test_default_lifecycle_covers_only_prefixes_the_applications_use():

@@ -1,0 +1,132 @@
+"""The day's report, written beside the day's results: ``reports/<date>/index.html`` and ``report.json``.
+
+Used by ``python -m app.batch_job report`` and by ``collect`` after it collects, on a bucket, and on a
+local directory with the same layout; ``write_file_report`` is the form for loose files (the output of
+``python -m app.judge run``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from app.report.build import LineSource, ReportRequest, build_report
+from app.report.page import render_page
+from app.report.store import LocalStore, ReportStore, report_dir, results_path, summary_path
+from app.report.trend import load_history
+
+__all__ = ["DEFAULT_DAYS", "MAX_DAYS", "NoResults", "WrittenReport", "write_day_report", "write_file_report"]
+
+DEFAULT_DAYS = 14
+MAX_DAYS = 366
+# Copied from collect's summary.json into the report: what happened before judging, and who judged.
+_META_KEYS = (
+    "backend",
+    "model",
+    "prompt",
+    "rejected_raw_lines",
+    "unparseable_prediction_lines",
+    "orphan_predictions",
+    "duplicate_predictions",
+)
+
+
+class NoResults(LookupError):
+    """The day has no results file to report on."""
+
+
+@dataclass(frozen=True)
+class WrittenReport:
+    page: str
+    data: str
+    report: dict[str, Any]
+
+
+def _judge_name(summary: dict[str, Any], fallback: str) -> str:
+    backend = summary.get("backend")
+    model = summary.get("model")
+    if backend and model:
+        return f"{backend}: {str(model).rsplit('/', 1)[-1]}"
+    return str(backend or model or fallback)
+
+
+def _write(store: ReportStore, directory: str, report: dict[str, Any]) -> WrittenReport:
+    page = f"{directory}/index.html" if directory else "index.html"
+    data = f"{directory}/report.json" if directory else "report.json"
+    # report.json first: a page never links to numbers that are not there yet (and the trend of later
+    # days reads report.json).
+    store.write(data, json.dumps(report, indent=1, ensure_ascii=False).encode() + b"\n", "application/json")
+    store.write(page, render_page(report).encode(), "text/html; charset=utf-8")
+    return WrittenReport(store.describe(page), store.describe(data), report)
+
+
+def write_day_report(
+    store: ReportStore,
+    day: dt.date,
+    *,
+    days: int = DEFAULT_DAYS,
+    compare: ReportStore | None = None,
+    records: LineSource | None = None,
+    title: str = "LLM judge report",
+    now: Callable[[], dt.datetime] | None = None,
+) -> WrittenReport:
+    """Report on ``judgements/<day>/`` of ``store``; with ``compare``, the same day of a second judge's
+    root (e.g. the vLLM run's ``--output``) is joined in as the agreement section when it exists."""
+    results = results_path(day)
+    if not store.exists(results):
+        raise NoResults(f"{store.describe(results)} does not exist: collect the day first")
+    summary = store.read_json(summary_path(day))
+    summary = summary if isinstance(summary, dict) else {}
+    request = ReportRequest(
+        title=f"{title} · {day.isoformat()}",
+        day=day,
+        results=LineSource(store.describe(results), lambda: store.lines(results)),
+        records=records,
+        history=lambda point: load_history(store, day, days, lambda: point),
+        meta={key: summary[key] for key in _META_KEYS if key in summary},
+    )
+    if compare is not None and compare.exists(results):
+        other = compare.read_json(summary_path(day))
+        request.compare = LineSource(compare.describe(results), lambda: compare.lines(results))
+        request.judges = (
+            _judge_name(summary, "A"),
+            _judge_name(other if isinstance(other, dict) else {}, "B"),
+        )
+    return _write(store, report_dir(day), build_report(request, now))
+
+
+def _file_lines(path: Path) -> LineSource:
+    def lines() -> Any:
+        with path.open("rb") as fh:
+            for line in fh:
+                yield line.rstrip(b"\r\n")
+
+    return LineSource(str(path), lines)
+
+
+def write_file_report(
+    results: Path,
+    out: Path,
+    *,
+    compare: Path | None = None,
+    records: Path | None = None,
+    day: dt.date | None = None,
+    title: str = "LLM judge report",
+    now: Callable[[], dt.datetime] | None = None,
+) -> WrittenReport:
+    """Report on loose files: ``results`` (either line format), optionally a second judge's results of
+    the same records and the records themselves (``{"id", "prompt", "response"}`` lines); written to
+    ``out/index.html`` and ``out/report.json``."""
+    request = ReportRequest(
+        title=f"{title} · {results.name}" if day is None else f"{title} · {day.isoformat()}",
+        day=day,
+        results=_file_lines(results),
+        records=_file_lines(records) if records else None,
+        compare=_file_lines(compare) if compare else None,
+        judges=(str(results), str(compare) if compare else "B"),
+    )
+    return _write(LocalStore(out), "", build_report(request, now))
