@@ -149,11 +149,17 @@ def _compile(source: Path, output: Path, *constraints: Path) -> None:
 
 
 def main() -> int:
-    _compile(MAIN_SOURCE, MAIN_LOCK)
-    for subset in SUBSETS:
-        _compile(subset.source, subset.lock, MAIN_LOCK)
-    for tool in ISOLATED:
-        _compile(tool.source, tool.lock)
+    try:
+        _compile(MAIN_SOURCE, MAIN_LOCK)
+        for subset in SUBSETS:
+            _compile(subset.source, subset.lock, MAIN_LOCK)
+        for tool in ISOLATED:
+            _compile(tool.source, tool.lock)
+    except subprocess.CalledProcessError as exc:
+        # uv has printed why (a conflict, an unknown version) just above.
+        source = exc.cmd[-1]
+        print(f"error: cannot lock {source}: uv pip compile failed (its message is above)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -130,12 +130,35 @@ def test_broken_config_names_every_key_without_traceback(tmp_path):
     assert not (tmp_path / "out").exists(), "nothing is written for an invalid config"
 
 
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("config:\n  llm-judge:aws:\n    enabled: true\n   nodeGroup: {minSize: 1\n", ":4:"),
+        ("config:\n\tllm-judge:aws: {}\n", ":2:1:"),
+    ],
+    ids=["bad-indent", "tab"],
+)
+def test_a_stack_file_that_is_not_yaml_is_one_line_naming_the_file_and_line(tmp_path, text, where):
+    broken = tmp_path / "Pulumi.broken.yaml"
+    broken.write_text(text)
+
+    proc = run_plan("--stack", "broken", "--config-file", str(broken), "--out-dir", str(tmp_path / "out"))
+
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: {broken}{where}"), lines[0]
+    assert "not valid YAML" in lines[0]
+
+
 def test_unknown_stack_is_an_error_naming_the_file(tmp_path):
     proc = run_plan("--stack", "nosuchstack", "--out-dir", str(tmp_path))
 
-    assert proc.returncode != 0
-    assert "Pulumi.nosuchstack.yaml" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "error: Pulumi.nosuchstack.yaml: stack config file not found (stacks: dev, prod)"
+    ]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
