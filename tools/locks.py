@@ -58,7 +58,21 @@ class Isolated:
 
 SUBSETS = tuple(Subset(name) for name in ("judge", "loader", "batch-job", "model-loader", "uv"))
 IMAGES = {s.name: s for s in SUBSETS if s.name != "uv"}
-ISOLATED: tuple[Isolated, ...] = ()
+ISOLATED = (
+    Isolated(
+        "checkov",
+        REPO / "tools" / "checkov" / "requirements.in",
+        REPO / "tools" / "checkov" / "requirements.txt",
+        REPO / "tools" / "checkov" / "venv",
+    ),
+    # Where Pulumi looks: PulumiPolicy.yaml names policy/venv, and the pack's requirements.txt.
+    Isolated(
+        "policy",
+        REPO / "policy" / "requirements.in",
+        REPO / "policy" / "requirements.txt",
+        REPO / "policy" / "venv",
+    ),
+)
 
 
 @dataclass(frozen=True)

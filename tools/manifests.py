@@ -148,7 +148,8 @@ class Manifest:
 
     def to_yaml(self) -> str:
         header = f"# Rendered offline from {self.urn}\n"
-        return header + yaml.safe_dump(self.obj, sort_keys=False, default_flow_style=False)
+        # No folding of long strings (annotations, reasons): a person writes them on one line.
+        return header + yaml.safe_dump(self.obj, sort_keys=False, default_flow_style=False, width=2**20)
 
 
 def kubernetes_version(plan: Plan) -> str:
