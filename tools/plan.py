@@ -148,7 +148,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    plan_path, found = write_plan(plan, args.out_dir)
+    try:
+        plan_path, found = write_plan(plan, args.out_dir)
+    except OSError as exc:
+        print(
+            f"error: --out-dir {args.out_dir}: cannot write the plan there ({exc.strerror})", file=sys.stderr
+        )
+        return 1
     try:
         problems = k8s.validate_all(found, version)
     except crd_validate.SchemasMissing as exc:

@@ -152,6 +152,18 @@ def test_a_stack_file_that_is_not_yaml_is_one_line_naming_the_file_and_line(tmp_
     assert "not valid YAML" in lines[0]
 
 
+def test_an_out_dir_that_cannot_be_written_is_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    proc = run_plan("--stack", "dev", "--quiet", "--out-dir", str(blocker / "plan"))
+
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        f"error: --out-dir {blocker / 'plan'}: cannot write the plan there (Not a directory)"
+    ]
+
+
 def test_unknown_stack_is_an_error_naming_the_file(tmp_path):
     proc = run_plan("--stack", "nosuchstack", "--out-dir", str(tmp_path))
 
