@@ -1,4 +1,4 @@
-"""The policy pack: every invariant of ``invariants.py`` as a mandatory pulumi-policy policy.
+"""The policy pack: every invariant of the ``invariants`` package as a mandatory pulumi-policy policy.
 
 Run by the Pulumi CLI (``pulumi preview --policy-pack policy``) as ``python -m pulumi.policy <engine>
 policy`` in ``policy/venv``, with this directory first on ``sys.path``. Only wiring lives here: the

@@ -176,3 +176,17 @@ def test_an_isolated_venv_is_exactly_its_lock(tool):
 def test_the_policy_pack_runs_the_programs_pulumi_sdk():
     (policy,) = [t for t in ISOLATED if t.name == "policy"]
     assert read_declared(policy.source)["pulumi"] == read_declared(REPO / "requirements.txt")["pulumi"]
+
+
+def test_make_creates_every_isolated_venv_from_its_lock():
+    """The Makefile's venv rules and tools/locks.py's ISOLATED name the same venvs and locks."""
+    makefile = (REPO / "Makefile").read_text()
+    rules = set(re.findall(r"^\$\(eval \$\(call isolated_venv,([^,]+),([^)]+)\)\)$", makefile, re.M))
+    declared = {(str(t.venv.relative_to(REPO)), str(t.lock.relative_to(REPO))) for t in ISOLATED}
+    assert rules == declared
+    test_target = re.search(r"^test: (.+)$", makefile, re.M)
+    assert test_target is not None
+    for venv, _ in declared:
+        assert f"{venv}/.installed" in makefile
+    assert "$(CHECKOV_STAMP)" in test_target.group(1)
+    assert "$(POLICY_STAMP)" in test_target.group(1)

@@ -7,8 +7,11 @@ wiring into pulumi-policy is tested over the analyzer's gRPC protocol in test_pa
 
 from __future__ import annotations
 
+import ast
 import copy
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -307,7 +310,7 @@ def test_an_image_is_pinned_by_a_digest_or_a_tag_other_than_latest(reference, pi
     ],
 )
 def test_toleration_matching_follows_kubernetes(tolerations, ok):
-    assert inv._tolerates(tolerations, ("sku", "gpu", "NoSchedule")) is ok
+    assert inv.tolerates(tolerations, ("sku", "gpu", "NoSchedule")) is ok
 
 
 def test_values_unknown_during_a_preview_are_never_a_violation():
@@ -359,3 +362,19 @@ def test_credentials_are_allowed_only_in_the_fields_made_for_them():
             "data.token holds what looks like a Hugging Face token: keep it in a secret and refer to it",
         )
     ]
+
+
+def test_the_invariants_import_nothing_but_the_standard_library():
+    """So they run in the dev venv (tests) and in the pack's venv alike; pulumi-policy stays in __main__."""
+    package = Path(inv.__file__).parent
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                assert top in sys.stdlib_module_names or top == "__future__", f"{path.name} imports {name}"
