@@ -7,9 +7,12 @@ from typing import Any
 
 from .base import UNKNOWN, get
 
-# --- imdsv2-required ---------------------------------------------------------------------------
-
-_METADATA_TYPES = ("aws:ec2/launchTemplate:LaunchTemplate", "aws:ec2/instance:Instance")
+# Everything that starts EC2 instances with metadata options of its own (the same shape in all three).
+_METADATA_TYPES = (
+    "aws:ec2/launchTemplate:LaunchTemplate",
+    "aws:ec2/launchConfiguration:LaunchConfiguration",
+    "aws:ec2/instance:Instance",
+)
 
 
 def check_imdsv2(resource_type: str, props: Mapping[str, Any], name: str) -> Iterator[str]:

@@ -328,6 +328,21 @@ def test_values_unknown_during_a_preview_are_never_a_violation():
         assert inv.violations(type_, props, "r") == [], (type_, props)
 
 
+@pytest.mark.parametrize(
+    "type_",
+    [
+        "aws:ec2/launchTemplate:LaunchTemplate",
+        "aws:ec2/launchConfiguration:LaunchConfiguration",
+        "aws:ec2/instance:Instance",
+    ],
+)
+def test_whatever_starts_instances_must_require_imdsv2(type_):
+    assert inv.violations(type_, {"metadataOptions": {"httpTokens": "required"}}, "x") == []
+    assert inv.violations(type_, {"metadataOptions": {"httpEndpoint": "disabled"}}, "x") == []
+    ((name, _),) = inv.violations(type_, {}, "x")
+    assert name == "imdsv2-required"
+
+
 def test_a_path_to_a_key_file_is_not_a_secret_value():
     props = {
         "spec": {
