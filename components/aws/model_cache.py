@@ -1,6 +1,6 @@
 """ModelCache: the model-loader DaemonSet that keeps the model on every GPU node's NVMe, its
-NetworkPolicy (DNS and HTTPS out, nothing in), and the Secret with the Hugging Face token (only when
-``llm-judge:hfToken`` is set)."""
+NetworkPolicy (DNS and HTTPS out; in, only Prometheus where it scrapes the loader), and the Secret with
+the Hugging Face token (only when ``llm-judge:hfToken`` is set)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,12 @@ class ModelCache(pulumi.ComponentResource):
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-netpol",
                 metadata=netpol.metadata(spec.NAME, cfg.namespace, spec.SELECTOR),
-                spec=netpol.model_loader_spec(spec.SELECTOR),
+                spec=netpol.model_loader_spec(
+                    spec.SELECTOR,
+                    cfg.model_loader.port,
+                    # The PodMonitor the stack creates with prometheus.operator scrapes /metrics.
+                    cfg.prometheus.namespace if cfg.prometheus.operator else None,
+                ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on or [])),
             )
         manifest = pulumi.Output.from_input(image).apply(

@@ -103,8 +103,11 @@ def _requests_gpus(spec: Mapping[str, Any]) -> bool:
 
 
 def _targets(spec: Mapping[str, Any], group: _GpuGroup) -> bool:
+    """The pod's nodeSelector picks this group's nodes: every label it asks for, the group's nodes carry."""
     selector = spec.get("nodeSelector")
-    return bool(group.labels) and isinstance(selector, Mapping) and group.labels.items() <= selector.items()
+    if not isinstance(selector, Mapping) or not selector:
+        return False
+    return all(group.labels.get(key) == value for key, value in selector.items())
 
 
 def check_gpu_tolerations(resources: Sequence[Resource]) -> Iterator[tuple[Resource, str]]:

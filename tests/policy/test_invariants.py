@@ -278,6 +278,27 @@ def test_the_device_plugin_selecting_the_gpu_nodes_must_tolerate_their_taint_too
     )
 
 
+def test_a_pod_targets_a_gpu_group_when_the_groups_nodes_carry_every_label_it_selects():
+    group = inv.Resource(
+        "aws:eks/nodeGroup:NodeGroup",
+        {
+            "amiType": "AL2023_x86_64_NVIDIA",
+            "labels": {"role": "gpu", "k8s.amazonaws.com/accelerator": "nvidia-l4"},
+            "taints": [{"key": "sku", "value": "gpu", "effect": "NO_SCHEDULE"}],
+        },
+        "ng",
+    )
+
+    def pod(selector: dict[str, str]) -> inv.Resource:
+        spec = {"nodeSelector": selector, "containers": [{"name": "c", "image": "i:1"}]}
+        return inv.Resource("kubernetes:core/v1:Pod", {"spec": spec}, "p")
+
+    assert len(inv.stack_violations([group, pod({"role": "gpu"})])) == 1
+    assert len(inv.stack_violations([group, pod({"k8s.amazonaws.com/accelerator": "nvidia-l4"})])) == 1
+    assert inv.stack_violations([group, pod({"role": "cpu"})]) == []
+    assert inv.stack_violations([group, pod({})]) == []
+
+
 # --- the rules themselves -----------------------------------------------------------------------
 
 

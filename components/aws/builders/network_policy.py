@@ -4,8 +4,9 @@ The judge's own policy (which admits its clients) is built with the judge, in ``
 Each policy selects one workload's pods and isolates them both ways, then admits only what they need:
 
 - model loader: DNS to kube-dns, and HTTPS (TCP 443) to any address, because the Hugging Face hub
-  and the CDN/xet storage it redirects downloads to have no fixed addresses. No ingress: only the
-  kubelet calls its port (probes), and traffic from a pod's own node is always admitted.
+  and the CDN/xet storage it redirects downloads to have no fixed addresses. In: only Prometheus, on
+  the loader's port, where the stack creates a PodMonitor for it (``prometheus.operator``); the kubelet's
+  probes need no rule, because traffic from a pod's own node is always admitted.
 - device plugin: nothing. It talks to the kubelet over a Unix socket in a hostPath and reads the GPUs
   through NVML; a compromised plugin should not reach the network either.
 
@@ -44,13 +45,24 @@ def metadata(name: str, namespace: str, labels: Mapping[str, str]) -> ObjectMeta
     return {"name": name, "namespace": namespace, "labels": {**labels, **PART_OF}}
 
 
-def model_loader_spec(pod_labels: Mapping[str, str]) -> NetworkPolicySpecArgsDict:
-    """Egress to DNS and HTTPS only, no ingress."""
-    return {
+def namespace_peer(namespace: str) -> NetworkPolicyPeerArgsDict:
+    return {"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": namespace}}}
+
+
+def model_loader_spec(
+    pod_labels: Mapping[str, str], port: int, scraper_namespace: str | None
+) -> NetworkPolicySpecArgsDict:
+    """Egress to DNS and HTTPS only; ingress only from the scraping Prometheus' namespace, if any."""
+    spec: NetworkPolicySpecArgsDict = {
         "pod_selector": {"match_labels": dict(pod_labels)},
         "policy_types": list(ISOLATED),
         "egress": [DNS_EGRESS, HTTPS_EGRESS],
     }
+    if scraper_namespace is not None:
+        spec["ingress"] = [
+            {"from": [namespace_peer(scraper_namespace)], "ports": [{"port": port, "protocol": "TCP"}]}
+        ]
+    return spec
 
 
 def deny_all_spec(pod_labels: Mapping[str, str]) -> NetworkPolicySpecArgsDict:

@@ -1,5 +1,6 @@
 """NetworkPolicies of the pods beside the judge: the model loader may only resolve names and speak
-HTTPS out, nothing may call it; the device plugin may do nothing on the network."""
+HTTPS out, and only the Prometheus that scrapes it may call it; the device plugin may do nothing on the
+network."""
 
 from __future__ import annotations
 
@@ -28,7 +29,6 @@ def test_the_model_loader_may_resolve_names_and_speak_https_out_and_nothing_else
 
     assert _selects(policy, one(dev, DAEMONSET, "model-cache-ds"))
     assert spec["policyTypes"] == ["Ingress", "Egress"]
-    assert "ingress" not in spec, "nothing calls the loader but the kubelet, which is always admitted"
     dns, https = spec["egress"]
     assert dns["to"] == [
         {
@@ -39,6 +39,26 @@ def test_the_model_loader_may_resolve_names_and_speak_https_out_and_nothing_else
     assert sorted((p["protocol"], p["port"]) for p in dns["ports"]) == [("TCP", 53), ("UDP", 53)]
     assert https["ports"] == [{"port": 443, "protocol": "TCP"}]
     assert https["to"] == [{"ipBlock": {"cidr": "0.0.0.0/0"}}, {"ipBlock": {"cidr": "::/0"}}]
+
+
+def test_only_the_prometheus_that_scrapes_the_loader_may_call_it(dev):
+    (rule,) = one(dev, NETPOL, "model-cache-netpol").inputs["spec"]["ingress"]
+    (monitor,) = [
+        m for m in dev.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor") if "loader" in m.name
+    ]
+
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    assert rule["ports"] == [{"port": 8080, "protocol": "TCP"}]
+    assert monitor.inputs["spec"]["podMetricsEndpoints"][0]["port"] == "http"  # the loader's 8080
+
+
+def test_without_a_pod_monitor_nothing_may_call_the_loader():
+    """Its probes come from the kubelet on its own node, which NetworkPolicy always admits."""
+    plan = render_aws("dev", {"prometheus": {"operator": False}, "autoscaling": {"enabled": False}})
+
+    assert "ingress" not in one(plan, NETPOL, "model-cache-netpol").inputs["spec"]
 
 
 def test_the_device_plugin_is_cut_off_from_the_network(dev):
