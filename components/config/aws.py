@@ -605,7 +605,7 @@ class NetworkPolicyConfig(ConfigModel):
 
     enabled: bool = True
     """Create the NetworkPolicies: the judge (its clients in, DNS out), the model loader (DNS and
-    HTTPS out, nothing in) and the device plugin (nothing in or out)."""
+    HTTPS out; in, only the Prometheus that scrapes it) and the device plugin (nothing in or out)."""
     client_pod_labels: Labels = Field(default_factory=lambda: {"app": "judge-service"})
     """Labels of the judge-client pods allowed to call vLLM on its port."""
     client_namespace_labels: Labels | None = None
