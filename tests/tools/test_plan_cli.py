@@ -15,6 +15,7 @@ import yaml
 
 from tests.tools.stackfiles import SECRET_KEYS, with_secrets
 from tools import crd_validate
+from tools.plan import main as plan_main
 from tools.plan_runtime import REPO_ROOT, fake_secret, render
 
 
@@ -138,28 +139,29 @@ def test_broken_config_names_every_key_without_traceback(tmp_path):
     ],
     ids=["bad-indent", "tab"],
 )
-def test_a_stack_file_that_is_not_yaml_is_one_line_naming_the_file_and_line(tmp_path, text, where):
+def test_a_stack_file_that_is_not_yaml_is_one_line_naming_the_file_and_line(tmp_path, capsys, text, where):
     broken = tmp_path / "Pulumi.broken.yaml"
     broken.write_text(text)
 
-    proc = run_plan("--stack", "broken", "--config-file", str(broken), "--out-dir", str(tmp_path / "out"))
+    code = plan_main(["--stack", "broken", "--config-file", str(broken), "--out-dir", str(tmp_path / "out")])
 
-    assert proc.returncode == 1
-    assert proc.stdout == ""
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1, proc.stderr
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
     assert lines[0].startswith(f"error: {broken}{where}"), lines[0]
     assert "not valid YAML" in lines[0]
 
 
-def test_an_out_dir_that_cannot_be_written_is_one_line(tmp_path):
+def test_an_out_dir_that_cannot_be_written_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
 
-    proc = run_plan("--stack", "dev", "--quiet", "--out-dir", str(blocker / "plan"))
+    code = plan_main(["--stack", "dev", "--quiet", "--out-dir", str(blocker / "plan")])
 
-    assert proc.returncode == 1
-    assert proc.stderr.splitlines() == [
+    assert code == 1
+    assert capsys.readouterr().err.splitlines() == [
         f"error: --out-dir {blocker / 'plan'}: cannot write the plan there (Not a directory)"
     ]
 
