@@ -12,7 +12,7 @@ CRDS := tools/crds/node_modules/.installed
 # Python cache what it compiles, once, on first import.
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: venv crds lock plan plan-diff test lint fmt bench report-sample browser clean
+.PHONY: venv crds tool-venvs policy-venv lock plan plan-diff test lint fmt bench report-sample browser clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,24 @@ $(CRDS): tools/crds/package-lock.json tools/crds/package.json
 	npm ci --prefix tools/crds --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Tools whose pins cannot share venv/ (tools/locks.py ISOLATED) get a venv of their own, synced to their
+# own hashed lock by the uv that venv/ holds: checkov for `make test`, and the policy pack, whose venv is
+# the one PulumiPolicy.yaml names (`pulumi preview --policy-pack policy` runs it).
+CHECKOV_STAMP := tools/checkov/venv/.installed
+POLICY_STAMP := policy/venv/.installed
+
+define isolated_venv
+$(1)/.installed: $(2) | $(STAMP)
+	$(VENV)/bin/uv venv --quiet --allow-existing --python $(PYTHON) $(1)
+	$(VENV)/bin/uv pip sync --quiet --python $(1)/bin/python --require-hashes $(2)
+	touch $$@
+endef
+$(eval $(call isolated_venv,tools/checkov/venv,tools/checkov/requirements.txt))
+$(eval $(call isolated_venv,policy/venv,policy/requirements.txt))
+
+tool-venvs: $(CHECKOV_STAMP) $(POLICY_STAMP)
+policy-venv: $(POLICY_STAMP)
+
 ## Rewrite every lock from the declared requirements (requirements*.txt, build/requirements/*.in).
 lock: $(STAMP)
 	$(PY) -m tools.locks
@@ -44,8 +62,9 @@ plan-diff: $(STAMP) $(CRDS)
 	$(PY) -m tools.plan --stack $(STACK) --quiet
 	$(PY) -m tools.plan_diff "$(BASE)" build/plan/$(STACK)/plan.json
 
-## The whole test suite (lint first: a lint failure is a test failure).
-test: $(STAMP) $(CRDS)
+## The whole test suite (lint first: a lint failure is a test failure); checkov and the policy pack's
+## tests run their own venvs; the report's browser test needs a headless Chrome/Chromium (`browser`).
+test: $(STAMP) $(CRDS) $(CHECKOV_STAMP) $(POLICY_STAMP) browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n auto

@@ -116,6 +116,10 @@ def setup(fmt: LogFormat | None = None, level: str | int = "INFO", stream: TextI
     root.setLevel(level.upper() if isinstance(level, str) else level)
     for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # google-auth warns "no metadata server" on its way to DefaultCredentialsError, which the apps
+    # report in one line saying how to log in (app.credentials), and "no project ID" where the apps
+    # always pass the project from their settings.
+    logging.getLogger("google.auth._default").setLevel(logging.ERROR)
     if complaint:
         logging.getLogger("app.logs").warning(complaint)
 

@@ -58,7 +58,21 @@ class Isolated:
 
 SUBSETS = tuple(Subset(name) for name in ("judge", "loader", "batch-job", "model-loader", "uv"))
 IMAGES = {s.name: s for s in SUBSETS if s.name != "uv"}
-ISOLATED: tuple[Isolated, ...] = ()
+ISOLATED = (
+    Isolated(
+        "checkov",
+        REPO / "tools" / "checkov" / "requirements.in",
+        REPO / "tools" / "checkov" / "requirements.txt",
+        REPO / "tools" / "checkov" / "venv",
+    ),
+    # Where Pulumi looks: PulumiPolicy.yaml names policy/venv, and the pack's requirements.txt.
+    Isolated(
+        "policy",
+        REPO / "policy" / "requirements.in",
+        REPO / "policy" / "requirements.txt",
+        REPO / "policy" / "venv",
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -149,11 +163,17 @@ def _compile(source: Path, output: Path, *constraints: Path) -> None:
 
 
 def main() -> int:
-    _compile(MAIN_SOURCE, MAIN_LOCK)
-    for subset in SUBSETS:
-        _compile(subset.source, subset.lock, MAIN_LOCK)
-    for tool in ISOLATED:
-        _compile(tool.source, tool.lock)
+    try:
+        _compile(MAIN_SOURCE, MAIN_LOCK)
+        for subset in SUBSETS:
+            _compile(subset.source, subset.lock, MAIN_LOCK)
+        for tool in ISOLATED:
+            _compile(tool.source, tool.lock)
+    except subprocess.CalledProcessError as exc:
+        # uv has printed why (a conflict, an unknown version) just above.
+        source = exc.cmd[-1]
+        print(f"error: cannot lock {source}: uv pip compile failed (its message is above)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -27,7 +27,117 @@ DEFAULT_KUBERNETES_VERSION = eks_versions.DEFAULT_VERSION
 """Used when the stack config names no cluster version (e.g. the AWS half is disabled)."""
 
 _NOT_OBJECTS = re.compile(r"^kubernetes:(helm\.sh/|yaml|kustomize|pulumi:)|Patch$")
-_FIRST_KEYS = ("apiVersion", "kind", "metadata")
+
+# The order a person writes Kubernetes YAML in (kubectl's own output and the upstream docs follow it):
+# an object's apiVersion, kind, metadata, spec; a container's name, image, command, args, env...; a pod
+# spec's scheduling fields before its containers and volumes. One global ranking serves every level
+# because the fields that share a name across types (name, type, securityContext, ports) want the same
+# place everywhere. Keys not listed follow in alphabetical order, so the output never depends on the
+# order the engine's wire format happened to deliver.
+_KEY_ORDER = (
+    # object and metadata
+    "apiVersion",
+    "kind",
+    "metadata",
+    "spec",
+    "name",
+    "generateName",
+    "namespace",
+    "labels",
+    "annotations",
+    # workload spec
+    "replicas",
+    "serviceName",
+    "path",
+    "type",
+    "selector",
+    "strategy",
+    "updateStrategy",
+    "minReadySeconds",
+    "template",
+    # NetworkPolicy spec and rules
+    "podSelector",
+    "policyTypes",
+    "ingress",
+    "egress",
+    "from",
+    "to",
+    # pod spec: identity and scheduling first
+    "serviceAccountName",
+    "automountServiceAccountToken",
+    "enableServiceLinks",
+    "priorityClassName",
+    "hostNetwork",
+    "nodeSelector",
+    "affinity",
+    "tolerations",
+    # container (and toleration, env var, port, mount, probe) fields
+    "image",
+    "imagePullPolicy",
+    "command",
+    "args",
+    "workingDir",
+    "key",
+    "operator",
+    "value",
+    "valueFrom",
+    "effect",
+    "env",
+    "envFrom",
+    "containerPort",
+    "port",
+    "targetPort",
+    "protocol",
+    "ports",
+    "mountPath",
+    "subPath",
+    "readOnly",
+    "resources",
+    "requests",
+    "limits",
+    "volumeMounts",
+    "httpGet",
+    "exec",
+    "tcpSocket",
+    "initialDelaySeconds",
+    "periodSeconds",
+    "timeoutSeconds",
+    "failureThreshold",
+    "startupProbe",
+    "readinessProbe",
+    "livenessProbe",
+    # then the pod's security context, lifecycle, containers and volumes
+    "securityContext",
+    "terminationGracePeriodSeconds",
+    "initContainers",
+    "containers",
+    "volumes",
+    # inside a security context: who runs, then what it may do
+    "runAsNonRoot",
+    "runAsUser",
+    "runAsGroup",
+    "fsGroup",
+    "privileged",
+    "allowPrivilegeEscalation",
+    "readOnlyRootFilesystem",
+    "capabilities",
+    "seccompProfile",
+)
+_RANK = {key: i for i, key in enumerate(_KEY_ORDER)}
+_FREE_FORM = frozenset(
+    {
+        "labels",
+        "annotations",
+        "matchLabels",
+        "nodeSelector",
+        "data",
+        "stringData",
+        "binaryData",
+        "requests",
+        "limits",
+    }
+)
+"""Maps whose keys are data (label names, resource names), not fields: sorted, never ranked."""
 
 
 @dataclass(frozen=True)
@@ -38,7 +148,8 @@ class Manifest:
 
     def to_yaml(self) -> str:
         header = f"# Rendered offline from {self.urn}\n"
-        return header + yaml.safe_dump(self.obj, sort_keys=False, default_flow_style=False)
+        # No folding of long strings (annotations, reasons): a person writes them on one line.
+        return header + yaml.safe_dump(self.obj, sort_keys=False, default_flow_style=False, width=2**20)
 
 
 def kubernetes_version(plan: Plan) -> str:
@@ -60,10 +171,15 @@ def is_kubernetes_object(resource: PlannedResource) -> bool:
     )
 
 
-def _ordered(obj: dict[str, Any]) -> dict[str, Any]:
-    out = {k: obj[k] for k in _FIRST_KEYS if k in obj}
-    out.update({k: obj[k] for k in sorted(obj) if k not in out})
-    return out
+def conventional_order(value: Any, *, free_form: bool = False) -> Any:
+    """``value`` with every mapping's keys in the conventional order (``_KEY_ORDER``), recursively.
+    Lists keep their order: it is meaningful (containers, args, env)."""
+    if isinstance(value, dict):
+        keys = sorted(value) if free_form else sorted(value, key=lambda k: (_RANK.get(k, len(_RANK)), k))
+        return {k: conventional_order(value[k], free_form=k in _FREE_FORM) for k in keys}
+    if isinstance(value, list):
+        return [conventional_order(v) for v in value]
+    return value
 
 
 def to_manifest(resource: PlannedResource) -> dict[str, Any]:
@@ -71,7 +187,7 @@ def to_manifest(resource: PlannedResource) -> dict[str, Any]:
     metadata = dict(obj.get("metadata") or {})
     metadata.setdefault("name", kubernetes_auto_name(resource.type, resource.name))
     obj["metadata"] = metadata
-    return _ordered(obj)
+    return conventional_order(obj)
 
 
 def _slug(text: str) -> str:

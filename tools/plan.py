@@ -23,7 +23,7 @@ from components.config import ConfigError
 
 from . import crd_validate
 from . import manifests as k8s
-from .plan_runtime import REPO_ROOT, Plan, project_name, render
+from .plan_runtime import REPO_ROOT, Plan, StackFileError, project_name, render, shown_path
 
 DEFAULT_OUT = REPO_ROOT / "build" / "plan"
 
@@ -126,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         plan = render(args.stack, config_file=args.config_file)
+    except StackFileError as exc:
+        # Not a config problem among others: the file itself is unusable, and says where.
+        print(f"error: {exc.problems[0]}", file=sys.stderr)
+        return 1
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -144,15 +148,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    plan_path, found = write_plan(plan, args.out_dir)
+    try:
+        plan_path, found = write_plan(plan, args.out_dir)
+    except OSError as exc:
+        print(
+            f"error: --out-dir {args.out_dir}: cannot write the plan there ({exc.strerror})", file=sys.stderr
+        )
+        return 1
     try:
         problems = k8s.validate_all(found, version)
     except crd_validate.SchemasMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    shown = _relative(plan_path)
+    shown = shown_path(plan_path)
     print(f"\nplan: {shown} ({len(plan.resources)} resources)")
-    manifest_dir = _relative(plan_path.parent / "manifests")
+    manifest_dir = shown_path(plan_path.parent / "manifests")
     print(f"manifests: {len(found)} in {manifest_dir}, Kubernetes {version} schema: ", end="")
     if problems:
         print(f"{len(problems)} invalid")
@@ -161,13 +171,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     print("all valid")
     return 0
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 if __name__ == "__main__":

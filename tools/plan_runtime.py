@@ -34,6 +34,7 @@ from pulumi.runtime.mocks import MockEngine, MockSettings
 from pulumi.runtime.settings import configure
 from pulumi.runtime.stack import run_in_stack
 
+from app.yaml_errors import one_line as yaml_error_line
 from components.config import NAMESPACE, ConfigError, StackConfig
 from components.config.pulumi_source import project_config_values, secret_fields
 from components.config.stack import load_stack_config
@@ -114,8 +115,44 @@ class Plan:
 # --- config -----------------------------------------------------------------------------------
 
 
+class StackFileError(ConfigError):
+    """``Pulumi.<stack>.yaml`` (or ``Pulumi.yaml``) cannot be read as a stack file at all: one problem,
+    naming the file (and the line, for a YAML syntax error)."""
+
+    def __init__(self, problem: str):
+        super().__init__([problem])
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as the user would type it: relative to the working directory where it can be."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _load_yaml_file(path: Path) -> Any:
+    shown = shown_path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise StackFileError(
+            f"{shown}: stack config file not found (stacks: {', '.join(known_stacks())})"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StackFileError(f"{shown}: cannot be read: {exc}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise StackFileError(yaml_error_line(shown, exc)) from None
+
+
 def project_name() -> str:
-    data = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text()) or {}
+    data = _load_yaml_file(REPO_ROOT / "Pulumi.yaml") or {}
+    if not isinstance(data, dict):
+        raise StackFileError(
+            f"{shown_path(REPO_ROOT / 'Pulumi.yaml')}: expected a mapping with a `name:` key"
+        )
     return str(data.get("name", NAMESPACE))
 
 
@@ -157,12 +194,12 @@ class RuntimeConfig:
 
 def read_stack_file(path: Path, project: str) -> RuntimeConfig:
     """Parse ``Pulumi.<stack>.yaml`` into the runtime config; ``secure:`` values become fakes."""
-    data = yaml.safe_load(path.read_text()) or {}
+    data = _load_yaml_file(path) or {}
     if not isinstance(data, dict):
-        raise ConfigError([f"{path.name}: expected a mapping with a `config:` key"])
+        raise StackFileError(f"{shown_path(path)}: expected a mapping with a `config:` key")
     config = data.get("config") or {}
     if not isinstance(config, dict):
-        raise ConfigError([f"{path.name}: `config:` must be a mapping of keys to values"])
+        raise StackFileError(f"{shown_path(path)}: `config:` must be a mapping of keys to values")
     values: dict[str, str] = {}
     secret_keys: list[str] = []
     secret_values: list[str] = []
@@ -223,12 +260,10 @@ def render(
     values parsed). Raises ``ConfigError`` for invalid config, before any resource is registered."""
     project = project_name()
     path = Path(config_file) if config_file is not None else REPO_ROOT / f"Pulumi.{stack}.yaml"
-    base = read_stack_file(path, project) if path.exists() else None
     if config is None:
-        if base is None:
-            raise ConfigError([f"{path}: stack config file not found (stacks: {', '.join(known_stacks())})"])
-        runtime = base
+        runtime = read_stack_file(path, project)
     else:
+        base = read_stack_file(path, project) if path.exists() else None
         runtime = _runtime_config_from_values(config, base, project)
 
     key = json.dumps([stack, project, runtime.values, runtime.secret_keys], sort_keys=True)

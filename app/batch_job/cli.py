@@ -1,5 +1,8 @@
-"""python -m app.batch_job submit|status|collect|cancel|report: flags override the environment
-(BatchJobSettings)."""
+"""python -m app.batch_job submit|status|cancel|collect|report: flags override the environment
+(BatchJobSettings).
+
+Exit status: 0 done, 1 a job failed, Google Cloud refused a call or a report could not be written, 2 invalid
+settings or input (also no Google credentials), 3 collect found no predictions yet."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from pydantic import ValidationError
 
 from app import logs
 from app.batch_job.settings import BatchJobSettings, SettingsError
+from app.credentials import EXIT_NO_CREDENTIALS, MISSING_CREDENTIALS, is_missing_credentials
 
 EXIT_OK = 0
 EXIT_JOB_FAILED = 1
@@ -194,3 +198,20 @@ def main(
     except (SettingsError, ValidationError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:
+        if is_missing_credentials(exc):
+            print(f"error: {MISSING_CREDENTIALS}", file=sys.stderr)
+            return EXIT_NO_CREDENTIALS
+        if _is_google_api_error(exc):
+            # A refused or failed call (403 without a role, 404 for a wrong bucket, 5xx): the service's
+            # own message says which; a traceback would add nothing but noise.
+            print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+            return EXIT_JOB_FAILED
+        raise
+
+
+def _is_google_api_error(exc: BaseException) -> bool:
+    from google.api_core.exceptions import GoogleAPIError
+    from google.genai.errors import APIError
+
+    return isinstance(exc, GoogleAPIError | APIError)

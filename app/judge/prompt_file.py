@@ -43,6 +43,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from app.yaml_errors import describe as describe_yaml_error
+
 __all__ = [
     "Message",
     "PromptFile",
@@ -216,7 +218,10 @@ class PromptFile(_Model):
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise PromptFileError(source, [("<yaml>", str(exc).replace("\n", " "))]) from None
+            where, problem = describe_yaml_error(exc)
+            raise PromptFileError(
+                source, [("<yaml>", f"at {where}: {problem}" if where else problem)]
+            ) from None
         if not isinstance(data, dict):
             raise PromptFileError(source, [("<root>", "must be a mapping of prompt-file keys")])
         return cls.from_mapping(data, source=source)

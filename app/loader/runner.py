@@ -36,6 +36,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from app.credentials import is_missing_credentials
 from app.loader.chunk import ObjectSpec, OpenChunk, SealedChunk
 from app.loader.crash import CrashPoints
 from app.loader.deadletter import envelope_line, kafka_day
@@ -176,6 +177,11 @@ class Loader:
             else:
                 self._drain(deadline=None)
         except Exception as exc:
+            if is_missing_credentials(exc):
+                # Raised by the bucket check, before anything was consumed: a setup mistake the
+                # caller reports in one line, not a failed run with a summary.
+                self._pool.shutdown(wait=False)
+                raise
             outcome, exit_code = "failed", 1
             log(self.logger, logging.ERROR, f"loader failed: {exc}", error_type=type(exc).__name__)
             try:

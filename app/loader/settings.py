@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m app.loader",
         description="Load the Kafka topic into gs://BUCKET/raw/ up to the end offsets seen at start.",
         epilog="Every flag defaults to its environment variable (the field name in upper case). "
-        "The SASL password is read from KAFKA_SASL_PASSWORD only.",
+        "The SASL password is read from KAFKA_SASL_PASSWORD only. Exit status: 0 loaded up to the end "
+        "offsets seen at start (or stopped cleanly by SIGTERM), 1 the run failed, 2 invalid settings or "
+        "no Google credentials.",
     )
     for flag, field in _FLAGS.items():
         info = LoaderSettings.model_fields[field]

@@ -195,11 +195,22 @@ def make_hub(settings: LoaderSettings):  # -> HfHub, imported lazily (huggingfac
 
 
 # ---- commands ----------------------------------------------------------------------------------------
+def _create_models_dir(settings: LoaderSettings) -> None:
+    """A models directory that cannot be created is a setup mistake (a wrong path or mount), not a bug."""
+    try:
+        settings.models_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"--models-dir / MODELS_DIR {settings.models_dir}: cannot create it ({exc.strerror}); "
+            "give a writable directory (in the DaemonSet: the hostPath mount)"
+        ) from None
+
+
 def cmd_download(args: argparse.Namespace, settings: LoaderSettings) -> int:
     from app.model_loader.service import ensure_with_retries
 
     store = make_store(settings)
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    _create_models_dir(settings)
     result = ensure_with_retries(
         store,
         make_hub(settings),
@@ -225,7 +236,7 @@ def cmd_download(args: argparse.Namespace, settings: LoaderSettings) -> int:
 def cmd_serve(_args: argparse.Namespace, settings: LoaderSettings) -> int:
     from app.model_loader.service import serve
 
-    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    _create_models_dir(settings)
     code = serve(settings, make_store(settings), lambda: make_hub(settings))
     # A download still running in huggingface_hub's (non-daemon) pool threads would keep the interpreter
     # alive past SIGTERM until the pod is killed; leave now: the kernel drops the flock and the next

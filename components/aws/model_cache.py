@@ -1,5 +1,6 @@
-"""ModelCache: the model-loader DaemonSet that keeps the model on every GPU node's NVMe, and the
-Secret with the Hugging Face token (only when ``llm-judge:hfToken`` is set)."""
+"""ModelCache: the model-loader DaemonSet that keeps the model on every GPU node's NVMe, its
+NetworkPolicy (DNS and HTTPS out; in, only Prometheus where it scrapes the loader), and the Secret with
+the Hugging Face token (only when ``llm-judge:hfToken`` is set)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pydantic import SecretStr
 from components.config.aws import AwsConfig
 
 from .builders import model_cache as spec
+from .builders import network_policy as netpol
 
 TYPE = "llm-judge:aws:ModelCache"
 
@@ -39,6 +41,18 @@ class ModelCache(pulumi.ComponentResource):
                     string_data={spec.HF_TOKEN_KEY: pulumi.Output.secret(hf_token.get_secret_value())},
                     opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends)),
                 )
+            )
+        if cfg.network_policy.enabled:
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-netpol",
+                metadata=netpol.metadata(spec.NAME, cfg.namespace, spec.SELECTOR),
+                spec=netpol.model_loader_spec(
+                    spec.SELECTOR,
+                    cfg.model_loader.port,
+                    # The PodMonitor the stack creates with prometheus.operator scrapes /metrics.
+                    cfg.prometheus.namespace if cfg.prometheus.operator else None,
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on or [])),
             )
         manifest = pulumi.Output.from_input(image).apply(
             lambda ref: spec.daemonset(cfg, ref, with_hf_token=hf_token is not None)

@@ -30,6 +30,7 @@ _EKS_NAME = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]*$")
 _QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _IMAGE_REPO = re.compile(r"^[a-z0-9]+([._/:-][a-z0-9]+)*$")
 _IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_IMAGE_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$")
 _POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]+$")
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
@@ -134,6 +135,10 @@ Labels = Annotated[dict[str, str], AfterValidator(_labels)]
 Quantity = Annotated[str, AfterValidator(_quantity)]
 ImageRepo = Annotated[str, AfterValidator(_image_repo)]
 ImageTag = Annotated[str, AfterValidator(_image_tag)]
+ImageDigest = Annotated[
+    str,
+    AfterValidator(pattern(_IMAGE_DIGEST, "an image content digest: 'sha256:' and 64 lower-case hex digits")),
+]
 EksName = Annotated[
     str,
     AfterValidator(pattern(_EKS_NAME, "1-100 of [A-Za-z0-9-_], starting alphanumeric")),
@@ -172,6 +177,12 @@ def quantity_value(quantity: str) -> Decimal:
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
         raise ValueError(f"not a quantity: {quantity!r}") from exc
     return number * (_BINARY.get(suffix) or _DECIMAL[suffix])
+
+
+def image_ref(repo: str, tag: str, digest: str | None) -> str:
+    """``repo:tag``, or ``repo:tag@sha256:...``: the runtime pulls by digest and ignores the tag, which
+    stays for the reader (and for the registry's UI)."""
+    return f"{repo}:{tag}@{digest}" if digest else f"{repo}:{tag}"
 
 
 # --- sections ---------------------------------------------------------------------------------
@@ -487,6 +498,10 @@ class VllmConfig(ConfigModel):
     tag: ImageTag = "v0.33.0"
     """vLLM 0.33.0 is the newest release; its image is built on CUDA 13, which the AL2023 NVIDIA AMI's
     580 driver runs. Use the ``-cu129`` variant of the tag on nodes with an older driver."""
+    digest: ImageDigest | None = None
+    """Content digest of ``image:tag`` (``sha256:...``, the multi-arch index digest the registry
+    reports). Set: pods run ``image:tag@digest``, so a moved tag cannot change what runs (pin it in
+    prod; README "Pinning images by digest" says how to look it up). Unset: the tag alone."""
     port: int = Field(8000, ge=1024, le=65535)
     replicas: int = Field(1, ge=0)
     gpus: int = Field(1, ge=1)
@@ -512,7 +527,7 @@ class VllmConfig(ConfigModel):
 
     @property
     def image_ref(self) -> str:
-        return f"{self.image}:{self.tag}"
+        return image_ref(self.image, self.tag, self.digest)
 
     @model_validator(mode="after")
     def _check(self) -> VllmConfig:
@@ -576,13 +591,21 @@ class DevicePluginConfig(ConfigModel):
     enabled: bool = True
     image: ImageRepo = "nvcr.io/nvidia/k8s-device-plugin"
     tag: ImageTag = "v0.20.1"
+    digest: ImageDigest | None = None
+    """Content digest of ``image:tag`` (``sha256:...``); set: the pods run ``image:tag@digest``."""
+
+    @property
+    def image_ref(self) -> str:
+        return image_ref(self.image, self.tag, self.digest)
 
 
 class NetworkPolicyConfig(ConfigModel):
-    """``networkPolicy``: who may call the judge. Needs a network-policy engine (VPC CNI with
-    ``enableNetworkPolicy``, Calico, Cilium)."""
+    """``networkPolicy``: who may call the judge, and what the pods beside it may reach. Needs a
+    network-policy engine (VPC CNI with ``enableNetworkPolicy``, Calico, Cilium)."""
 
     enabled: bool = True
+    """Create the NetworkPolicies: the judge (its clients in, DNS out), the model loader (DNS and
+    HTTPS out; in, only the Prometheus that scrapes it) and the device plugin (nothing in or out)."""
     client_pod_labels: Labels = Field(default_factory=lambda: {"app": "judge-service"})
     """Labels of the judge-client pods allowed to call vLLM on its port."""
     client_namespace_labels: Labels | None = None

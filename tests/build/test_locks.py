@@ -5,13 +5,17 @@
 - the venv the tests run in is exactly the lock (so the tests ran what the images install);
 - each image's subset (build/requirements/<image>.txt) pins the same versions with the same hashes as
   requirements.lock, and exactly the closure of the image's direct dependencies;
-- each Dockerfile installs its own subset, hash-checked and without resolving anything.
+- each Dockerfile installs its own subset, hash-checked and without resolving anything;
+- each isolated tool (checkov, the policy pack) has a hashed lock of its declared pins, and its own venv
+  is exactly that lock.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import re
+import subprocess
 
 import pytest
 from packaging.markers import default_environment
@@ -19,6 +23,7 @@ from packaging.requirements import Requirement
 
 from tools.locks import (
     IMAGES,
+    ISOLATED,
     MAIN_LOCK,
     MAIN_SOURCE,
     REPO,
@@ -41,14 +46,19 @@ def test_the_lock_pins_every_declared_requirement_at_its_declared_version():
     assert not differ, f"declared version != locked version (run `make lock`): {differ}"
 
 
-def test_every_locked_package_is_still_wanted():
-    declared = set(read_declared(MAIN_SOURCE))
+def _orphans(lock: dict, declared: set[str]) -> list[str]:
+    """Locked packages that neither a declared requirement nor another locked package pulls in."""
     orphans = []
-    for name, pin in LOCK.items():
+    for name, pin in lock.items():
         parents = {canonical(v) for v in pin.via if not v.startswith("-r ")}
         from_a_file = any(v.startswith("-r ") for v in pin.via)
-        if not (parents & set(LOCK) or (from_a_file and name in declared)):
+        if not (parents & set(lock) or (from_a_file and name in declared)):
             orphans.append(name)
+    return orphans
+
+
+def test_every_locked_package_is_still_wanted():
+    orphans = _orphans(LOCK, set(read_declared(MAIN_SOURCE)))
     assert not orphans, f"in requirements.lock for no declared reason (run `make lock`): {orphans}"
 
 
@@ -117,3 +127,66 @@ def test_the_dockerfile_installs_its_subset_hash_checked_without_resolving(image
     assert len(installs) == 1, installs
     for flag in ("--require-hashes", "--no-deps", "--only-binary=:all:", "-r requirements.txt"):
         assert flag in installs[0], f"Dockerfile.{image.name}: pip install without {flag}"
+
+
+@pytest.mark.parametrize("tool", ISOLATED, ids=lambda t: t.name)
+def test_an_isolated_lock_pins_its_declared_requirements_with_hashes_and_nothing_unwanted(tool):
+    declared = read_declared(tool.source)
+    lock = read_lock(tool.lock)
+    assert declared, f"{tool.source.name} declares nothing"
+    differ = {
+        n: (v, lock[n].version if n in lock else None)
+        for n, v in declared.items()
+        if n not in lock or lock[n].version != v
+    }
+    assert not differ, (
+        f"{tool.lock.relative_to(REPO)} != {tool.source.relative_to(REPO)} (run `make lock`): {differ}"
+    )
+    assert all(pin.hashes for pin in lock.values())
+    orphans = _orphans(lock, set(declared))
+    assert not orphans, (
+        f"{tool.lock.relative_to(REPO)}: locked for no declared reason (run `make lock`): {orphans}"
+    )
+
+
+@pytest.mark.parametrize("tool", ISOLATED, ids=lambda t: t.name)
+def test_an_isolated_venv_is_exactly_its_lock(tool):
+    python = tool.venv / "bin" / "python"
+    if not python.exists():
+        pytest.fail(
+            f"{tool.venv.relative_to(REPO)} is missing: `make test` (or `make tool-venvs`) creates it"
+        )
+    listing = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import importlib.metadata as m, json; "
+            "print(json.dumps({d.metadata['Name']: d.version for d in m.distributions()}))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    installed = {canonical(n): v for n, v in json.loads(listing.stdout).items()}
+    locked = {n: p.version for n, p in read_lock(tool.lock).items()}
+    assert installed == locked, f"{tool.venv.relative_to(REPO)} differs from its lock: run `make tool-venvs`"
+
+
+def test_the_policy_pack_runs_the_programs_pulumi_sdk():
+    (policy,) = [t for t in ISOLATED if t.name == "policy"]
+    assert read_declared(policy.source)["pulumi"] == read_declared(REPO / "requirements.txt")["pulumi"]
+
+
+def test_make_creates_every_isolated_venv_from_its_lock():
+    """The Makefile's venv rules and tools/locks.py's ISOLATED name the same venvs and locks."""
+    makefile = (REPO / "Makefile").read_text()
+    rules = set(re.findall(r"^\$\(eval \$\(call isolated_venv,([^,]+),([^)]+)\)\)$", makefile, re.M))
+    declared = {(str(t.venv.relative_to(REPO)), str(t.lock.relative_to(REPO))) for t in ISOLATED}
+    assert rules == declared
+    test_target = re.search(r"^test: (.+)$", makefile, re.M)
+    assert test_target is not None
+    for venv, _ in declared:
+        assert f"{venv}/.installed" in makefile
+    assert "$(CHECKOV_STAMP)" in test_target.group(1)
+    assert "$(POLICY_STAMP)" in test_target.group(1)

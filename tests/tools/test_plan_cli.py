@@ -15,6 +15,7 @@ import yaml
 
 from tests.tools.stackfiles import SECRET_KEYS, with_secrets
 from tools import crd_validate
+from tools.plan import main as plan_main
 from tools.plan_runtime import REPO_ROOT, fake_secret, render
 
 
@@ -130,12 +131,48 @@ def test_broken_config_names_every_key_without_traceback(tmp_path):
     assert not (tmp_path / "out").exists(), "nothing is written for an invalid config"
 
 
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ("config:\n  llm-judge:aws:\n    enabled: true\n   nodeGroup: {minSize: 1\n", ":4:"),
+        ("config:\n\tllm-judge:aws: {}\n", ":2:1:"),
+    ],
+    ids=["bad-indent", "tab"],
+)
+def test_a_stack_file_that_is_not_yaml_is_one_line_naming_the_file_and_line(tmp_path, capsys, text, where):
+    broken = tmp_path / "Pulumi.broken.yaml"
+    broken.write_text(text)
+
+    code = plan_main(["--stack", "broken", "--config-file", str(broken), "--out-dir", str(tmp_path / "out")])
+
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"error: {broken}{where}"), lines[0]
+    assert "not valid YAML" in lines[0]
+
+
+def test_an_out_dir_that_cannot_be_written_is_one_line(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    code = plan_main(["--stack", "dev", "--quiet", "--out-dir", str(blocker / "plan")])
+
+    assert code == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"error: --out-dir {blocker / 'plan'}: cannot write the plan there (Not a directory)"
+    ]
+
+
 def test_unknown_stack_is_an_error_naming_the_file(tmp_path):
     proc = run_plan("--stack", "nosuchstack", "--out-dir", str(tmp_path))
 
-    assert proc.returncode != 0
-    assert "Pulumi.nosuchstack.yaml" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "error: Pulumi.nosuchstack.yaml: stack config file not found (stacks: dev, prod)"
+    ]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

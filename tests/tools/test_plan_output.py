@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from tools import manifests as k8s
 from tools.mocks import kubernetes_auto_name
 from tools.plan import display_type, tree_lines
-from tools.plan_runtime import Plan, PlannedResource
+from tools.plan_runtime import Plan, PlannedResource, render
 
 P = "urn:pulumi:dev::llm-judge::"
 
@@ -100,3 +104,54 @@ def test_strict_validation_rejects_an_unknown_field():
 def test_kubernetes_version_defaults_when_the_config_has_none():
     assert k8s.kubernetes_version(Plan("dev", [], {})) == k8s.DEFAULT_KUBERNETES_VERSION
     k8s.check_version_supported(k8s.DEFAULT_KUBERNETES_VERSION)
+
+
+def _containers(obj: dict) -> list[dict]:
+    pod = obj.get("spec", {}).get("template", {}).get("spec", obj.get("spec", {}))
+    return [*pod.get("initContainers", []), *pod.get("containers", [])]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_rendered_manifests_are_in_the_order_a_person_writes_them(stack):
+    found = k8s.manifests(render(stack))
+    assert found
+
+    for manifest in found:
+        keys = list(manifest.obj)
+        head = (
+            ["apiVersion", "kind", "metadata", "spec"]
+            if "spec" in keys
+            else ["apiVersion", "kind", "metadata"]
+        )
+        assert keys[: len(head)] == head, f"{manifest.filename}: {keys}"
+        assert next(iter(manifest.obj["metadata"])) == "name", manifest.filename
+        for container in _containers(manifest.obj):
+            assert list(container)[:2] == ["name", "image"], f"{manifest.filename}: {list(container)}"
+
+
+def test_key_order_does_not_depend_on_the_order_the_inputs_arrived_in():
+    forward = _deployment(replicas=1)
+    backward = _res(
+        forward.type, forward.name, inputs=json.loads(json.dumps(forward.inputs), object_pairs_hook=_reversed)
+    )
+
+    (one,) = k8s.manifests(Plan("dev", [forward], {}))
+    (other,) = k8s.manifests(Plan("dev", [backward], {}))
+
+    assert list(backward.inputs) != list(forward.inputs)
+    assert one.to_yaml() == other.to_yaml()
+
+
+def _reversed(pairs: list[tuple[str, object]]) -> dict:
+    return dict(reversed(pairs))
+
+
+def test_label_and_resource_maps_are_sorted_not_ranked_like_fields():
+    """A label called `name` or `image` is data: it must not jump ahead of the others."""
+    obj = k8s.conventional_order(
+        {"metadata": {"labels": {"zone": "a", "name": "b", "image": "c"}, "name": "x"}, "kind": "Pod"}
+    )
+
+    assert list(obj) == ["kind", "metadata"]
+    assert list(obj["metadata"]) == ["name", "labels"]
+    assert list(obj["metadata"]["labels"]) == ["image", "name", "zone"]

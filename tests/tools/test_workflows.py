@@ -108,3 +108,14 @@ def test_preview_comments_on_the_pr_only_where_credentials_exist_and_never_for_f
     assert pulumi_step["with"]["comment-on-pr"] is True
     assert pulumi_step["env"]["PULUMI_ACCESS_TOKEN"] == "${{ secrets.PULUMI_ACCESS_TOKEN }}"
     assert job["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+
+
+def test_preview_runs_the_policy_pack_from_its_own_venv():
+    (job,) = _load("preview.yml")["jobs"].values()
+    steps = _steps(job)
+    (pulumi_step,) = [s for s in steps if s.get("uses", "").startswith("pulumi/actions@")]
+    (venv_step,) = [s for s in steps if "policy-venv" in s.get("run", "")]
+
+    assert pulumi_step["with"]["policyPacks"] == "policy"
+    assert (REPO_ROOT / "policy" / "PulumiPolicy.yaml").exists()
+    assert steps.index(venv_step) < steps.index(pulumi_step), "the pack's venv must exist before the preview"

@@ -13,18 +13,36 @@ from typing import Any
 
 from components.config.aws import DevicePluginConfig, NodeGroupConfig
 
+from .checkov import digest_skip, skip_annotations
 from .scheduling import PART_OF, node_selector, tolerations
 
 NAMESPACE = "kube-system"
 NAME = "llm-judge-nvidia-device-plugin"
 DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+SELECTOR = {"app.kubernetes.io/name": "nvidia-device-plugin", "app.kubernetes.io/instance": NAME}
+CHECKOV_SKIPS = {
+    "CKV_K8S_8": "no endpoint to probe: the plugin talks to the kubelet over a Unix socket, and the "
+    "kubelet notices when it goes (NVIDIA's own manifests have no probes)",
+    "CKV_K8S_9": "no endpoint to probe: the plugin talks to the kubelet over a Unix socket",
+    "CKV_K8S_22": "NVIDIA's manifests run it with a writable root filesystem and it cannot be tested "
+    "without a GPU here; a plugin that fails leaves every GPU of the node unadvertised",
+    "CKV_K8S_23": "root, as upstream: it creates its socket in the root-owned kubelet directory and opens "
+    "the NVIDIA device files; no privilege escalation, every capability dropped",
+    "CKV_K8S_40": "root, as upstream (see CKV_K8S_23)",
+}
 
 
 def daemonset(cfg: DevicePluginConfig, node_group: NodeGroupConfig) -> dict[str, Any]:
-    labels = {"app.kubernetes.io/name": "nvidia-device-plugin", "app.kubernetes.io/instance": NAME}
+    labels = dict(SELECTOR)
+    skips = {**CHECKOV_SKIPS, **digest_skip({"devicePlugin.digest": cfg.image_ref})}
     return {
-        "metadata": {"name": NAME, "namespace": NAMESPACE, "labels": {**labels, **PART_OF}},
+        "metadata": {
+            "name": NAME,
+            "namespace": NAMESPACE,
+            "labels": {**labels, **PART_OF},
+            "annotations": skip_annotations(skips),
+        },
         "spec": {
             "selector": {"matchLabels": labels},
             "updateStrategy": {"type": "RollingUpdate"},
@@ -39,7 +57,7 @@ def daemonset(cfg: DevicePluginConfig, node_group: NodeGroupConfig) -> dict[str,
                     "containers": [
                         {
                             "name": "nvidia-device-plugin-ctr",
-                            "image": f"{cfg.image}:{cfg.tag}",
+                            "image": cfg.image_ref,
                             "securityContext": {
                                 "allowPrivilegeEscalation": False,
                                 "capabilities": {"drop": ["ALL"]},

@@ -16,7 +16,9 @@ from typing import Any
 from app.model_loader.layout import served_model_path
 from components.config.aws import AwsConfig
 
+from .checkov import digest_skip, skip_annotations
 from .model_cache import LOADER_UID, MODELS_MOUNT, loader_args, models_volume
+from .network_policy import DNS_EGRESS
 from .scheduling import (
     PART_OF,
     SHM_MOUNT,
@@ -34,6 +36,8 @@ VLLM_HOME = "/home/vllm"
 """HOME of the image's ``vllm`` user; an emptyDir here holds the torch/triton/vLLM caches."""
 GPU_RESOURCE = "nvidia.com/gpu"
 STARTUP_PERIOD_SECONDS = 10
+HIGH_UID = 10000
+"""checkov's CKV_K8S_40 wants uids from here up, clear of the host's own users."""
 
 
 def selector(cfg: AwsConfig) -> dict[str, str]:
@@ -70,6 +74,16 @@ def vllm_env() -> list[dict[str, str]]:
         {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
         {"name": "DO_NOT_TRACK", "value": "1"},
     ]
+
+
+def checkov_skips(cfg: AwsConfig, loader_image: str) -> dict[str, str]:
+    skips = digest_skip({"vllm.digest": cfg.vllm.image_ref, "modelLoader.image": loader_image})
+    if cfg.vllm.run_as_user < HIGH_UID:
+        skips["CKV_K8S_40"] = (
+            f"uid {cfg.vllm.run_as_user} is the vllm user of the vLLM image, owner of its files "
+            "(llm-judge:aws.vllm.runAsUser)"
+        )
+    return skips
 
 
 def deployment(cfg: AwsConfig, loader_image: str) -> dict[str, Any]:
@@ -120,7 +134,10 @@ def deployment(cfg: AwsConfig, loader_image: str) -> dict[str, Any]:
             "name": cfg.service_name,
             "namespace": cfg.namespace,
             "labels": {**labels, **PART_OF},
-            "annotations": await_annotations(v.await_timeout_seconds, v.skip_await),
+            "annotations": {
+                **await_annotations(v.await_timeout_seconds, v.skip_await),
+                **skip_annotations(checkov_skips(cfg, loader_image)),
+            },
         },
         "spec": {
             **spec,
@@ -197,12 +214,6 @@ def service_account(cfg: AwsConfig) -> dict[str, Any]:
     }
 
 
-KUBE_DNS_PEER = {
-    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-}
-
-
 def _namespace_peer(namespace: str) -> dict[str, Any]:
     return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
 
@@ -232,11 +243,6 @@ def network_policy(cfg: AwsConfig) -> dict[str, Any]:
             "podSelector": {"matchLabels": selector(cfg)},
             "policyTypes": ["Ingress", "Egress"],
             "ingress": [{"from": peers, "ports": [{"port": cfg.vllm.port, "protocol": "TCP"}]}],
-            "egress": [
-                {
-                    "to": [KUBE_DNS_PEER],
-                    "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
-                }
-            ],
+            "egress": [DNS_EGRESS],
         },
     }

@@ -16,6 +16,7 @@ from typing import Any
 
 from components.config.aws import AwsConfig
 
+from .checkov import digest_skip, skip_annotations
 from .scheduling import (
     PART_OF,
     TMP_MOUNT,
@@ -33,6 +34,10 @@ LOADER_UID = 10001
 """The model-loader image's non-root user (contract with build/Dockerfile.model-loader)."""
 HF_TOKEN_KEY = "token"  # noqa: S105 - the key inside the Secret, not a token
 SELECTOR = {"app.kubernetes.io/name": NAME}
+CHECKOV_SKIPS = {
+    "CKV_K8S_25": "the init container own-cache-dir adds CHOWN only, to hand the root-created hostPath "
+    "cache to the loader's uid (instead of the seed's chmod 777); the loader drops every capability",
+}
 
 
 def loader_args(cfg: AwsConfig, command: str, *extra: str) -> list[str]:
@@ -115,7 +120,10 @@ def daemonset(cfg: AwsConfig, image: str, with_hf_token: bool) -> dict[str, Any]
             "name": NAME,
             "namespace": cfg.namespace,
             "labels": {**SELECTOR, **PART_OF},
-            "annotations": await_annotations(ml.await_timeout_seconds),
+            "annotations": {
+                **await_annotations(ml.await_timeout_seconds),
+                **skip_annotations({**CHECKOV_SKIPS, **digest_skip({"modelLoader.image": image})}),
+            },
         },
         "spec": {
             "selector": {"matchLabels": SELECTOR},

@@ -137,6 +137,21 @@ def test_cleanup_rejects_a_bad_keep(capsys, models_dir):
     assert run(capsys, models_dir, "cleanup", "--keep", "not a repo")[0] == EXIT_USAGE
 
 
+@pytest.mark.parametrize("command", ["download", "serve"])
+def test_a_models_dir_that_cannot_be_created_is_a_usage_error_not_a_crash(capsys, tmp_path, command):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    code = main(
+        [command, "--models-dir", str(blocker / "models"), "--log-format", "text", "--repo-id", REPO_ID]
+    )
+
+    logged = capsys.readouterr().err
+    assert code == EXIT_USAGE
+    assert "Traceback" not in logged
+    assert f"{blocker / 'models'}: cannot create it" in logged
+
+
 def test_wait_times_out_with_the_reason_and_never_downloads(store, caplog):
     now = [0.0]
 

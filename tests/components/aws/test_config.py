@@ -87,6 +87,9 @@ def test_dev_is_small_and_spot_prod_is_on_demand_and_larger():
         ({"modelLoader": {"hostModelsDir": "models"}}, "llm-judge:aws.modelLoader.hostModelsDir"),
         ({"networkPolicy": {"clientPodLabels": {}}}, "llm-judge:aws.networkPolicy.clientPodLabels"),
         ({"region": "us-east"}, "llm-judge:aws.region"),
+        ({"vllm": {"digest": "sha256:abc"}}, "llm-judge:aws.vllm.digest"),
+        ({"vllm": {"digest": "0" * 64}}, "llm-judge:aws.vllm.digest"),
+        ({"devicePlugin": {"digest": "sha256:" + "A" * 64}}, "llm-judge:aws.devicePlugin.digest"),
     ],
 )
 def test_each_bad_value_is_reported_under_its_key(overrides, key):

@@ -131,7 +131,8 @@ def test_recreate_strategy_and_await_timeout(deployment):
 def test_skip_await_switch():
     plan = render_aws("dev", {"vllm": {"skipAwait": True}})
     annotations = one(plan, DEPLOYMENT, "inference-deploy").inputs["metadata"]["annotations"]
-    assert annotations == {"pulumi.com/skipAwait": "true"}
+    pulumi_annotations = {k: v for k, v in annotations.items() if k.startswith("pulumi.com/")}
+    assert pulumi_annotations == {"pulumi.com/skipAwait": "true"}
 
 
 def test_pod_security(deployment, vllm):

@@ -1,0 +1,70 @@
+"""NetworkPolicies of the pods beside the judge: the model loader and the NVIDIA device plugin.
+
+The judge's own policy (which admits its clients) is built with the judge, in ``judge_inference.py``.
+Each policy selects one workload's pods and isolates them both ways, then admits only what they need:
+
+- model loader: DNS to kube-dns, and HTTPS (TCP 443) to any address, because the Hugging Face hub
+  and the CDN/xet storage it redirects downloads to have no fixed addresses. In: only Prometheus, on
+  the loader's port, where the stack creates a PodMonitor for it (``prometheus.operator``); the kubelet's
+  probes need no rule, because traffic from a pod's own node is always admitted.
+- device plugin: nothing. It talks to the kubelet over a Unix socket in a hostPath and reads the GPUs
+  through NVML; a compromised plugin should not reach the network either.
+
+Built as pulumi_kubernetes' own ``*ArgsDict`` types (snake_case keys, translated by the SDK).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
+from pulumi_kubernetes.networking.v1 import (
+    NetworkPolicyEgressRuleArgsDict,
+    NetworkPolicyPeerArgsDict,
+    NetworkPolicySpecArgsDict,
+)
+
+from .scheduling import PART_OF
+
+ISOLATED = ["Ingress", "Egress"]
+KUBE_DNS_PEER: NetworkPolicyPeerArgsDict = {
+    "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "kube-system"}},
+    "pod_selector": {"match_labels": {"k8s-app": "kube-dns"}},
+}
+DNS_EGRESS: NetworkPolicyEgressRuleArgsDict = {
+    "to": [KUBE_DNS_PEER],
+    "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+}
+HTTPS_EGRESS: NetworkPolicyEgressRuleArgsDict = {
+    "to": [{"ip_block": {"cidr": "0.0.0.0/0"}}, {"ip_block": {"cidr": "::/0"}}],
+    "ports": [{"port": 443, "protocol": "TCP"}],
+}
+
+
+def metadata(name: str, namespace: str, labels: Mapping[str, str]) -> ObjectMetaArgsDict:
+    return {"name": name, "namespace": namespace, "labels": {**labels, **PART_OF}}
+
+
+def namespace_peer(namespace: str) -> NetworkPolicyPeerArgsDict:
+    return {"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": namespace}}}
+
+
+def model_loader_spec(
+    pod_labels: Mapping[str, str], port: int, scraper_namespace: str | None
+) -> NetworkPolicySpecArgsDict:
+    """Egress to DNS and HTTPS only; ingress only from the scraping Prometheus' namespace, if any."""
+    spec: NetworkPolicySpecArgsDict = {
+        "pod_selector": {"match_labels": dict(pod_labels)},
+        "policy_types": list(ISOLATED),
+        "egress": [DNS_EGRESS, HTTPS_EGRESS],
+    }
+    if scraper_namespace is not None:
+        spec["ingress"] = [
+            {"from": [namespace_peer(scraper_namespace)], "ports": [{"port": port, "protocol": "TCP"}]}
+        ]
+    return spec
+
+
+def deny_all_spec(pod_labels: Mapping[str, str]) -> NetworkPolicySpecArgsDict:
+    """Isolated both ways with no rule: no connection in or out (the node's own traffic aside)."""
+    return {"pod_selector": {"match_labels": dict(pod_labels)}, "policy_types": list(ISOLATED)}
