@@ -12,9 +12,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any
 
 from app.batch_job.context import Context
 from app.batch_job.gcs import GcsPath, iter_object_lines, read_json
@@ -22,6 +20,9 @@ from app.batch_job.judgements import JudgementsWriter, Outcome, check_backend, d
 from app.batch_job.layout import DayLayout
 from app.batch_job.parts import IndexEntry
 from app.batch_job.request_lines import text_fingerprint
+
+if TYPE_CHECKING:
+    from app.judge.results import Answer
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class CollectError(RuntimeError):
     pass
 
 
-def interpret_prediction(line: Mapping[str, Any], answer_model: type[BaseModel]) -> Outcome:
+def interpret_prediction(line: Mapping[str, Any], answer_model: type[Answer]) -> Outcome:
     """The outcome of one Vertex prediction line: an answer of the prompt's type, or why there is none."""
     status = line.get("status")
     if status:
@@ -68,12 +69,12 @@ def interpret_prediction(line: Mapping[str, Any], answer_model: type[BaseModel])
     return validate_answer(text, answer_model, finish)
 
 
-def validate_answer(text: str, answer_model: type[BaseModel], finish: str = "") -> Outcome:
+def validate_answer(text: str, answer_model: type[Answer], finish: str = "") -> Outcome:
     """Validate the answer text with the prompt's typed answer model (app.judge.results)."""
     from app.judge.results import AnswerError, parse_answer
 
     try:
-        answer = parse_answer(answer_model, text)  # type: ignore[arg-type]
+        answer = parse_answer(answer_model, text)
     except AnswerError as exc:
         reason = "truncated" if finish == "MAX_TOKENS" and exc.reason == "invalid_json" else exc.reason
         return Outcome("invalid", reason=reason, error=exc.detail[:MAX_ERROR_CHARS])

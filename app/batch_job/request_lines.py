@@ -23,8 +23,10 @@ _ROLES = {"user": "user", "assistant": "model"}
 
 
 class MessageLike(Protocol):
-    role: str
-    content: str
+    @property
+    def role(self) -> str: ...
+    @property
+    def content(self) -> str: ...
 
 
 @dataclass(frozen=True)

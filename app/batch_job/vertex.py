@@ -80,7 +80,7 @@ class JobView:
     @classmethod
     def of(cls, job: types.BatchJob) -> JobView:
         stats = job.completion_stats
-        state = job.state.value if hasattr(job.state, "value") else str(job.state)
+        state = str(getattr(job.state, "value", job.state))
         output_directory = None
         if job.output_info is not None:
             output_directory = getattr(job.output_info, "gcs_output_directory", None)
@@ -104,8 +104,8 @@ class JobView:
         return f"{done}/{total} done, {self.failed or 0} failed" if total else f"{done} done"
 
 
-def _as_int(value: object) -> int | None:
-    return None if value is None else int(value)  # type: ignore[call-overload]
+def _as_int(value: int | str | None) -> int | None:
+    return None if value is None else int(value)
 
 
 class VertexJobs:

@@ -138,9 +138,10 @@ class _JudgeCore:
         self.settings = settings
         self.prompt = prompt
         self.answer_model: type[Answer] = answer_model_for(prompt)
-        self.default_model = settings.model or prompt.model
-        if not self.default_model:
+        default_model = settings.model or prompt.model
+        if not default_model:
             raise ValueError("no judge model: set JUDGE_MODEL / --model or `model` in the prompt file")
+        self.default_model: str = default_model
         params = prompt.model_parameters
         self._base_kwargs: dict[str, Any] = {
             "temperature": params.temperature if params.temperature is not None else settings.temperature,
@@ -334,7 +335,7 @@ class JudgeClient:
 
     @property
     def model(self) -> str:
-        return self._core.default_model  # type: ignore[return-value]
+        return self._core.default_model
 
     @property
     def prompt(self) -> PromptFile:
@@ -410,7 +411,7 @@ class AsyncJudgeClient:
 
     @property
     def model(self) -> str:
-        return self._core.default_model  # type: ignore[return-value]
+        return self._core.default_model
 
     @property
     def prompt(self) -> PromptFile:

@@ -150,7 +150,7 @@ class AnswerError(ValueError):
     """The judge's text is not a valid answer: ``invalid_json``, ``invalid_answer`` or ``truncated``."""
 
     def __init__(self, reason: Literal["invalid_json", "invalid_answer", "truncated"], detail: str):
-        self.reason = reason
+        self.reason: Literal["invalid_json", "invalid_answer", "truncated"] = reason
         self.detail = detail
         super().__init__(f"{reason}: {detail}")
 

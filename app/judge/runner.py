@@ -17,7 +17,7 @@ import os
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 from app.judge.results import JudgeFailure, Judgement
 
@@ -40,7 +40,8 @@ class ItemResult:
 
 
 class _Judge(Protocol):
-    model: str
+    @property
+    def model(self) -> str: ...
 
     async def judge(
         self, original_prompt: str, model_response: str, model: str | None = None
@@ -110,7 +111,8 @@ async def judge_items(
                 raw = await next_item()
                 if raw is _END:
                     break
-                item = raw if isinstance(raw, Item) else Item(*raw)  # type: ignore[misc]
+                # Anything but _END is what the source yields: an Item or an (id, prompt, response) tuple.
+                item = raw if isinstance(raw, Item) else Item(*cast(tuple[ItemId, str, str], raw))
                 await results.put(ItemResult(item.id, await judge_one(item)))
         except Exception as exc:
             await results.put(_SourceFailed(exc))
