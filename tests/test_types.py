@@ -9,6 +9,7 @@ double the test's cost, most of which is reading the SDKs' types): docs/types.md
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -169,3 +170,41 @@ def test_every_suppression_names_its_rule_and_says_why():
                 elif not m["rules"] or not re.search(r"\w", m["after"]):
                     bad.append(f"{where}: a suppression names its rule and gives its reason on the same line")
     assert not bad, "\n".join(bad)
+
+
+# Builders whose result is a document of its own, not a provider argument the SDK types: `Any` inside
+# them is right. Any other builder returning `Any` would escape the check above, so it is refused.
+PLAIN_DOCUMENTS = {
+    "components/aws/builders/cluster_autoscaler.py:helm_values": "Helm values (the chart's values.yaml)",
+    "components/aws/builders/judge_scaling.py:keda_values": "Helm values (the chart's values.yaml)",
+    "components/aws/builders/judge_scaling.py:http_addon_values": "Helm values (the chart's values.yaml)",
+    "components/aws/builders/judge_scaling.py:_prometheus_trigger": "a ScaledObject trigger (CRD spec)",
+    "components/aws/builders/monitoring.py:alert_rules": "PrometheusRule rules (CRD spec)",
+    "components/aws/builders/monitoring.py:rule": "one PrometheusRule rule (CRD spec)",
+    "components/aws/builders/kubeconfig.py:kubeconfig": "a kubeconfig, handed over as JSON text",
+    "components/aws/builders/userdata.py:node_config": "nodeadm's NodeConfig, YAML inside the user data",
+}
+
+
+def _untyped_returns(path: Path) -> list[str]:
+    """Functions of ``path`` whose declared result is or holds ``Any`` (or a bare ``dict``/``list``)."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns is not None:
+            returns = ast.unparse(node.returns)
+            if re.search(r"\bAny\b", returns) or re.fullmatch(r"(list\[)?(dict|list)\]?", returns):
+                found.append(f"{path.relative_to(REPO)}:{node.name}")
+    return found
+
+
+def test_builders_return_sdk_types_or_are_plain_documents():
+    builders = sorted(REPO.glob("components/*/builders/*.py"))
+    found = [name for path in builders for name in _untyped_returns(path)]
+    untyped = sorted(set(found) - set(PLAIN_DOCUMENTS))
+    assert not untyped, (
+        "these builders return Any, which the type check cannot see into: return the SDK's *ArgsDict for "
+        "the argument they feed (docs/types.md), or, for a document of its own (Helm values, a CRD spec), "
+        "list them in PLAIN_DOCUMENTS with the reason:\n" + "\n".join(untyped)
+    )
+    stale = sorted(set(PLAIN_DOCUMENTS) - set(found))
+    assert not stale, f"PLAIN_DOCUMENTS names builders that no longer return Any: {stale}"
