@@ -101,12 +101,12 @@ def setup(fmt: LogFormat | None = None, level: str | int = "INFO", stream: TextI
     Replaces a handler an earlier call installed (tests call ``main`` many times in one process) and
     leaves other handlers (pytest's capture) alone.
     """
-    stream = stream if stream is not None else sys.stderr
+    out = stream if stream is not None else sys.stderr
     complaint = None
     if fmt is None:
         fmt, complaint = format_from_env()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter() if resolve_format(fmt, stream) == "json" else TextFormatter())
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter() if resolve_format(fmt, out) == "json" else TextFormatter())
     handler.set_name("app.logs")
     root = logging.getLogger()
     for old in list(root.handlers):

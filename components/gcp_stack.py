@@ -3,8 +3,6 @@ Run jobs, started by Cloud Scheduler, wired from the typed config."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pulumi
 import pulumi_gcp as gcp
 
@@ -174,7 +172,7 @@ def build_gcp(cfg: StackConfig) -> None:
         *,
         job_name: str,
         schedule_name: str,
-        template: dict[str, Any],
+        template: gcp.cloudrunv2.JobTemplateArgsDict,
         schedule: ScheduleConfig,
         description: str,
         depends_on: list[pulumi.Resource],

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
-from google.protobuf import json_format
+from google.protobuf import empty_pb2, json_format
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockCallArgs, MockMonitor, MockResourceArgs
+from pulumi.runtime.proto import resource_pb2
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 
@@ -87,7 +88,7 @@ class StackMocks(pulumi.runtime.Mocks):
         resource_id = outputs.pop("id", None) or args.resource_id or f"{args.name}-id"
         return resource_id, outputs
 
-    def call(self, args: MockCallArgs) -> dict[str, Any]:  # type: ignore[override]
+    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
         fn = self.calls.get(args.token)
         if fn is None:
             cloud = args.token.split(":")[0]
@@ -95,8 +96,9 @@ class StackMocks(pulumi.runtime.Mocks):
                 f"no mock result for the data source {args.token!r}: add it to CALLS in "
                 f"tools/mock_outputs_{cloud}.py"
             )
-        # A bare dict: the SDK's MockMonitor iterates the second element of a tuple as check failures.
-        return fn(unwrap_secrets(dict(args.args)))
+        # No check failures: an empty list, not the None the SDK's annotation allows (its MockMonitor
+        # iterates the second element).
+        return fn(unwrap_secrets(dict(args.args))), []
 
 
 @dataclass
@@ -141,7 +143,9 @@ class PlanMonitor(MockMonitor):
     def _parent(self, parent: str) -> str | None:
         return None if not parent or parent == self.stack_urn else parent
 
-    def RegisterResource(self, request):
+    def RegisterResource(
+        self, request: resource_pb2.RegisterResourceRequest
+    ) -> resource_pb2.RegisterResourceResponse:
         response = super().RegisterResource(request)
         if request.type == STACK_TYPE:
             self.stack_urn = response.urn
@@ -164,7 +168,7 @@ class PlanMonitor(MockMonitor):
             self.registrations[reg.urn] = reg
         return response
 
-    def ReadResource(self, request):
+    def ReadResource(self, request: resource_pb2.ReadResourceRequest) -> resource_pb2.ReadResourceResponse:
         response = super().ReadResource(request)
         reg = Registration(
             urn=response.urn,
@@ -180,7 +184,9 @@ class PlanMonitor(MockMonitor):
             self.registrations[reg.urn] = reg
         return response
 
-    def RegisterResourceOutputs(self, request):
+    def RegisterResourceOutputs(
+        self, request: resource_pb2.RegisterResourceOutputsRequest
+    ) -> empty_pb2.Empty:
         if request.urn and request.urn == self.stack_urn:
             self.raw_outputs = _raw(request.outputs)
         return super().RegisterResourceOutputs(request)

@@ -117,7 +117,9 @@ def write_plan(plan: Plan, out_dir: Path) -> tuple[Path, list[k8s.Manifest]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.plan", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.plan", description=(__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("--stack", default="dev", help="stack name; reads Pulumi.<stack>.yaml (default: dev)")
     parser.add_argument("--config-file", type=Path, help="read this file instead of Pulumi.<stack>.yaml")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT, help="default: build/plan")

@@ -127,7 +127,9 @@ def _load(path: Path) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.plan_diff", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.plan_diff", description=(__doc__ or "").split("\n\n")[0]
+    )
     parser.add_argument("old", type=Path, help="the base plan.json (e.g. from the target branch)")
     parser.add_argument("new", type=Path, help="the new plan.json")
     parser.add_argument("--markdown", action="store_true", help="wrap in Markdown (for a CI job summary)")

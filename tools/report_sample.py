@@ -244,7 +244,7 @@ def write_sample_tree(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tools.report_sample", description=__doc__.split("\n\n")[0]
+        prog="python -m tools.report_sample", description=(__doc__ or "").split("\n\n")[0]
     )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--day", type=dt.date.fromisoformat, default=dt.date(2026, 11, 29))

@@ -15,7 +15,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from google.cloud import storage
 
@@ -94,7 +94,8 @@ class DayInputBuilder:
         self.open_stream = open_stream or self._open_gcs
 
     def _open_gcs(self, path: GcsPath) -> IO[bytes]:
-        return BackgroundWriter(open_for_write(self.client, path))  # type: ignore[return-value]
+        # BackgroundWriter has the part of IO[bytes] the part writers use (write, close).
+        return cast(IO[bytes], BackgroundWriter(open_for_write(self.client, path)))
 
     def _open_part(self, index: int) -> tuple[IO[bytes], IO[bytes]]:
         return self.open_stream(self.layout.input_part(index)), self.open_stream(
@@ -107,7 +108,7 @@ class DayInputBuilder:
         rejects = LazyWriter(self.client, self.layout.rejected)
         try:
             for blob in blobs:
-                uri = GcsPath(blob.bucket.name, blob.name).uri
+                uri = GcsPath.of(blob).uri
                 result.objects.append({"name": uri, "generation": blob.generation, "size": blob.size})
                 self._read_object(blob, uri, splitter, rejects, result)
         finally:

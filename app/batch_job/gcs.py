@@ -15,7 +15,7 @@ import queue
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from google.cloud import storage
 
@@ -38,6 +38,14 @@ class GcsPath:
         if not bucket:
             raise ValueError(f"{uri!r} names no bucket")
         return cls(bucket, name)
+
+    @classmethod
+    def of(cls, blob: storage.Blob) -> GcsPath:
+        """Where a listed object lives (google-cloud-storage types both names optional; a listed
+        object always has them)."""
+        if blob.bucket.name is None or blob.name is None:
+            raise ValueError(f"not a stored object: {blob!r}")
+        return cls(blob.bucket.name, blob.name)
 
     @property
     def uri(self) -> str:
@@ -69,7 +77,7 @@ def expand_glob(client: storage.Client, pattern: GcsPath) -> list[storage.Blob]:
             iterator = client.list_blobs(pattern.bucket, prefix=prefix, delimiter="/")
             for _page in iterator.pages:
                 pass
-            for sub in sorted(iterator.prefixes):
+            for sub in sorted(iterator.prefixes):  # pyright: ignore[reportAttributeAccessIssue] list_blobs sets it
                 if fnmatch.fnmatchcase(sub[len(prefix) :].rstrip("/"), segment):
                     expanded.append(sub)
         prefixes = expanded
@@ -80,7 +88,7 @@ def expand_glob(client: storage.Client, pattern: GcsPath) -> list[storage.Blob]:
         for blob in client.list_blobs(pattern.bucket, prefix=prefix + literal, delimiter="/"):
             if fnmatch.fnmatchcase(blob.name[len(prefix) :], last):
                 blobs.append(blob)
-    return sorted(blobs, key=lambda b: b.name)
+    return sorted(blobs, key=lambda b: b.name or "")
 
 
 def _literal_head(segment: str) -> str:
@@ -97,9 +105,10 @@ def list_names(client: storage.Client, path: GcsPath) -> list[str]:
 
 def open_for_read(blob: storage.Blob) -> IO[bytes]:
     """A binary stream of an object's content, gunzipped when it was stored with Content-Encoding gzip."""
-    reader = blob.open("rb", chunk_size=READ_CHUNK_BYTES, raw_download=True)
+    # blob.open is typed for every mode at once; "rb" returns a BlobReader, a binary stream.
+    reader = cast(IO[bytes], blob.open("rb", chunk_size=READ_CHUNK_BYTES, raw_download=True))
     if blob.content_encoding == "gzip":
-        return gzip.GzipFile(fileobj=reader, mode="rb")  # type: ignore[return-value]
+        return cast(IO[bytes], gzip.GzipFile(fileobj=reader, mode="rb"))  # a binary stream too
     return reader
 
 
@@ -127,7 +136,8 @@ def open_for_write(
 ) -> IO[bytes]:
     """A streaming writer (resumable upload): the object appears only when the writer is closed."""
     blob = client.bucket(path.bucket).blob(path.name, chunk_size=WRITE_CHUNK_BYTES)
-    return blob.open("wb", content_type=content_type, ignore_flush=True)  # type: ignore[return-value]
+    # blob.open is typed for every mode at once; "wb" returns a BlobWriter, a binary stream.
+    return cast(IO[bytes], blob.open("wb", content_type=content_type, ignore_flush=True))
 
 
 def write_json(client: storage.Client, path: GcsPath, value: Any) -> None:

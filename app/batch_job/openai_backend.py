@@ -97,7 +97,7 @@ def iter_day_records(ctx: Context, layout: DayLayout, counts: dict[str, int]) ->
     rejects = LazyWriter(ctx.storage, layout.rejected)
     try:
         for blob in expand_glob(ctx.storage, ctx.settings.input_pattern(layout.day)):
-            uri = GcsPath(blob.bucket.name, blob.name).uri
+            uri = GcsPath.of(blob).uri
             for line_no, raw in enumerate(iter_object_lines(blob), start=1):
                 if not raw.strip():
                     continue

@@ -115,8 +115,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if path is not None and not path.is_file():
             raise UsageError(f"file not found: {path}")
     readers = (RowReader(str(args.a)), RowReader(str(args.b)))
+    page: str | None = None
     if args.out is not None:
         written = write_file_report(args.a, args.out, compare=args.b, records=args.records)
+        page = written.page
         agreement = written.report["agreement"]
         unreadable = written.report["unreadable_lines"]
         counts = [unreadable["results"]["count"], unreadable["compare"]["count"]]
@@ -141,8 +143,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(json.dumps(agreement, indent=1))
     else:
         print(render_text(agreement))
-        if args.out is not None:
-            print(f"\nreport -> {written.page}")
+        if page is not None:
+            print(f"\nreport -> {page}")
     code = EXIT_OK
     for example in examples:
         print(f"unreadable line: {example}", file=sys.stderr)

@@ -13,7 +13,10 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 __all__ = ["GITHUB_MODELS_URL", "add_parser", "make_grader"]
 
@@ -62,13 +65,22 @@ def add_parser(sub: Any) -> None:
     p.set_defaults(handler=cmd_eval)
 
 
+def _chat_message(message: dict[str, str]) -> ChatCompletionMessageParam:
+    """An evaluator's message (system or user only: evaluate._llm_result builds them) in the SDK's type."""
+    if message["role"] == "system":
+        return {"role": "system", "content": message["content"]}
+    return {"role": "user", "content": message["content"]}
+
+
 def make_grader(base_url: str, api_key: str, timeout_s: float) -> Any:
     import openai
 
     client = openai.OpenAI(base_url=base_url, api_key=api_key, timeout=timeout_s, max_retries=2)
 
     def grade(model: str, messages: list[dict[str, str]]) -> str:
-        completion = client.chat.completions.create(model=model, messages=messages, temperature=0.0)  # type: ignore[arg-type]
+        completion = client.chat.completions.create(
+            model=model, messages=[_chat_message(m) for m in messages], temperature=0.0
+        )
         return completion.choices[0].message.content or ""
 
     return grade

@@ -111,7 +111,8 @@ async def judge_items(
                 raw = await next_item()
                 if raw is _END:
                     break
-                item = raw if isinstance(raw, Item) else Item(*cast("tuple[ItemId, str, str]", raw))
+                # Anything but _END is what the source yields: an Item or an (id, prompt, response) tuple.
+                item = raw if isinstance(raw, Item) else Item(*cast(tuple[ItemId, str, str], raw))
                 await results.put(ItemResult(item.id, await judge_one(item)))
         except Exception as exc:
             await results.put(_SourceFailed(exc))

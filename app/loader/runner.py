@@ -277,20 +277,23 @@ class Loader:
 
     def _handle(self, message: Message) -> None:
         error = message.error()
+        # Typed optional by confluent-kafka: set on every message and partition-EOF event from a partition.
+        partition, offset = message.partition(), message.offset()
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
-                state = self._states.get(message.partition())
-                if state is not None and not state.done and message.offset() >= state.end:
+                state = self._states.get(partition) if partition is not None else None
+                if state is not None and not state.done and offset is not None and offset >= state.end:
                     self._finish_partition(state)
                 return
             if error.fatal():
                 raise LoaderError(f"fatal Kafka error: {error}")
             log(self.logger, logging.WARNING, f"Kafka error: {error}", code=error.name())
             return
-        state = self._states.get(message.partition())
+        if partition is None or offset is None:
+            raise LoaderError("Kafka delivered a message without a partition or an offset")
+        state = self._states.get(partition)
         if state is None or state.done:
             return
-        offset = message.offset()
         if offset < state.position:  # left over from before a rebalance or a seek
             return
         if offset >= state.end:
@@ -356,12 +359,12 @@ class Loader:
     ) -> tuple[str, bytes, bool]:
         line = envelope_line(
             topic=self.topic,
-            partition=message.partition(),
+            partition=message.partition(),  # pyright: ignore[reportArgumentType] set: _handle checked
             offset=offset,
             timestamp_ms=timestamp_ms,
             key=message.key(),
             value=value,
-            headers=message.headers(),
+            headers=message.headers(),  # pyright: ignore[reportArgumentType] consumed: (name, bytes) pairs
             reason=invalid.reason,
             detail=invalid.detail,
         )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import AliasChoices, ValidationError
 
 from app.model_loader import __version__, layout
 from app.model_loader.errors import (
@@ -157,7 +157,7 @@ def load_settings(args: argparse.Namespace) -> LoaderSettings:
                 if name in LoaderSettings.model_fields
                 else None
             )
-            env_name = env.choices[0] if env is not None else name  # type: ignore[union-attr]
+            env_name = env.choices[0] if isinstance(env, AliasChoices) else name
             problems.append(f"{where}{env_name}: {error['msg']}")
         raise UsageError("invalid settings: " + "; ".join(problems)) from None
 

@@ -111,9 +111,10 @@ class _mapped_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
+        # Never swallows (returns None): it re-raises as the loader's errors or lets the exception go.
         if exc is None:
-            return False
+            return
         what = self.what
         if isinstance(exc, GatedRepoError):
             raise HubRefusedError(
@@ -145,7 +146,6 @@ class _mapped_errors:
                 raise UsageError(f"{what}: cannot write the models directory: {exc}") from exc
             # e.g. huggingface_hub's "Consistency check failed" after a truncated transfer: retry later.
             raise HubUnreachableError(f"{what}: download failed: {_first_line(exc)}") from exc
-        return False
 
 
 def _first_line(exc: BaseException) -> str:

@@ -57,14 +57,14 @@ def ensure_with_retries(
     *,
     attempts: int,
     stop: threading.Event | None = None,
-    **ensure_kwargs: object,
+    **ensure_kwargs: bool,
 ) -> EnsureResult:
     """`store.ensure` with bounded retries of transient failures (one-shot commands)."""
     repo_id = settings.require_repo_id()
     backoff = Backoff(settings.retry_initial_seconds, settings.retry_max_seconds)
     for attempt in range(1, attempts + 1):
         try:
-            return store.ensure(repo_id, settings.target_revision, hub, cancel=stop, **ensure_kwargs)  # type: ignore[arg-type]
+            return store.ensure(repo_id, settings.target_revision, hub, cancel=stop, **ensure_kwargs)
         except RETRYABLE as exc:
             if attempt == attempts or isinstance(exc, InsufficientSpaceError):
                 raise

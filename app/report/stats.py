@@ -29,7 +29,8 @@ __all__ = ["cohen_kappa", "contingency", "spearman_rho"]
 
 
 def contingency(
-    pairs: Counter[tuple[str, str]] | Counter[tuple[int, int]], values: Sequence[object]
+    pairs: Counter[tuple[str, str]] | Counter[tuple[int, int]] | Counter[tuple[bool, bool]],
+    values: Sequence[object],
 ) -> NDArray[np.int64]:
     """The table of ``pairs`` counts over ``values`` (rows: first judge, columns: second)."""
     position = {value: i for i, value in enumerate(values)}

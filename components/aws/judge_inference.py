@@ -33,7 +33,7 @@ class JudgeInference(pulumi.ComponentResource):
         account = k8s.core.v1.ServiceAccount(
             f"{name}-sa",
             metadata=sa_manifest["metadata"],
-            automount_service_account_token=False,
+            automount_service_account_token=sa_manifest["automount_service_account_token"],
             opts=child,
         )
         if cfg.network_policy.enabled:

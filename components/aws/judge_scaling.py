@@ -10,12 +10,13 @@ import pulumi_kubernetes as k8s
 from components.config.aws import AwsConfig
 
 from .builders import judge_scaling as spec
+from .builders.k8s_types import CustomResourceManifest
 
 TYPE = "llm-judge:aws:JudgeScaling"
 
 
 def _custom_resource(
-    name: str, manifest: dict, opts: pulumi.ResourceOptions
+    name: str, manifest: CustomResourceManifest, opts: pulumi.ResourceOptions
 ) -> k8s.apiextensions.CustomResource:
     return k8s.apiextensions.CustomResource(
         name,

@@ -5,6 +5,7 @@ cluster-autoscaler tags."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -21,6 +22,16 @@ TYPE = "llm-judge:aws:GpuNodeGroup"
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def _asg_name(resources: Sequence[aws.eks.outputs.NodeGroupResource]) -> str:
+    """The group's Auto Scaling group, which EKS reports once the group exists (the SDK types every
+    field of it optional)."""
+    groups = resources[0].autoscaling_groups if resources else None
+    name = groups[0].name if groups else None
+    if name is None:
+        raise ValueError("EKS reported no Auto Scaling group for the GPU node group")
+    return name
 
 
 class GpuNodeGroup(pulumi.ComponentResource):
@@ -104,7 +115,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
                 ignore_changes=["scalingConfig.desiredSize"],
             ),
         )
-        asg_name = group.resources.apply(lambda rs: rs[0].autoscaling_groups[0].name)
+        asg_name = group.resources.apply(_asg_name)
         if ng.autoscaler_tags:
             # EKS tags the group's Auto Scaling group with `enabled`/`owned` itself, but not with the
             # node-template tags, which cluster-autoscaler reads from the ASG when scaling from zero.

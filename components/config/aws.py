@@ -201,11 +201,11 @@ class SystemNodesConfig(ConfigModel):
     ] = "m7i.large"
     ami_type: Literal["AL2023_x86_64_STANDARD", "AL2023_ARM_64_STANDARD"] = "AL2023_x86_64_STANDARD"
     """EKS-optimised AL2023 AMI: x86_64, or ARM_64 for Graviton types (m7g, c7g, t4g ...)."""
-    disk_size: int = Field(50, ge=20, le=16384)
+    disk_size: int = Field(default=50, ge=20, le=16384)
     """Root EBS volume, GiB (gp3, encrypted)."""
-    min_size: int = Field(1, ge=1)
-    desired_size: int = Field(2, ge=1)
-    max_size: int = Field(3, ge=1)
+    min_size: int = Field(default=1, ge=1)
+    desired_size: int = Field(default=2, ge=1)
+    max_size: int = Field(default=3, ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> SystemNodesConfig:
@@ -313,12 +313,12 @@ class NodeGroupConfig(ConfigModel):
     instance_types: list[str] = Field(default_factory=lambda: ["g5.xlarge"], min_length=1)
     """GPU instance types; each must be in components/aws/instance_types.py (instance-store NVMe)."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
-    disk_size: int = Field(100, ge=20, le=16384)
+    disk_size: int = Field(default=100, ge=20, le=16384)
     """Root EBS volume (GiB, gp3, encrypted): OS and images. Models live on the instance-store NVMe."""
-    min_size: int = Field(0, ge=0)
-    desired_size: int = Field(1, ge=0)
+    min_size: int = Field(default=0, ge=0)
+    desired_size: int = Field(default=1, ge=0)
     """Initial size only: the cluster-autoscaler owns it afterwards (Pulumi ignores later drift)."""
-    max_size: int = Field(1, ge=1)
+    max_size: int = Field(default=1, ge=1)
     labels: Labels = Field(default_factory=lambda: {"role": "ai-gpu"})
     """Node labels; GPU pods select all of them."""
     taints: list[TaintConfig] = Field(default_factory=_default_taints)
@@ -407,7 +407,7 @@ class ModelConfig(ConfigModel):
     """Branch, tag or commit; pin a commit in prod so every node caches the same weights."""
     served_model_name: str | None = None
     """Name clients send as ``model``; None means the repo id."""
-    max_model_len: int = Field(4096, ge=256, le=1_048_576)
+    max_model_len: int = Field(default=4096, ge=256, le=1_048_576)
     gpu_memory_utilization: float = 0.90
     """Fraction of GPU memory vLLM may use, in (0, 1]."""
 
@@ -502,25 +502,25 @@ class VllmConfig(ConfigModel):
     """Content digest of ``image:tag`` (``sha256:...``, the multi-arch index digest the registry
     reports). Set: pods run ``image:tag@digest``, so a moved tag cannot change what runs (pin it in
     prod; README "Pinning images by digest" says how to look it up). Unset: the tag alone."""
-    port: int = Field(8000, ge=1024, le=65535)
-    replicas: int = Field(1, ge=0)
-    gpus: int = Field(1, ge=1)
+    port: int = Field(default=8000, ge=1024, le=65535)
+    replicas: int = Field(default=1, ge=0)
+    gpus: int = Field(default=1, ge=1)
     """GPUs per replica (``nvidia.com/gpu``). More than one also needs ``--tensor-parallel-size``."""
     resources: ResourcesConfig = Field(default_factory=lambda: _resources("2", "8Gi", None, "16Gi"))
     shm_size: Quantity = "8Gi"
     """Size of the memory-backed ``/dev/shm`` (PyTorch/NCCL shared memory)."""
     extra_args: list[str] = Field(default_factory=list)
     """More vLLM flags, passed as given (e.g. ``["--enable-prefix-caching"]``)."""
-    run_as_user: int = Field(2000, ge=1)
+    run_as_user: int = Field(default=2000, ge=1)
     """Non-root uid; 2000 is the ``vllm`` user the vllm/vllm-openai image ships (HOME /home/vllm)."""
-    run_as_group: int = Field(0, ge=0)
+    run_as_group: int = Field(default=0, ge=0)
     """Primary gid. 0 is the ``vllm`` user's group in the image (``useradd --uid 2000 --gid 0``), which
     owns its writable paths (``/home/vllm``, the uv cache in ``/opt/uv``); root *group*, not root."""
     read_only_root_filesystem: bool = True
     """Root filesystem read-only; caches and /tmp are emptyDirs."""
-    cold_start_seconds: int = Field(1800, ge=60)
+    cold_start_seconds: int = Field(default=1800, ge=60)
     """How long the startup probe lets vLLM load and compile before the kubelet restarts it."""
-    await_timeout_seconds: int = Field(3600, ge=60)
+    await_timeout_seconds: int = Field(default=3600, ge=60)
     """How long ``pulumi up`` waits for the Deployment (node scale-up + model download + cold start)."""
     skip_await: bool = False
     """Do not wait for the Deployment to become ready (e.g. GPU quota not yet granted)."""
@@ -556,13 +556,13 @@ class ModelLoaderConfig(ConfigModel):
     image: str | None = None
     """Pre-built model-loader image (``repo:tag`` or ``repo@sha256:...``). None: the stack builds
     build/Dockerfile.model-loader with pulumi-docker-build and pushes it to an ECR repository."""
-    port: int = Field(8080, ge=1024, le=65535)
+    port: int = Field(default=8080, ge=1024, le=65535)
     resources: ResourcesConfig = Field(default_factory=lambda: _resources("500m", "1Gi", "2", "4Gi"))
     host_models_dir: str = "/mnt/k8s-disks/0/models"
     """Host directory of the cache: under the RAID0 array nodeadm mounts at /mnt/k8s-disks/0."""
-    wait_timeout_seconds: int = Field(3600, ge=60)
+    wait_timeout_seconds: int = Field(default=3600, ge=60)
     """How long vLLM's init container waits for the loader to finish on its node."""
-    await_timeout_seconds: int = Field(900, ge=60)
+    await_timeout_seconds: int = Field(default=900, ge=60)
     """How long ``pulumi up`` waits for the DaemonSet (pods on existing GPU nodes ready)."""
 
     @model_validator(mode="after")

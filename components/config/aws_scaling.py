@@ -51,11 +51,11 @@ class ClusterAutoscalerConfig(ConfigModel):
     install_pod_identity_agent: bool | None = None
     """Install the ``eks-pod-identity-agent`` add-on (the autoscaler's AWS identity needs it).
     None: install it on a cluster the stack creates, assume it on an existing one."""
-    scale_down_unneeded_seconds: int = Field(600, ge=60, le=86400)
+    scale_down_unneeded_seconds: int = Field(default=600, ge=60, le=86400)
     """How long a node must be unneeded before it is removed (``--scale-down-unneeded-time``)."""
-    scale_down_delay_after_add_seconds: int = Field(600, ge=0, le=86400)
+    scale_down_delay_after_add_seconds: int = Field(default=600, ge=0, le=86400)
     """No scale-down evaluation for this long after a scale-up (``--scale-down-delay-after-add``)."""
-    max_node_provision_seconds: int = Field(900, ge=300, le=3600)
+    max_node_provision_seconds: int = Field(default=900, ge=300, le=3600)
     """A node that has not registered after this long counts as failed (``--max-node-provision-time``);
     GPU nodes boot slower than CPU nodes."""
     expander: Literal["least-waste", "random", "most-pods", "price", "priority"] = "least-waste"
@@ -78,10 +78,10 @@ class WakeConfig(ConfigModel):
     install: bool = True
     """Install the add-on's chart (into ``autoscaling.keda.namespace``); false where it runs already."""
     chart_version: ChartVersion = "0.15.0"
-    hold_seconds: int = Field(120, ge=10, le=3600)
+    hold_seconds: int = Field(default=120, ge=10, le=3600)
     """How long the interceptor holds a request for a ready replica before it answers with a 5xx
     (``KEDA_HTTP_READINESS_TIMEOUT``); the caller retries, each retry keeps the wake-up going."""
-    response_timeout_seconds: int = Field(600, ge=30, le=3600)
+    response_timeout_seconds: int = Field(default=600, ge=30, le=3600)
     """How long the interceptor waits for vLLM's response headers (a whole non-streamed completion)."""
 
 
@@ -90,25 +90,25 @@ class AutoscalingConfig(ConfigModel):
     p95-latency guardrail. Needs ``prometheus.serverAddress``. Off: ``vllm.replicas`` fixed."""
 
     enabled: bool = False
-    min_replicas: int = Field(1, ge=0)
+    min_replicas: int = Field(default=1, ge=0)
     """0 lets the judge (and with it the GPU node) go away when idle; needs ``wake.enabled``."""
-    max_replicas: int = Field(1, ge=1)
+    max_replicas: int = Field(default=1, ge=1)
     """At most ``nodeGroup.maxSize`` x GPUs per node / ``vllm.gpus`` (checked)."""
-    polling_interval_seconds: int = Field(15, ge=5, le=300)
-    cooldown_seconds: int = Field(900, ge=60, le=86400)
+    polling_interval_seconds: int = Field(default=15, ge=5, le=300)
+    cooldown_seconds: int = Field(default=900, ge=60, le=86400)
     """Idle time before the last replica goes (KEDA ``cooldownPeriod``; only for ``minReplicas: 0``)."""
-    scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600)
+    scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600)
     """The HPA removes a replica only after the metrics have wanted fewer for this long."""
-    target_in_flight_per_replica: int = Field(16, ge=1)
+    target_in_flight_per_replica: int = Field(default=16, ge=1)
     """Requests in flight per replica the HPA aims at (``vllm:num_requests_running`` + ``_waiting``)."""
-    activation_in_flight: int = Field(0, ge=0)
+    activation_in_flight: int = Field(default=0, ge=0)
     """A replica counts as busy (not idle) above this many in-flight requests."""
-    target_waiting_per_replica: int = Field(4, ge=1)
+    target_waiting_per_replica: int = Field(default=4, ge=1)
     """Queued requests per replica (``vllm:num_requests_waiting``): the scale-out signal under load."""
-    activation_waiting: int = Field(0, ge=0)
-    p95_latency_seconds: float = Field(30.0, gt=0)
+    activation_waiting: int = Field(default=0, ge=0)
+    p95_latency_seconds: float = Field(default=30.0, gt=0)
     """Guardrail: p95 end-to-end latency above this adds replicas even when the queue looks short."""
-    activation_p95_latency_seconds: float = Field(5.0, ge=0)
+    activation_p95_latency_seconds: float = Field(default=5.0, ge=0)
     latency_window: Annotated[
         str, AfterValidator(pattern(re.compile(r"^[0-9]+[sm]$"), "a window such as '2m'"))
     ] = "2m"
@@ -164,14 +164,14 @@ class AutoscalingConfig(ConfigModel):
 class AlertsConfig(ConfigModel):
     """``prometheus.alerts``: thresholds of the PrometheusRule (see docs/aws.md#runbook)."""
 
-    unavailable_minutes: int = Field(5, ge=1, le=1440)
+    unavailable_minutes: int = Field(default=5, ge=1, le=1440)
     """JudgeUnavailable: replicas wanted but none ready for this long."""
-    requests_waiting: int = Field(20, ge=1)
+    requests_waiting: int = Field(default=20, ge=1)
     """JudgeRequestsWaiting: more queued requests than this across the judge, for ``waitingMinutes``."""
-    waiting_minutes: int = Field(10, ge=1, le=1440)
-    kv_cache_usage: float = Field(0.95, gt=0, le=1)
+    waiting_minutes: int = Field(default=10, ge=1, le=1440)
+    kv_cache_usage: float = Field(default=0.95, gt=0, le=1)
     """JudgeKvCacheNearlyFull: KV-cache use (0-1) above this for ``kvCacheMinutes``."""
-    kv_cache_minutes: int = Field(15, ge=1, le=1440)
+    kv_cache_minutes: int = Field(default=15, ge=1, le=1440)
     runbook_base_url: str = "docs/aws.md"
     """Prefix of each alert's ``runbook_url`` annotation (e.g. your repository's docs/aws.md URL)."""
 

@@ -190,7 +190,7 @@ class BucketConfig(ConfigModel):
     versioning: bool = False
     """Object versioning. Off: raw/ objects are written once (create-only) and everything else can be
     rebuilt from raw/, so old versions would only cost money."""
-    noncurrent_version_days: int = Field(7, ge=1, le=3650)
+    noncurrent_version_days: int = Field(default=7, ge=1, le=3650)
     """With versioning on: delete a replaced version after this many days."""
     force_destroy: bool = False
     """Let ``pulumi destroy`` delete a bucket that still holds objects (dev only)."""
@@ -227,7 +227,7 @@ class KafkaConfig(ConfigModel):
     brokers: list[Broker] = Field(default_factory=list)
     """Bootstrap brokers, HOST:PORT (required when the GCP half is enabled)."""
     topic: Annotated[str, AfterValidator(pattern(_KAFKA_TOPIC, "a Kafka topic name"))] = "raw-interactions"
-    consumer_group: str = Field("gcs-loader-v1", min_length=1, max_length=255)
+    consumer_group: str = Field(default="gcs-loader-v1", min_length=1, max_length=255)
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "SASL_SSL"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = "SCRAM-SHA-512"
     """SASL mechanism of a SASL_* protocol; must not be set with PLAINTEXT or SSL."""
@@ -348,7 +348,7 @@ class JobConfig(ConfigModel):
     resources: JobResources = Field(default_factory=JobResources)
     timeout_seconds: int = Field(ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
     """Task timeout (one attempt)."""
-    max_retries: int = Field(1, ge=0, le=10)
+    max_retries: int = Field(default=1, ge=0, le=10)
     """Retries of a failed task within one execution."""
     extra_env: dict[EnvName, str] = Field(default_factory=dict)
     """More plain environment variables (tuning knobs of the app); never secrets."""
@@ -357,12 +357,12 @@ class JobConfig(ConfigModel):
 class LoaderJobConfig(JobConfig):
     """``jobs.loader``: the hourly Kafka -> GCS ``interaction-loader``."""
 
-    timeout_seconds: int = Field(1500, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
+    timeout_seconds: int = Field(default=1500, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
     """Task timeout of one attempt. Cloud Run applies it per attempt, so a task may run
     ``timeoutSeconds x (maxRetries + 1)``; that must end before the next scheduled run (checked)."""
-    task_count: int = Field(1, ge=1, le=10000)
+    task_count: int = Field(default=1, ge=1, le=10000)
     """Tasks per execution: each is one consumer of the group, so up to the topic's partition count."""
-    parallelism: int | None = Field(None, ge=1, le=10000)
+    parallelism: int | None = Field(default=None, ge=1, le=10000)
     """Tasks running at once. None: all of them."""
     network: VpcEgressConfig | None = None
     """Direct VPC egress for brokers on a private network. None: the loader reaches Kafka over the
@@ -396,12 +396,12 @@ class LoaderJobConfig(JobConfig):
 class JudgeJobConfig(JobConfig):
     """``jobs.judge``: the daily ``llm-judge-trigger`` that builds Vertex AI batch input and judgements."""
 
-    timeout_seconds: int = Field(3600, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
+    timeout_seconds: int = Field(default=3600, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
     resources: JobResources = Field(default_factory=lambda: JobResources(cpu="1", memory="1Gi"))
-    model_id: str = Field(DEFAULT_MODEL_ID, pattern=r"^publishers/[a-z0-9-]+/models/[A-Za-z0-9._-]+$")
+    model_id: str = Field(default=DEFAULT_MODEL_ID, pattern=r"^publishers/[a-z0-9-]+/models/[A-Za-z0-9._-]+$")
     location: Region = "us-central1"
     """Vertex AI region of the batch jobs (``GCP_LOCATION``)."""
-    prompt_path: str = Field(DEFAULT_PROMPT_PATH, pattern=r"^[^/].*\.prompt\.ya?ml$")
+    prompt_path: str = Field(default=DEFAULT_PROMPT_PATH, pattern=r"^[^/].*\.prompt\.ya?ml$")
     """Prompt file inside the image, relative to its working directory (``PROMPT_PATH``)."""
 
     @model_validator(mode="after")
@@ -448,8 +448,8 @@ class CollectJobConfig(ConfigModel):
     enabled: bool = True
     args: list[str] = Field(default_factory=lambda: ["collect", "--lookback", "3"], min_length=1)
     resources: JobResources = Field(default_factory=lambda: JobResources(cpu="1", memory="1Gi"))
-    timeout_seconds: int = Field(1800, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
-    max_retries: int = Field(1, ge=0, le=10)
+    timeout_seconds: int = Field(default=1800, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
+    max_retries: int = Field(default=1, ge=0, le=10)
 
     @model_validator(mode="after")
     def _check(self) -> CollectJobConfig:
@@ -477,11 +477,11 @@ class RetryConfig(ConfigModel):
     """Cloud Scheduler's retries of a failed ``:run`` call. A failed call started no execution, so a
     retry never runs a job twice."""
 
-    retry_count: int = Field(3, ge=0, le=5)
-    min_backoff_seconds: int = Field(10, ge=1, le=3600)
-    max_backoff_seconds: int = Field(300, ge=1, le=3600)
-    max_doublings: int = Field(4, ge=0, le=16)
-    max_retry_duration_seconds: int = Field(0, ge=0, le=86400)
+    retry_count: int = Field(default=3, ge=0, le=5)
+    min_backoff_seconds: int = Field(default=10, ge=1, le=3600)
+    max_backoff_seconds: int = Field(default=300, ge=1, le=3600)
+    max_doublings: int = Field(default=4, ge=0, le=16)
+    max_retry_duration_seconds: int = Field(default=0, ge=0, le=86400)
     """0: no time limit, only ``retryCount``."""
 
     @model_validator(mode="after")
@@ -504,7 +504,7 @@ class SchedulesConfig(ConfigModel):
     loader: ScheduleConfig = Field(default_factory=lambda: ScheduleConfig(cron=DEFAULT_LOADER_CRON))
     judge: ScheduleConfig = Field(default_factory=lambda: ScheduleConfig(cron=DEFAULT_JUDGE_CRON))
     collect: ScheduleConfig = Field(default_factory=lambda: ScheduleConfig(cron=DEFAULT_COLLECT_CRON))
-    attempt_deadline_seconds: int = Field(180, ge=15, le=1800)
+    attempt_deadline_seconds: int = Field(default=180, ge=15, le=1800)
     """How long Cloud Scheduler waits for the ``:run`` call (it returns once the execution is created)."""
     retry: RetryConfig = Field(default_factory=RetryConfig)
 
@@ -515,9 +515,9 @@ class ImagesConfig(ConfigModel):
     repository_id: Annotated[
         str, AfterValidator(pattern(_REPOSITORY_ID, "a repository id: a-z 0-9 -, starting with a letter"))
     ] = "flash-cache-repo"
-    keep_recent_versions: int = Field(10, ge=1, le=1000)
+    keep_recent_versions: int = Field(default=10, ge=1, le=1000)
     """Cleanup policy: always keep this many newest versions of each image."""
-    delete_untagged_after_days: int = Field(30, ge=1, le=3650)
+    delete_untagged_after_days: int = Field(default=30, ge=1, le=3650)
     """Cleanup policy: delete untagged versions (replaced builds) older than this."""
     build_on_preview: bool = True
     """Build during ``pulumi preview`` too (catches a broken Dockerfile before ``up``; needs Docker)."""

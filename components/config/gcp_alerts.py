@@ -50,19 +50,19 @@ class GcpAlertsConfig(ConfigModel):
     runbook_base_url: HttpsUrl | None = None
     """Where docs/runbook.md of your copy of this repository is served (e.g. its GitHub URL): each
     policy then links to its own section. None: the documentation names the file and section."""
-    loader_no_success_hours: int | None = Field(None, ge=1, le=MAX_ABSENCE_HOURS)
+    loader_no_success_hours: int | None = Field(default=None, ge=1, le=MAX_ABSENCE_HOURS)
     """Alert when no loader task has completed a run for this long (a metric-absence condition). None:
     the shortest whole number of hours longer than a healthy loader can go without a completed run
     (the longest gap of ``schedules.loader.cron`` plus ``jobs.loader.timeoutSeconds``): 2 h for the
     hourly default."""
-    loader_lag_left: int = Field(100_000, ge=1)
+    loader_lag_left: int = Field(default=100_000, ge=1)
     """Alert when a loader run ends with more than this many messages of the topic still unread."""
-    dead_letters_per_run: int = Field(100, ge=1)
+    dead_letters_per_run: int = Field(default=100, ge=1)
     """Alert when one loader run dead-letters more than this many messages."""
-    uncollected_days: int = Field(1, ge=1, le=30)
+    uncollected_days: int = Field(default=1, ge=1, le=30)
     """Alert when a submitted day is still not collected more than this many days after it (its
     Vertex AI batch still queued or running). Must be below collect's ``--lookback``."""
-    scheduler_notify_minutes: int = Field(60, ge=5, le=1440)
+    scheduler_notify_minutes: int = Field(default=60, ge=5, le=1440)
     """A failing Cloud Scheduler trigger notifies at most once per this many minutes."""
 
     @model_validator(mode="after")

@@ -40,7 +40,7 @@ class ServiceAccounts(pulumi.ComponentResource):
             "batch": names.batch_account,
             "invoker": names.invoker_account,
         }
-        accounts = {
+        accounts: dict[Principal, gcp.serviceaccount.Account] = {
             key: gcp.serviceaccount.Account(
                 f"{name}-{key}",
                 account_id=account_id,

@@ -7,10 +7,20 @@ from collections.abc import Mapping, Sequence
 import pulumi
 import pulumi_gcp as gcp
 
-from .builders.iam import BUCKET_GRANTS, Principal, condition, member
+from .builders.iam import BUCKET_GRANTS, BucketGrant, Principal, member, prefix_condition
 from .builders.names import vertex_agent_email
 
 TYPE = "llm-judge:gcp:BucketAccess"
+
+
+def _condition(
+    grant: BucketGrant, bucket: pulumi.Output[str]
+) -> pulumi.Output[gcp.storage.BucketIAMMemberConditionArgsDict] | None:
+    """The grant's IAM condition on the bucket's name; none for a whole-bucket grant."""
+    prefixes = grant.prefixes
+    if not prefixes:
+        return None
+    return bucket.apply(lambda b: prefix_condition(grant, prefixes, b))
 
 
 class BucketAccess(pulumi.ComponentResource):
@@ -48,7 +58,7 @@ class BucketAccess(pulumi.ComponentResource):
                 bucket=bucket_out,
                 role=grant.role,
                 member=all_members[grant.principal],
-                condition=bucket_out.apply(lambda b, g=grant: condition(g, b)) if grant.prefixes else None,
+                condition=_condition(grant, bucket_out),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[agent]),
             )
             for grant in BUCKET_GRANTS

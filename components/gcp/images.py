@@ -52,7 +52,7 @@ class ContainerImages(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
         )
         token = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
-        registry = {
+        registry: docker_build.RegistryArgsDict = {
             "address": registry_host(location),
             "username": TOKEN_USER,
             "password": pulumi.Output.secret(token.access_token),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
@@ -28,7 +27,7 @@ class ScheduledJob(pulumi.ComponentResource):
         region: str,
         job_name: str,
         schedule_name: str,
-        template: dict[str, Any],
+        template: gcp.cloudrunv2.JobTemplateArgsDict,
         deletion_protection: bool,
         schedule: ScheduleConfig,
         schedules: SchedulesConfig,

@@ -81,7 +81,7 @@ def _duration(seconds: int) -> str:
 
 
 def helm_values(cfg: AwsConfig, cluster_name: str, release: AutoscalerRelease) -> dict[str, Any]:
-    """Values of the ``cluster-autoscaler`` chart (its values.yaml keys)."""
+    """Values of the ``cluster-autoscaler`` chart (its values.yaml keys: no SDK type, so a plain dict)."""
     ca = cfg.cluster_autoscaler
     return {
         "cloudProvider": "aws",

@@ -9,17 +9,22 @@ plugin crash-loops where the GPUs cannot be loaded, instead of looking Ready whi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from components.config.aws import DevicePluginConfig, NodeGroupConfig
 
 from .checkov import digest_skip, skip_annotations
 from .scheduling import PART_OF, node_selector, tolerations
 
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_kubernetes.core.v1 import TolerationArgsDict
+
+    from .k8s_types import DaemonSetParts
+
 NAMESPACE = "kube-system"
 NAME = "llm-judge-nvidia-device-plugin"
 DEVICE_PLUGIN_DIR = "/var/lib/kubelet/device-plugins"
-GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+GPU_TOLERATION: TolerationArgsDict = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
 SELECTOR = {"app.kubernetes.io/name": "nvidia-device-plugin", "app.kubernetes.io/instance": NAME}
 CHECKOV_SKIPS = {
     "CKV_K8S_8": "no endpoint to probe: the plugin talks to the kubelet over a Unix socket, and the "
@@ -33,7 +38,7 @@ CHECKOV_SKIPS = {
 }
 
 
-def daemonset(cfg: DevicePluginConfig, node_group: NodeGroupConfig) -> dict[str, Any]:
+def daemonset(cfg: DevicePluginConfig, node_group: NodeGroupConfig) -> DaemonSetParts:
     labels = dict(SELECTOR)
     skips = {**CHECKOV_SKIPS, **digest_skip({"devicePlugin.digest": cfg.image_ref})}
     return {
@@ -44,35 +49,35 @@ def daemonset(cfg: DevicePluginConfig, node_group: NodeGroupConfig) -> dict[str,
             "annotations": skip_annotations(skips),
         },
         "spec": {
-            "selector": {"matchLabels": labels},
-            "updateStrategy": {"type": "RollingUpdate"},
+            "selector": {"match_labels": labels},
+            "update_strategy": {"type": "RollingUpdate"},
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
-                    "nodeSelector": node_selector(node_group),
+                    "node_selector": node_selector(node_group),
                     "tolerations": [*tolerations(node_group), GPU_TOLERATION],
-                    "priorityClassName": "system-node-critical",
-                    "automountServiceAccountToken": False,
-                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "priority_class_name": "system-node-critical",
+                    "automount_service_account_token": False,
+                    "security_context": {"seccomp_profile": {"type": "RuntimeDefault"}},
                     "containers": [
                         {
                             "name": "nvidia-device-plugin-ctr",
                             "image": cfg.image_ref,
-                            "securityContext": {
-                                "allowPrivilegeEscalation": False,
+                            "security_context": {
+                                "allow_privilege_escalation": False,
                                 "capabilities": {"drop": ["ALL"]},
                             },
                             "resources": {
                                 "requests": {"cpu": "10m", "memory": "32Mi"},
                                 "limits": {"memory": "128Mi"},
                             },
-                            "volumeMounts": [{"name": "device-plugin", "mountPath": DEVICE_PLUGIN_DIR}],
+                            "volume_mounts": [{"name": "device-plugin", "mount_path": DEVICE_PLUGIN_DIR}],
                         }
                     ],
                     "volumes": [
                         {
                             "name": "device-plugin",
-                            "hostPath": {"path": DEVICE_PLUGIN_DIR, "type": "Directory"},
+                            "host_path": {"path": DEVICE_PLUGIN_DIR, "type": "Directory"},
                         }
                     ],
                 },

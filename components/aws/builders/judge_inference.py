@@ -11,7 +11,7 @@ read-only root filesystem.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from app.model_loader.layout import served_model_path
 from components.config.aws import AwsConfig
@@ -24,12 +24,20 @@ from .scheduling import (
     SHM_MOUNT,
     TMP_MOUNT,
     await_annotations,
+    container_resources,
     failures_for,
     http_probe,
     node_selector,
     restricted_container,
     tolerations,
 )
+
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_kubernetes.apps.v1 import DeploymentSpecArgsDict
+    from pulumi_kubernetes.core.v1 import ContainerArgsDict, EnvVarArgsDict
+    from pulumi_kubernetes.networking.v1 import NetworkPolicyPeerArgsDict
+
+    from .k8s_types import DeploymentParts, NetworkPolicyParts, ServiceAccountParts, ServiceParts
 
 COMPONENT_LABEL = {"app.kubernetes.io/component": "judge-inference"}
 VLLM_HOME = "/home/vllm"
@@ -65,7 +73,7 @@ def vllm_args(cfg: AwsConfig) -> list[str]:
     ]
 
 
-def vllm_env() -> list[dict[str, str]]:
+def vllm_env() -> list[EnvVarArgsDict]:
     return [
         {"name": "HF_HUB_OFFLINE", "value": "1"},
         {"name": "HOME", "value": VLLM_HOME},
@@ -86,49 +94,81 @@ def checkov_skips(cfg: AwsConfig, loader_image: str) -> dict[str, str]:
     return skips
 
 
-def deployment(cfg: AwsConfig, loader_image: str) -> dict[str, Any]:
+def deployment(cfg: AwsConfig, loader_image: str) -> DeploymentParts:
     v = cfg.vllm
     labels = {**selector(cfg), **COMPONENT_LABEL}
     gpus = {GPU_RESOURCE: str(v.gpus)}
-    wait = {
+    wait: ContainerArgsDict = {
         "name": "wait-for-model",
         "image": loader_image,
         "command": ["python", "-m", "app.model_loader"],
         "args": loader_args(cfg, "wait", "--timeout", str(cfg.model_loader.wait_timeout_seconds)),
         # The loader image's own user: it owns the cache files and has a passwd entry in that image.
-        "securityContext": restricted_container(LOADER_UID, LOADER_UID),
+        "security_context": restricted_container(LOADER_UID, LOADER_UID),
         "resources": {"requests": {"cpu": "10m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-        "volumeMounts": [{"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True}],
+        "volume_mounts": [{"name": "models", "mount_path": MODELS_MOUNT, "read_only": True}],
     }
-    server = {
+    server: ContainerArgsDict = {
         "name": "vllm",
         "image": v.image_ref,
         "command": ["vllm", "serve"],
         "args": vllm_args(cfg),
-        "ports": [{"name": "http", "containerPort": v.port, "protocol": "TCP"}],
+        "ports": [{"name": "http", "container_port": v.port, "protocol": "TCP"}],
         "env": vllm_env(),
-        "resources": v.resources.manifest(extra=gpus),
-        "startupProbe": http_probe(
+        "resources": container_resources(v.resources, extra=gpus),
+        "startup_probe": http_probe(
             "/health",
             "http",
             STARTUP_PERIOD_SECONDS,
             failures_for(v.cold_start_seconds, STARTUP_PERIOD_SECONDS),
         ),
-        "readinessProbe": http_probe("/health", "http", period=10, failures=3),
-        "livenessProbe": http_probe("/health", "http", period=15, failures=4, timeout=10),
-        "securityContext": restricted_container(v.run_as_user, v.run_as_group, v.read_only_root_filesystem),
-        "volumeMounts": [
-            {"name": "models", "mountPath": MODELS_MOUNT, "readOnly": True},
-            {"name": "shm", "mountPath": SHM_MOUNT},
-            {"name": "home", "mountPath": VLLM_HOME},
-            {"name": "tmp", "mountPath": TMP_MOUNT},
+        "readiness_probe": http_probe("/health", "http", period=10, failures=3),
+        "liveness_probe": http_probe("/health", "http", period=15, failures=4, timeout=10),
+        "security_context": restricted_container(v.run_as_user, v.run_as_group, v.read_only_root_filesystem),
+        "volume_mounts": [
+            {"name": "models", "mount_path": MODELS_MOUNT, "read_only": True},
+            {"name": "shm", "mount_path": SHM_MOUNT},
+            {"name": "home", "mount_path": VLLM_HOME},
+            {"name": "tmp", "mount_path": TMP_MOUNT},
         ],
     }
-    spec: dict[str, Any] = {}
-    if not cfg.autoscaling.enabled:
+    spec: DeploymentSpecArgsDict = {
+        "replicas": v.replicas,
+        # One GPU per replica and nodes with no spare GPU: a rolling update's surge pod could never
+        # schedule, so the old pod goes first.
+        "strategy": {"type": "Recreate"},
+        "selector": {"match_labels": selector(cfg)},
+        "template": {
+            "metadata": {"labels": labels, "annotations": scrape_annotations(cfg)},
+            "spec": {
+                "service_account_name": cfg.service_name,
+                "automount_service_account_token": False,
+                "enable_service_links": False,
+                "node_selector": node_selector(cfg.node_group),
+                "tolerations": tolerations(cfg.node_group),
+                "security_context": {
+                    "run_as_non_root": True,
+                    "run_as_user": v.run_as_user,
+                    # The image's vllm user is 2000:0 and its writable paths are group 0's.
+                    "run_as_group": v.run_as_group,
+                    "seccomp_profile": {"type": "RuntimeDefault"},
+                },
+                "termination_grace_period_seconds": 60,
+                "init_containers": [wait],
+                "containers": [server],
+                "volumes": [
+                    models_volume(cfg),
+                    {"name": "shm", "empty_dir": {"medium": "Memory", "size_limit": v.shm_size}},
+                    {"name": "home", "empty_dir": {"size_limit": "10Gi"}},
+                    {"name": "tmp", "empty_dir": {"size_limit": "2Gi"}},
+                ],
+            },
+        },
+    }
+    if cfg.autoscaling.enabled:
         # With autoscaling the field is left out: KEDA's HPA owns it, and a value here would make every
         # `pulumi up` reset the replica count (server-side apply would take the field back).
-        spec["replicas"] = v.replicas
+        del spec["replicas"]
     return {
         "metadata": {
             "name": cfg.service_name,
@@ -139,39 +179,7 @@ def deployment(cfg: AwsConfig, loader_image: str) -> dict[str, Any]:
                 **skip_annotations(checkov_skips(cfg, loader_image)),
             },
         },
-        "spec": {
-            **spec,
-            # One GPU per replica and nodes with no spare GPU: a rolling update's surge pod could never
-            # schedule, so the old pod goes first.
-            "strategy": {"type": "Recreate"},
-            "selector": {"matchLabels": selector(cfg)},
-            "template": {
-                "metadata": {"labels": labels, "annotations": scrape_annotations(cfg)},
-                "spec": {
-                    "serviceAccountName": cfg.service_name,
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "nodeSelector": node_selector(cfg.node_group),
-                    "tolerations": tolerations(cfg.node_group),
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": v.run_as_user,
-                        # The image's vllm user is 2000:0 and its writable paths are group 0's.
-                        "runAsGroup": v.run_as_group,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "terminationGracePeriodSeconds": 60,
-                    "initContainers": [wait],
-                    "containers": [server],
-                    "volumes": [
-                        models_volume(cfg),
-                        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": v.shm_size}},
-                        {"name": "home", "emptyDir": {"sizeLimit": "10Gi"}},
-                        {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}},
-                    ],
-                },
-            },
-        },
+        "spec": spec,
     }
 
 
@@ -185,7 +193,7 @@ def scrape_annotations(cfg: AwsConfig) -> dict[str, str]:
     }
 
 
-def service(cfg: AwsConfig) -> dict[str, Any]:
+def service(cfg: AwsConfig) -> ServiceParts:
     return {
         "metadata": {
             "name": cfg.service_name,
@@ -198,33 +206,33 @@ def service(cfg: AwsConfig) -> dict[str, Any]:
         "spec": {
             "type": "ClusterIP",
             "selector": selector(cfg),
-            "ports": [{"name": "http", "port": cfg.vllm.port, "targetPort": "http", "protocol": "TCP"}],
+            "ports": [{"name": "http", "port": cfg.vllm.port, "target_port": "http", "protocol": "TCP"}],
         },
     }
 
 
-def service_account(cfg: AwsConfig) -> dict[str, Any]:
+def service_account(cfg: AwsConfig) -> ServiceAccountParts:
     return {
         "metadata": {
             "name": cfg.service_name,
             "namespace": cfg.namespace,
             "labels": {**selector(cfg), **COMPONENT_LABEL, **PART_OF},
         },
-        "automountServiceAccountToken": False,
+        "automount_service_account_token": False,
     }
 
 
-def _namespace_peer(namespace: str) -> dict[str, Any]:
-    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}}
+def _namespace_peer(namespace: str) -> NetworkPolicyPeerArgsDict:
+    return {"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": namespace}}}
 
 
-def network_policy(cfg: AwsConfig) -> dict[str, Any]:
+def network_policy(cfg: AwsConfig) -> NetworkPolicyParts:
     """Ingress: only judge-client pods, only on the server port. Egress: DNS to kube-dns only (the
     model is local and HF_HUB_OFFLINE is set, so vLLM never needs the network)."""
     np = cfg.network_policy
-    client: dict[str, Any] = {"podSelector": {"matchLabels": dict(np.client_pod_labels)}}
+    client: NetworkPolicyPeerArgsDict = {"pod_selector": {"match_labels": dict(np.client_pod_labels)}}
     if np.client_namespace_labels is not None:
-        client["namespaceSelector"] = {"matchLabels": dict(np.client_namespace_labels)}
+        client["namespace_selector"] = {"match_labels": dict(np.client_namespace_labels)}
     peers = [client]
     if cfg.autoscaling.enabled and cfg.autoscaling.wake.enabled:
         # Woken-up traffic arrives from the HTTP add-on's interceptor (access control for callers then
@@ -240,9 +248,9 @@ def network_policy(cfg: AwsConfig) -> dict[str, Any]:
             "labels": {**selector(cfg), **COMPONENT_LABEL, **PART_OF},
         },
         "spec": {
-            "podSelector": {"matchLabels": selector(cfg)},
-            "policyTypes": ["Ingress", "Egress"],
-            "ingress": [{"from": peers, "ports": [{"port": cfg.vllm.port, "protocol": "TCP"}]}],
+            "pod_selector": {"match_labels": selector(cfg)},
+            "policy_types": ["Ingress", "Egress"],
+            "ingress": [{"from_": peers, "ports": [{"port": cfg.vllm.port, "protocol": "TCP"}]}],
             "egress": [DNS_EGRESS],
         },
     }

@@ -19,12 +19,17 @@ How the pieces fit (docs/aws.md, "Scaling"):
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.config.aws import AwsConfig
 
 from .judge_inference import COMPONENT_LABEL, selector
 from .scheduling import PART_OF
+
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
+
+    from .k8s_types import CustomResourceManifest, ServiceParts
 
 KEDA_CHART_REPO = "https://kedacore.github.io/charts"
 KEDA_CHART = "keda"
@@ -37,7 +42,7 @@ EXTERNAL_SCALER_PORT = 9090
 SKIP_SCALEDOBJECT = "httpscaledobject.keda.sh/skip-scaledobject-creation"
 
 
-def _metadata(cfg: AwsConfig, name: str) -> dict[str, Any]:
+def _metadata(cfg: AwsConfig, name: str) -> ObjectMetaArgsDict:
     return {
         "name": name,
         "namespace": cfg.namespace,
@@ -46,6 +51,7 @@ def _metadata(cfg: AwsConfig, name: str) -> dict[str, Any]:
 
 
 # --- charts -----------------------------------------------------------------------------------
+# Helm values are the chart's own values.yaml keys, which no SDK types: plain dicts.
 
 
 def keda_values(cfg: AwsConfig) -> dict[str, Any]:
@@ -131,7 +137,7 @@ def external_scaler_address(cfg: AwsConfig) -> str:
     return f"{EXTERNAL_SCALER_SERVICE}.{cfg.autoscaling.keda.namespace}:{EXTERNAL_SCALER_PORT}"
 
 
-def scaled_object(cfg: AwsConfig) -> dict[str, Any]:
+def scaled_object(cfg: AwsConfig) -> CustomResourceManifest:
     s = cfg.autoscaling
     triggers = [
         # Total work per replica: the HPA keeps sum / replicas near the target.
@@ -205,7 +211,7 @@ def wake_base_url(cfg: AwsConfig) -> str:
     return f"http://{wake_service_name(cfg)}.{cfg.namespace}.svc.cluster.local:{INTERCEPTOR_PORT}/v1"
 
 
-def http_scaled_object(cfg: AwsConfig) -> dict[str, Any]:
+def http_scaled_object(cfg: AwsConfig) -> CustomResourceManifest:
     s = cfg.autoscaling
     metadata = _metadata(cfg, cfg.service_name)
     metadata["annotations"] = {SKIP_SCALEDOBJECT: "true"}
@@ -229,14 +235,14 @@ def http_scaled_object(cfg: AwsConfig) -> dict[str, Any]:
     }
 
 
-def wake_service(cfg: AwsConfig) -> dict[str, Any]:
+def wake_service(cfg: AwsConfig) -> ServiceParts:
     """A name in the judge's namespace for the add-on's interceptor (an ExternalName Service: DNS only,
     so the client connects to the interceptor itself and sends this name as its Host)."""
     return {
         "metadata": _metadata(cfg, wake_service_name(cfg)),
         "spec": {
             "type": "ExternalName",
-            "externalName": f"{INTERCEPTOR_SERVICE}.{cfg.autoscaling.keda.namespace}.svc.cluster.local",
+            "external_name": f"{INTERCEPTOR_SERVICE}.{cfg.autoscaling.keda.namespace}.svc.cluster.local",
             "ports": [{"name": "http", "port": INTERCEPTOR_PORT, "protocol": "TCP"}],
         },
     }

@@ -1,5 +1,6 @@
 """A kubeconfig for an EKS cluster that authenticates with ``aws eks get-token`` on every call:
-no long-lived token is stored in the Pulumi state, only the endpoint and the public CA."""
+no long-lived token is stored in the Pulumi state, only the endpoint and the public CA. A plain dict:
+it becomes the provider's ``kubeconfig`` text (JSON), not a typed provider argument."""
 
 from __future__ import annotations
 

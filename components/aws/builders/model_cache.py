@@ -12,7 +12,7 @@ is not needed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from components.config.aws import AwsConfig
 
@@ -21,11 +21,17 @@ from .scheduling import (
     PART_OF,
     TMP_MOUNT,
     await_annotations,
+    container_resources,
     http_probe,
     node_selector,
     restricted_container,
     tolerations,
 )
+
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_kubernetes.core.v1 import ContainerArgsDict, EnvVarArgsDict, VolumeArgsDict
+
+    from .k8s_types import DaemonSetParts, SecretParts
 
 NAME = "model-loader"
 MODELS_MOUNT = "/models"
@@ -48,16 +54,16 @@ def loader_args(cfg: AwsConfig, command: str, *extra: str) -> list[str]:
     return [*args, *extra]
 
 
-def models_volume(cfg: AwsConfig) -> dict[str, Any]:
+def models_volume(cfg: AwsConfig) -> VolumeArgsDict:
     # DirectoryOrCreate in every pod that mounts it: whichever pod lands first on a fresh node creates
     # it (root-owned), and the loader's init container hands it to the loader's uid either way.
     return {
         "name": "models",
-        "hostPath": {"path": cfg.model_loader.host_models_dir, "type": "DirectoryOrCreate"},
+        "host_path": {"path": cfg.model_loader.host_models_dir, "type": "DirectoryOrCreate"},
     }
 
 
-def hf_token_secret(cfg: AwsConfig) -> dict[str, Any]:
+def hf_token_secret(cfg: AwsConfig) -> SecretParts:
     """Metadata of the Secret holding ``llm-judge:hfToken`` (its data is set by the component, as a
     Pulumi secret)."""
     return {
@@ -70,9 +76,9 @@ def hf_token_secret(cfg: AwsConfig) -> dict[str, Any]:
     }
 
 
-def daemonset(cfg: AwsConfig, image: str, with_hf_token: bool) -> dict[str, Any]:
+def daemonset(cfg: AwsConfig, image: str, with_hf_token: bool) -> DaemonSetParts:
     ml = cfg.model_loader
-    env: list[dict[str, Any]] = [
+    env: list[EnvVarArgsDict] = [
         {"name": "HOME", "value": TMP_MOUNT},
         {"name": "HF_HOME", "value": f"{TMP_MOUNT}/hf-home"},
     ]
@@ -80,39 +86,39 @@ def daemonset(cfg: AwsConfig, image: str, with_hf_token: bool) -> dict[str, Any]
         env.append(
             {
                 "name": "HF_TOKEN",
-                "valueFrom": {"secretKeyRef": {"name": cfg.hf_token_secret_name, "key": HF_TOKEN_KEY}},
+                "value_from": {"secret_key_ref": {"name": cfg.hf_token_secret_name, "key": HF_TOKEN_KEY}},
             }
         )
-    chown = {
+    chown: ContainerArgsDict = {
         "name": "own-cache-dir",
         "image": image,
         "command": ["chown", "-R", f"{LOADER_UID}:{LOADER_UID}", MODELS_MOUNT],
-        "securityContext": {
-            "runAsNonRoot": False,
-            "runAsUser": 0,
-            "runAsGroup": 0,
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
+        "security_context": {
+            "run_as_non_root": False,
+            "run_as_user": 0,
+            "run_as_group": 0,
+            "allow_privilege_escalation": False,
+            "read_only_root_filesystem": True,
             "capabilities": {"drop": ["ALL"], "add": ["CHOWN"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
+            "seccomp_profile": {"type": "RuntimeDefault"},
         },
         "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "64Mi"}},
-        "volumeMounts": [{"name": "models", "mountPath": MODELS_MOUNT}],
+        "volume_mounts": [{"name": "models", "mount_path": MODELS_MOUNT}],
     }
-    loader = {
+    loader: ContainerArgsDict = {
         "name": NAME,
         "image": image,
         "command": ["python", "-m", "app.model_loader"],
         "args": loader_args(cfg, "serve", "--port", str(ml.port)),
-        "ports": [{"name": "http", "containerPort": ml.port, "protocol": "TCP"}],
+        "ports": [{"name": "http", "container_port": ml.port, "protocol": "TCP"}],
         "env": env,
-        "readinessProbe": http_probe("/readyz", "http", period=10, failures=3),
-        "livenessProbe": http_probe("/healthz", "http", period=20, failures=3),
-        "securityContext": restricted_container(LOADER_UID, LOADER_UID),
-        "resources": ml.resources.manifest(),
-        "volumeMounts": [
-            {"name": "models", "mountPath": MODELS_MOUNT},
-            {"name": "tmp", "mountPath": TMP_MOUNT},
+        "readiness_probe": http_probe("/readyz", "http", period=10, failures=3),
+        "liveness_probe": http_probe("/healthz", "http", period=20, failures=3),
+        "security_context": restricted_container(LOADER_UID, LOADER_UID),
+        "resources": container_resources(ml.resources),
+        "volume_mounts": [
+            {"name": "models", "mount_path": MODELS_MOUNT},
+            {"name": "tmp", "mount_path": TMP_MOUNT},
         ],
     }
     return {
@@ -126,20 +132,20 @@ def daemonset(cfg: AwsConfig, image: str, with_hf_token: bool) -> dict[str, Any]
             },
         },
         "spec": {
-            "selector": {"matchLabels": SELECTOR},
-            "updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1}},
+            "selector": {"match_labels": SELECTOR},
+            "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 1}},
             "template": {
                 "metadata": {"labels": SELECTOR},
                 "spec": {
-                    "nodeSelector": node_selector(cfg.node_group),
+                    "node_selector": node_selector(cfg.node_group),
                     "tolerations": tolerations(cfg.node_group),
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
-                    "terminationGracePeriodSeconds": 30,
-                    "initContainers": [chown],
+                    "automount_service_account_token": False,
+                    "enable_service_links": False,
+                    "security_context": {"seccomp_profile": {"type": "RuntimeDefault"}},
+                    "termination_grace_period_seconds": 30,
+                    "init_containers": [chown],
                     "containers": [loader],
-                    "volumes": [models_volume(cfg), {"name": "tmp", "emptyDir": {"sizeLimit": "2Gi"}}],
+                    "volumes": [models_volume(cfg), {"name": "tmp", "empty_dir": {"size_limit": "2Gi"}}],
                 },
             },
         },

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.config.aws import AwsConfig
 
@@ -20,11 +20,16 @@ from .judge_inference import COMPONENT_LABEL, selector
 from .judge_scaling import metric_selector
 from .scheduling import PART_OF
 
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
+
+    from .k8s_types import CustomResourceManifest
+
 MONITORING_V1 = "monitoring.coreos.com/v1"
 LOADER_COMPONENT = {"app.kubernetes.io/component": "model-loader"}
 
 
-def _metadata(cfg: AwsConfig, name: str, component: dict[str, str]) -> dict[str, Any]:
+def _metadata(cfg: AwsConfig, name: str, component: dict[str, str]) -> ObjectMetaArgsDict:
     return {
         "name": name,
         "namespace": cfg.namespace,
@@ -32,7 +37,7 @@ def _metadata(cfg: AwsConfig, name: str, component: dict[str, str]) -> dict[str,
     }
 
 
-def vllm_pod_monitor(cfg: AwsConfig) -> dict[str, Any]:
+def vllm_pod_monitor(cfg: AwsConfig) -> CustomResourceManifest:
     """vLLM serves Prometheus metrics on its API port at ``/metrics`` (no API key needed)."""
     return {
         "apiVersion": MONITORING_V1,
@@ -47,7 +52,7 @@ def vllm_pod_monitor(cfg: AwsConfig) -> dict[str, Any]:
     }
 
 
-def loader_pod_monitor(cfg: AwsConfig) -> dict[str, Any]:
+def loader_pod_monitor(cfg: AwsConfig) -> CustomResourceManifest:
     """The model loader's probe server: ``model_loader_*`` (download bytes, verified, served revision)."""
     return {
         "apiVersion": MONITORING_V1,
@@ -71,6 +76,7 @@ def _minutes(seconds: int) -> str:
 
 
 def alert_rules(cfg: AwsConfig) -> list[dict[str, Any]]:
+    """The PrometheusRule's rules, in the CRD's own keys (custom resources have no SDK types)."""
     a = cfg.prometheus.alerts
     ns, deploy = json.dumps(cfg.namespace), json.dumps(cfg.service_name)
     sel = metric_selector(cfg)
@@ -138,7 +144,7 @@ def alert_rules(cfg: AwsConfig) -> list[dict[str, Any]]:
     ]
 
 
-def prometheus_rule(cfg: AwsConfig) -> dict[str, Any]:
+def prometheus_rule(cfg: AwsConfig) -> CustomResourceManifest:
     return {
         "apiVersion": MONITORING_V1,
         "kind": "PrometheusRule",

@@ -60,7 +60,7 @@ def model_loader_spec(
     }
     if scraper_namespace is not None:
         spec["ingress"] = [
-            {"from": [namespace_peer(scraper_namespace)], "ports": [{"port": port, "protocol": "TCP"}]}
+            {"from_": [namespace_peer(scraper_namespace)], "ports": [{"port": port, "protocol": "TCP"}]}
         ]
     return spec
 

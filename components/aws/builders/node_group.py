@@ -1,14 +1,19 @@
 """Plain data for the GPU node group: IAM trust policy, EKS taints, launch-template pieces and the
-cluster-autoscaler tags that let it scale the group up from zero. Dicts for pulumi_aws inputs use the
-SDK's snake_case names (it sends them as the provider's camelCase)."""
+cluster-autoscaler tags that let it scale the group up from zero. Nested pulumi_aws inputs are the
+SDK's own ``*ArgsDict`` TypedDicts (snake_case keys, sent as the provider's camelCase), so the type
+check in ``make test`` catches a misspelled key that the mocks would pass."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING
 
 from components.aws.instance_types import ACCELERATOR_LABEL, GpuInstanceType, accelerator
 from components.config.aws import NodeGroupConfig, TaintConfig
+
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_aws.ec2 import LaunchTemplateBlockDeviceMappingArgsDict, LaunchTemplateMetadataOptionsArgsDict
+    from pulumi_aws.eks import NodeGroupTaintArgsDict
 
 AMI_TYPE = "AL2023_x86_64_NVIDIA"
 ROOT_DEVICE = "/dev/xvda"  # the root device name of the EKS AL2023 AMIs
@@ -45,12 +50,12 @@ def managed_policy_arn(partition: str, name: str) -> str:
     return f"arn:{partition}:iam::aws:policy/{name}"
 
 
-def eks_taints(taints: list[TaintConfig]) -> list[dict[str, str]]:
+def eks_taints(taints: list[TaintConfig]) -> list[NodeGroupTaintArgsDict]:
     """Kubernetes-form taints in the EKS API's form (``NoSchedule`` -> ``NO_SCHEDULE``)."""
     return [{"key": t.key, "value": t.value, "effect": _EKS_EFFECT[t.effect]} for t in taints]
 
 
-def block_device_mappings(disk_size_gib: int) -> list[dict[str, Any]]:
+def block_device_mappings(disk_size_gib: int) -> list[LaunchTemplateBlockDeviceMappingArgsDict]:
     """Root volume in the launch template (a node group with a launch template cannot set disk_size)."""
     return [
         {
@@ -65,7 +70,7 @@ def block_device_mappings(disk_size_gib: int) -> list[dict[str, Any]]:
     ]
 
 
-def metadata_options(hop_limit: int) -> dict[str, Any]:
+def metadata_options(hop_limit: int) -> LaunchTemplateMetadataOptionsArgsDict:
     """IMDSv2 only (no token-less requests); the hop limit decides whether pods can reach IMDS."""
     return {
         "http_endpoint": "enabled",

@@ -4,9 +4,17 @@ the device plugin, the model loader and vLLM always agree."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING
 
-from components.config.aws import NodeGroupConfig
+from components.config.aws import NodeGroupConfig, ResourcesConfig
+
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_kubernetes.core.v1 import (
+        ProbeArgsDict,
+        ResourceRequirementsArgsDict,
+        SecurityContextArgsDict,
+        TolerationArgsDict,
+    )
 
 # Container paths, each backed by its own emptyDir volume (not the host's shared temp directories).
 TMP_MOUNT = "/tmp"  # noqa: S108
@@ -19,7 +27,7 @@ def node_selector(node_group: NodeGroupConfig) -> dict[str, str]:
     return dict(node_group.labels)
 
 
-def tolerations(node_group: NodeGroupConfig) -> list[dict[str, str]]:
+def tolerations(node_group: NodeGroupConfig) -> list[TolerationArgsDict]:
     return [
         {"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect} for t in node_group.taints
     ]
@@ -33,26 +41,41 @@ def await_annotations(timeout_seconds: int, skip: bool = False) -> dict[str, str
     return {"pulumi.com/timeoutSeconds": str(timeout_seconds)}
 
 
-def restricted_container(run_as_user: int, run_as_group: int, read_only_root: bool = True) -> dict[str, Any]:
+def restricted_container(
+    run_as_user: int, run_as_group: int, read_only_root: bool = True
+) -> SecurityContextArgsDict:
     """A container security context that satisfies the Kubernetes 'restricted' profile."""
     return {
-        "runAsNonRoot": True,
-        "runAsUser": run_as_user,
-        "runAsGroup": run_as_group,
-        "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": read_only_root,
+        "run_as_non_root": True,
+        "run_as_user": run_as_user,
+        "run_as_group": run_as_group,
+        "allow_privilege_escalation": False,
+        "read_only_root_filesystem": read_only_root,
         "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
+        "seccomp_profile": {"type": "RuntimeDefault"},
     }
 
 
-def http_probe(path: str, port: str, period: int, failures: int, timeout: int = 5) -> dict[str, Any]:
+def http_probe(path: str, port: str, period: int, failures: int, timeout: int = 5) -> ProbeArgsDict:
     return {
-        "httpGet": {"path": path, "port": port},
-        "periodSeconds": period,
-        "failureThreshold": failures,
-        "timeoutSeconds": timeout,
+        "http_get": {"path": path, "port": port},
+        "period_seconds": period,
+        "failure_threshold": failures,
+        "timeout_seconds": timeout,
     }
+
+
+def container_resources(
+    resources: ResourcesConfig, extra: dict[str, str] | None = None
+) -> ResourceRequirementsArgsDict:
+    """A container's ``resources`` from config (``extra``, e.g. GPUs, goes into requests and limits)."""
+    block = resources.manifest(extra)
+    out: ResourceRequirementsArgsDict = {}
+    if "requests" in block:
+        out["requests"] = block["requests"]
+    if "limits" in block:
+        out["limits"] = block["limits"]
+    return out
 
 
 def failures_for(window_seconds: int, period_seconds: int) -> int:

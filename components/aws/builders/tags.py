@@ -8,8 +8,10 @@ every tag cost allocation needs, the stack tag included, has to be written there
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from pulumi_aws.ec2 import LaunchTemplateTagSpecificationArgsDict
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_aws.ec2 import LaunchTemplateTagSpecificationArgsDict
 
 STACK_TAG = "llm-judge:stack"
 LAUNCHED_KINDS = ("instance", "volume", "network-interface")

@@ -27,7 +27,8 @@ RAID_MOUNT_PATH = f"{NODEADM_MOUNT_ROOT}/0"
 
 
 def node_config(strategy: LocalStorageStrategy = "RAID0") -> dict[str, Any]:
-    """The NodeConfig this node group adds to what EKS supplies."""
+    """The NodeConfig this node group adds to what EKS supplies (nodeadm's YAML inside the user data,
+    not a provider argument: a plain dict)."""
     return {
         "apiVersion": "node.eks.aws/v1alpha1",
         "kind": "NodeConfig",

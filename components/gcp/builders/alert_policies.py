@@ -20,19 +20,21 @@ Which condition type for which signal, and why (field semantics from Google's al
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from pulumi_gcp.monitoring import (
-    AlertPolicyAlertStrategyArgsDict,
-    AlertPolicyConditionArgsDict,
-    AlertPolicyConditionConditionThresholdAggregationArgsDict,
-    AlertPolicyDocumentationArgsDict,
-)
+from typing import TYPE_CHECKING
 
 from components.config.gcp_alerts import GcpAlertsConfig
 
 from . import alert_docs
 from .alert_docs import DocContext, Section
 from .log_metrics import CLOUD_RUN_JOB, LogMetric, LogMetrics, all_of, quoted
+
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_gcp.monitoring import (
+        AlertPolicyAlertStrategyArgsDict,
+        AlertPolicyConditionArgsDict,
+        AlertPolicyConditionConditionThresholdAggregationArgsDict,
+        AlertPolicyDocumentationArgsDict,
+    )
 
 EXECUTIONS_METRIC = "run.googleapis.com/job/completed_execution_count"
 SCHEDULER_RESOURCE = "cloud_scheduler_job"

@@ -9,10 +9,14 @@ creation and log writing. Secret access is granted on the Kafka secrets themselv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import layout
+
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_gcp.storage import BucketIAMMemberConditionArgsDict
 
 Principal = Literal["loader", "batch", "invoker", "vertex"]
 
@@ -113,14 +117,21 @@ def object_prefix_clause(bucket: str, prefix: str) -> str:
     return f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}")'
 
 
-def condition(grant: BucketGrant, bucket: str) -> dict[str, str] | None:
+def condition(grant: BucketGrant, bucket: str) -> BucketIAMMemberConditionArgsDict | None:
     """The IAM condition of a prefix-scoped grant (None for a whole-bucket grant)."""
     if grant.prefixes is None:
         return None
+    return prefix_condition(grant, grant.prefixes, bucket)
+
+
+def prefix_condition(
+    grant: BucketGrant, prefixes: Sequence[str], bucket: str
+) -> BucketIAMMemberConditionArgsDict:
+    """The IAM condition limiting ``grant`` to object names under ``prefixes`` of ``bucket``."""
     # Listing is checked against the bucket, which no object-name condition matches: principals that
     # list hold an unconditional bucket-level role for it (legacyBucketReader or objectViewer).
-    clauses = [object_prefix_clause(bucket, p) for p in grant.prefixes]
-    title = f"{grant.principal} {' '.join(grant.prefixes)}"
+    clauses = [object_prefix_clause(bucket, p) for p in prefixes]
+    title = f"{grant.principal} {' '.join(prefixes)}"
     return {
         "title": title[:100],
         "description": grant.why[:256],

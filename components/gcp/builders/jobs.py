@@ -7,13 +7,9 @@ may be Outputs: they are placed as leaves, so ``pulumi preview`` still shows eve
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pulumi
-from pulumi_gcp.cloudrunv2 import (
-    JobTemplateTemplateVpcAccessArgsDict,
-    JobTemplateTemplateVpcAccessNetworkInterfaceArgsDict,
-)
 
 from components.config.gcp import (
     CollectJobConfig,
@@ -26,6 +22,16 @@ from components.config.gcp import (
 
 from .scheduler import seconds
 
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_gcp.cloudrunv2 import (
+        JobTemplateArgsDict,
+        JobTemplateTemplateArgsDict,
+        JobTemplateTemplateContainerArgsDict,
+        JobTemplateTemplateContainerEnvArgsDict,
+        JobTemplateTemplateVpcAccessArgsDict,
+        JobTemplateTemplateVpcAccessNetworkInterfaceArgsDict,
+    )
+
 
 @dataclass(frozen=True)
 class SecretRef:
@@ -37,11 +43,11 @@ class SecretRef:
     """A pinned version number: a new credential is a new version, so the job changes with it."""
 
 
-def plain(name: str, value: pulumi.Input[str]) -> dict[str, Any]:
+def plain(name: str, value: pulumi.Input[str]) -> JobTemplateTemplateContainerEnvArgsDict:
     return {"name": name, "value": value}
 
 
-def from_secret(name: str, ref: SecretRef) -> dict[str, Any]:
+def from_secret(name: str, ref: SecretRef) -> JobTemplateTemplateContainerEnvArgsDict:
     return {"name": name, "value_source": {"secret_key_ref": {"secret": ref.secret, "version": ref.version}}}
 
 
@@ -53,7 +59,7 @@ def loader_env(
     username: SecretRef | None,
     password: SecretRef | None,
     job: LoaderJobConfig,
-) -> list[dict[str, Any]]:
+) -> list[JobTemplateTemplateContainerEnvArgsDict]:
     """The seed's five variables, the Kafka security settings, the SASL credentials from Secret
     Manager (never as plain values), then ``extraEnv``."""
     env = [
@@ -98,7 +104,7 @@ def vpc_access(network: VpcEgressConfig) -> JobTemplateTemplateVpcAccessArgsDict
 
 def judge_env(
     *, project: pulumi.Input[str], bucket: pulumi.Input[str], job: JudgeJobConfig
-) -> list[dict[str, Any]]:
+) -> list[JobTemplateTemplateContainerEnvArgsDict]:
     """The seed's six variables; the input and the output are the same bucket (raw/ in, batch/ and
     judgements/ out)."""
     env = [
@@ -118,14 +124,14 @@ def job_template(
     container_name: str,
     image: pulumi.Input[str],
     service_account: pulumi.Input[str],
-    env: list[dict[str, Any]],
+    env: list[JobTemplateTemplateContainerEnvArgsDict],
     job: JobConfig | CollectJobConfig,
     task_count: int = 1,
     parallelism: int | None = None,
     network: VpcEgressConfig | None = None,
-) -> dict[str, Any]:
+) -> JobTemplateArgsDict:
     """``template`` of a ``gcp.cloudrunv2.Job``."""
-    container: dict[str, Any] = {
+    container: JobTemplateTemplateContainerArgsDict = {
         "name": container_name,
         "image": image,
         "envs": env,
@@ -133,18 +139,16 @@ def job_template(
     }
     if job.args is not None:
         container["args"] = list(job.args)
-    template: dict[str, Any] = {
-        "task_count": task_count,
-        "template": {
-            "service_account": service_account,
-            "timeout": seconds(job.timeout_seconds),
-            "max_retries": job.max_retries,
-            "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
-            "containers": [container],
-        },
+    task: JobTemplateTemplateArgsDict = {
+        "service_account": service_account,
+        "timeout": seconds(job.timeout_seconds),
+        "max_retries": job.max_retries,
+        "execution_environment": "EXECUTION_ENVIRONMENT_GEN2",
+        "containers": [container],
     }
     if network is not None:
-        template["template"]["vpc_access"] = vpc_access(network)
+        task["vpc_access"] = vpc_access(network)
+    template: JobTemplateArgsDict = {"task_count": task_count, "template": task}
     if parallelism is not None:
         template["parallelism"] = parallelism
     return template

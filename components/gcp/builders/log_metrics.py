@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-
-from pulumi_gcp.logging import MetricMetricDescriptorArgsDict, MetricMetricDescriptorLabelArgsDict
+from typing import TYPE_CHECKING
 
 from components.config.gcp_alerts import GcpAlertsConfig
 
 from .names import Names
+
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_gcp.logging import MetricMetricDescriptorArgsDict, MetricMetricDescriptorLabelArgsDict
 
 CLOUD_RUN_JOB = "cloud_run_job"
 USER_METRIC_PREFIX = "logging.googleapis.com/user/"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from components.config.gcp import ImagesConfig
+
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_gcp.artifactregistry import RepositoryCleanupPolicyArgsDict
 
 DAY_SECONDS = 86400
 
@@ -25,7 +28,7 @@ def pinned(tag_ref: str, digest: str) -> str:
     return f"{tag_ref}@{digest}"
 
 
-def cleanup_policies(cfg: ImagesConfig) -> list[dict[str, Any]]:
+def cleanup_policies(cfg: ImagesConfig) -> list[RepositoryCleanupPolicyArgsDict]:
     """Keep the newest versions; delete untagged ones (builds a newer push replaced) once old.
     Keep wins over delete in Artifact Registry, and each stack's tag always points at what it runs."""
     return [

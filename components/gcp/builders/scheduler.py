@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from components.config.gcp import RetryConfig
+
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_gcp.cloudscheduler import JobHttpTargetArgsDict, JobRetryConfigArgsDict
 
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
@@ -22,7 +25,7 @@ def run_uri(project: str, region: str, job: str) -> str:
     return f"https://run.googleapis.com/v2/projects/{project}/locations/{region}/jobs/{job}:run"
 
 
-def http_target(uri: str, invoker_email: str) -> dict[str, Any]:
+def http_target(uri: str, invoker_email: str) -> JobHttpTargetArgsDict:
     """An OAuth access token, not an OIDC ID token: ``run.googleapis.com`` is a Google API, which takes
     access tokens (OIDC is for calling a Cloud Run *service's* own URL)."""
     return {
@@ -32,7 +35,7 @@ def http_target(uri: str, invoker_email: str) -> dict[str, Any]:
     }
 
 
-def retry_config(cfg: RetryConfig) -> dict[str, Any]:
+def retry_config(cfg: RetryConfig) -> JobRetryConfigArgsDict:
     return {
         "retry_count": cfg.retry_count,
         "min_backoff_duration": seconds(cfg.min_backoff_seconds),

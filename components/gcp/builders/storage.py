@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from components.config.gcp import BucketConfig
 
+if TYPE_CHECKING:  # types only: the builders do not load the SDK
+    from pulumi_gcp.storage import BucketLifecycleRuleArgsDict
 
-def lifecycle_rules(cfg: BucketConfig) -> list[dict[str, Any]]:
+
+def lifecycle_rules(cfg: BucketConfig) -> list[BucketLifecycleRuleArgsDict]:
     """One Delete rule per configured prefix (``matches_prefixes``), plus a rule that removes replaced
     versions when versioning is on (otherwise they would be kept forever)."""
-    rules: list[dict[str, Any]] = [
+    rules: list[BucketLifecycleRuleArgsDict] = [
         {
             "action": {"type": "Delete"},
             "condition": {"age": rule.delete_after_days, "matches_prefixes": [rule.prefix]},
