@@ -298,7 +298,7 @@ class AgreementBuilder:
                 elif ca and cb:
                     va, vb = self._decoded(kind, name, ca), self._decoded(kind, name, cb)
                     store = pairs.labels if kind == "label" else pairs.scores
-                    store.setdefault(name, Counter())[(va, vb)] += n  # type: ignore[index]
+                    store.setdefault(name, Counter())[(va, vb)] += n
         self._pair_counts.clear()
 
     def finish(self, a_lines: Iterable[bytes] | None) -> Agreement:
