@@ -1,6 +1,10 @@
-"""``python -m app.loader``: exit 0 when the topic was loaded up to the end offsets seen at start (or
-after a clean stop on SIGTERM), 1 when the run failed, 2 on invalid settings or missing Google
-credentials."""
+"""``python -m app.loader``: load the topic up to the end offsets seen at start.
+
+Exit codes (``app.loader.exits``, also in ``--help``): 0 done (completed, stopped cleanly by
+SIGTERM/SIGINT, or superseded by a newer task with the same group instance id), 1 the run failed,
+2 invalid settings or missing Google credentials, 3 no partition was assigned while the group had
+messages left that nobody loaded.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from collections.abc import Sequence
 from app.credentials import EXIT_NO_CREDENTIALS, MISSING_CREDENTIALS, is_missing_credentials
 from app.loader import logs
 from app.loader.crash import CrashPoints
+from app.loader.exits import ExitCode
 from app.loader.runner import Loader
 from app.loader.settings import SettingsError, load_settings
 
@@ -22,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         crash = CrashPoints.from_env()
     except (SettingsError, ValueError) as exc:
         logs.setup().error(str(exc))
-        return 2
+        return ExitCode.USAGE
     logger = logs.setup(settings.loader_log_level)
     # The imports leave ~57k long-lived objects (pydantic, google-cloud, ...) that the cyclic GC would
     # re-scan on every full collection, which the per-message dicts trigger: freezing them saves a few

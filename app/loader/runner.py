@@ -40,7 +40,18 @@ from app.credentials import is_missing_credentials
 from app.loader.chunk import ObjectSpec, OpenChunk, SealedChunk
 from app.loader.crash import CrashPoints
 from app.loader.deadletter import envelope_line, kafka_day
+from app.loader.exits import EXIT_CODES, Outcome
 from app.loader.fast_records import parse_message_for_storage
+from app.loader.group import (
+    KAFKA_TIMEOUT,
+    fenced_exception,
+    is_fenced,
+    lag_left,
+    leave_group,
+    snapshot_end_offsets,
+    watermarks,
+)
+from app.loader.idle import Idle, IdleWatch
 from app.loader.logs import log
 from app.loader.naming import manifest_name
 from app.loader.settings import LoaderSettings
@@ -48,12 +59,15 @@ from app.loader.storage import Created, GcsStore, PutResult
 from app.records import InvalidRecord, deadletter_prefix, raw_prefix
 
 JSONL_CONTENT_TYPE = "application/jsonl"
-_KAFKA_TIMEOUT = 30.0
 _DEAD_LETTER_LOG_LIMIT = 100
 
 
 class LoaderError(RuntimeError):
     """The run cannot go on (upload failure, unknown topic, fatal Kafka error)."""
+
+
+class Fenced(RuntimeError):
+    """The broker fenced this member: a newer one with the same group.instance.id took its place."""
 
 
 @dataclass
@@ -101,7 +115,7 @@ class Stats:
 
 @dataclass(frozen=True)
 class Summary:
-    outcome: str  # completed | stopped | failed
+    outcome: str  # an exits.Outcome
     exit_code: int
     fields: dict[str, Any]
 
@@ -129,7 +143,9 @@ class Loader:
         self._in_flight = 0
         self._stop_signal: str | None = None
         self._lag_checked_at = 0.0
-        self._unassigned_since = time.monotonic()
+        self._idle = IdleWatch(settings.loader_idle_exit_seconds, time.monotonic())
+        self._gave_up_idle = False
+        self._fenced = False
         self._prefixes: dict[tuple[str, Any], str] = {}
         self._unsynced: dict[
             int, int
@@ -150,7 +166,8 @@ class Loader:
         started = time.monotonic()
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, self._on_signal)
-        outcome, exit_code = "completed", 0
+        outcome = Outcome.COMPLETED
+        grace = self.settings.loader_shutdown_grace_seconds
         try:
             # Before joining the group: a wrong bucket name or missing access fails at once, naming
             # the bucket, instead of after a consume batch has been read for nothing.
@@ -158,13 +175,14 @@ class Loader:
             self._consumer = Consumer(
                 {**self.settings.kafka_config(), "on_commit": self._on_commit}, logger=self.logger
             )
-            self._ends = self._snapshot_end_offsets()
+            self._ends = snapshot_end_offsets(self._consumer, self.topic)
             log(
                 self.logger,
                 logging.INFO,
                 "loader started",
                 topic=self.topic,
                 group=self.settings.kafka_consumer_group,
+                group_instance_id=self.settings.group_instance_id,
                 end_offsets=self._ends,
             )
             self._consumer.subscribe(
@@ -172,8 +190,10 @@ class Loader:
             )
             self._loop()
             if self._stop_signal:
-                outcome = "stopped"
-                self._drain(deadline=time.monotonic() + self.settings.loader_shutdown_grace_seconds)
+                outcome = Outcome.STOPPED
+                self._drain(deadline=time.monotonic() + grace)
+            elif self._gave_up_idle:
+                outcome = Outcome.UNASSIGNED
             else:
                 self._drain(deadline=None)
         except Exception as exc:
@@ -182,28 +202,36 @@ class Loader:
                 # caller reports in one line, not a failed run with a summary.
                 self._pool.shutdown(wait=False)
                 raise
-            outcome, exit_code = "failed", 1
-            log(self.logger, logging.ERROR, f"loader failed: {exc}", error_type=type(exc).__name__)
-            try:
-                self._drain(
-                    deadline=time.monotonic() + self.settings.loader_shutdown_grace_seconds,
-                    raise_on_failure=False,
+            if isinstance(exc, Fenced) or fenced_exception(exc):
+                outcome = Outcome.FENCED
+                self._fenced = True
+                log(
+                    self.logger,
+                    logging.WARNING,
+                    "fenced: another task with the same group instance id "
+                    f"({self.settings.group_instance_id}) joined the group and took over this task's "
+                    "partitions (an overlapping execution of the job?); stopping without committing",
+                    error=str(exc),
                 )
+            else:
+                outcome = Outcome.FAILED
+                log(self.logger, logging.ERROR, f"loader failed: {exc}", error_type=type(exc).__name__)
+            try:
+                # Uploads in flight may land (the next owner finds them through the manifests); what
+                # is durable is committed, unless this member is no longer the group's to commit for.
+                self._drain(deadline=time.monotonic() + grace, raise_on_failure=False)
             except Exception as drain_exc:  # the first error is the one worth reporting
                 log(self.logger, logging.ERROR, f"could not commit what was durable: {drain_exc}")
-        lag = self._lag_left()
-        if self._consumer is not None:
-            self._closing = True
-            # Leaving the group; a failure here loses nothing (commits are already done or not made).
-            try:
-                self._consumer.close()
-            except Exception as exc:
-                log(self.logger, logging.WARNING, f"consumer close failed: {exc}")
-        self._pool.shutdown(wait=outcome == "completed", cancel_futures=True)
+        lag = lag_left(self._consumer, self.topic, self._ends) if self._consumer is not None else None
+        self._close(leave=outcome in (Outcome.COMPLETED, Outcome.STOPPED))
+        self._pool.shutdown(wait=outcome is Outcome.COMPLETED, cancel_futures=True)
+        exit_code = int(EXIT_CODES[outcome])
         fields = {
-            "outcome": outcome,
+            "outcome": outcome.value,
+            "exit_code": exit_code,
             "stopped_by": self._stop_signal,
             "topic": self.topic,
+            "group_instance_id": self.settings.group_instance_id,
             "partitions": sorted(self._seen_partitions),
             "messages": self.stats.messages,
             "records": self.stats.records,
@@ -221,9 +249,27 @@ class Loader:
             "lag_left": lag,
             "seconds": round(time.monotonic() - started, 3),
         }
-        level = logging.ERROR if outcome == "failed" else logging.INFO
+        level = logging.ERROR if exit_code else logging.INFO
         log(self.logger, level, "loader summary", **fields)
-        return Summary(outcome, exit_code, fields)
+        return Summary(outcome.value, exit_code, fields)
+
+    def _close(self, *, leave: bool) -> None:
+        """Leave the group after a clean end (completed, or stopped by a signal), so the next run, and
+        the other tasks of this one, get the partitions at once whatever their instance ids. After a
+        failure or a crash a static member stays: Cloud Run retries the task under the same id, which
+        takes the partitions straight back (and the broker drops the member after its session if no
+        retry comes). A fenced member is no longer in the group."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        self._closing = True
+        # A failure here loses nothing: commits are already done or not made.
+        try:
+            if leave and self.settings.group_instance_id is not None and not leave_group(consumer):
+                log(self.logger, logging.WARNING, "could not leave the consumer group before closing")
+            consumer.close()
+        except Exception as exc:
+            log(self.logger, logging.WARNING, f"consumer close failed: {exc}")
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stop_signal = signal.Signals(signum).name
@@ -257,23 +303,39 @@ class Loader:
             self._bound_memory()
 
     def _finished(self) -> bool:
+        now = time.monotonic()
         if self._states:
-            self._unassigned_since = time.monotonic()
+            self._idle.assigned(now)
             return all(state.done and not state.pending for state in self._states.values()) and not any(
                 not chunk.done() for chunk in self._orphans
             )
         if self._orphans and any(not chunk.done() for chunk in self._orphans):
             return False
-        idle = time.monotonic() - self._unassigned_since
-        if idle >= self.settings.loader_idle_exit_seconds:
-            log(self.logger, logging.INFO, "no partition assigned; exiting", idle_seconds=round(idle, 1))
-            return True
-        # Another task of the group may have finished everything while this one waited to be assigned.
-        now = time.monotonic()
+        # Another task of the group may be loading, or have finished, everything while this one waits
+        # for an assignment (a broker round trip: at most once a second).
         if now - self._lag_checked_at < 1.0:
             return False
         self._lag_checked_at = now
-        return self._lag_left() == 0
+        lag = lag_left(self._require_consumer(), self.topic, self._ends)
+        verdict = self._idle.observe(now, lag)
+        if verdict is Idle.WAIT:
+            return False
+        idle = round(self._idle.idle_seconds(now), 1)
+        if verdict is Idle.FINISHED:
+            log(self.logger, logging.INFO, "no partition assigned and nothing left to load; exiting")
+            return True
+        self._gave_up_idle = True
+        log(
+            self.logger,
+            logging.ERROR,
+            f"no partition assigned for {idle} s while the group has "
+            f"{'an unknown number of' if lag is None else lag} messages left below the end offsets and "
+            "no member committed any: the partitions are held by a member that is not loading them "
+            "(or the broker cannot be read); exiting so the task is retried",
+            idle_seconds=idle,
+            lag_left=lag,
+        )
+        return True
 
     def _handle(self, message: Message) -> None:
         error = message.error()
@@ -285,6 +347,8 @@ class Loader:
                 if state is not None and not state.done and offset is not None and offset >= state.end:
                     self._finish_partition(state)
                 return
+            if is_fenced(error):
+                raise Fenced(str(error))
             if error.fatal():
                 raise LoaderError(f"fatal Kafka error: {error}")
             log(self.logger, logging.WARNING, f"Kafka error: {error}", code=error.name())
@@ -555,6 +619,8 @@ class Loader:
         return True
 
     def _commit(self, offsets: dict[int, int], *, asynchronous: bool = False) -> None:
+        if self._fenced:  # the newer member owns these partitions and will find these chunks stored
+            return
         self.crash.hit("before_commit")
         partitions = [TopicPartition(self.topic, partition, offset) for partition, offset in offsets.items()]
         try:
@@ -614,7 +680,7 @@ class Loader:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self._closing:  # an assignment that arrives while leaving the group is not worked on
             return
-        committed = consumer.committed(partitions, timeout=_KAFKA_TIMEOUT) if partitions else []
+        committed = consumer.committed(partitions, timeout=KAFKA_TIMEOUT) if partitions else []
         assignment, finished = [], []
         for tp in committed:
             partition = tp.partition
@@ -678,32 +744,4 @@ class Loader:
         return self._consumer
 
     def _watermarks(self, partition: int) -> tuple[int, int]:
-        low, high = self._require_consumer().get_watermark_offsets(
-            TopicPartition(self.topic, partition), timeout=_KAFKA_TIMEOUT, cached=False
-        )
-        return low, high
-
-    def _snapshot_end_offsets(self) -> dict[int, int]:
-        metadata = self._require_consumer().list_topics(self.topic, timeout=_KAFKA_TIMEOUT)
-        topic = metadata.topics.get(self.topic)
-        if topic is None or topic.error is not None:
-            raise LoaderError(f"topic {self.topic!r} is not available: {topic.error if topic else 'missing'}")
-        return {partition: self._watermarks(partition)[1] for partition in sorted(topic.partitions)}
-
-    def _lag_left(self) -> int | None:
-        """Messages below the start-of-run end offsets that the group has not committed, all partitions."""
-        if self._consumer is None or not self._ends:
-            return None
-        # Unknown rather than a traceback: the summary after a failed run (broker gone) is called here.
-        try:
-            committed = self._consumer.committed(
-                [TopicPartition(self.topic, p) for p in self._ends], timeout=_KAFKA_TIMEOUT
-            )
-            lag = 0
-            for tp in committed:
-                end = self._ends[tp.partition]
-                start = tp.offset if tp.offset >= 0 else self._watermarks(tp.partition)[0]
-                lag += max(0, end - start)
-        except KafkaException:
-            return None
-        return lag
+        return watermarks(self._require_consumer(), self.topic, partition)

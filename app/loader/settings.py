@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -10,6 +11,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.loader.exits import HELP as EXIT_CODES_HELP
 from app.records import MAX_MESSAGE_BYTES
 
 MIB = 1024 * 1024
@@ -18,6 +20,9 @@ MIB = 1024 * 1024
 # uploads. One request per object keeps uploads atomic and cheap, and fake-gcs-server (the tests'
 # emulator) only enforces create-only preconditions on multipart uploads.
 MAX_OBJECT_BYTES = 8 * MIB
+
+# Kafka's rule for group ids and group.instance.id (JoinGroupRequest.validateGroupInstanceId).
+INSTANCE_ID_PATTERN = r"^[A-Za-z0-9._-]{1,249}$"
 
 
 class SettingsError(ValueError):
@@ -40,8 +45,19 @@ class LoaderSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_ca_location: Path | None = Field(None, description="PEM bundle of the brokers' CA.")
-    kafka_session_timeout_ms: int = Field(45_000, ge=1000, le=300_000)
+    kafka_session_timeout_ms: int = Field(
+        45_000,
+        ge=1000,
+        le=300_000,
+        description="How long the broker keeps a silent member (killed, hung) and its partitions.",
+    )
     kafka_heartbeat_interval_ms: int = Field(3_000, ge=100, le=60_000)
+    kafka_group_instance_id: str = Field(
+        "auto",
+        pattern=INSTANCE_ID_PATTERN,
+        description="Static group membership (KIP-345): auto = <CLOUD_RUN_JOB>-<CLOUD_RUN_TASK_INDEX> on "
+        "Cloud Run (none elsewhere), none = dynamic membership, anything else = this id.",
+    )
 
     loader_rotation_bytes: int = Field(
         4 * MIB, ge=1024, description="An open chunk of one partition is written out at this many bytes."
@@ -63,9 +79,18 @@ class LoaderSettings(BaseSettings):
         7.0, ge=0, description="After SIGTERM, how long uploads in flight may finish (Cloud Run allows 10 s)."
     )
     loader_idle_exit_seconds: float = Field(
-        30.0, gt=0, description="Exit when no partition has been assigned to this task for this long."
+        60.0,
+        gt=0,
+        description="A task with no partition gives up after this long without the group making progress "
+        "(exit 3 if messages are left); at least the session timeout + heartbeat + shutdown grace.",
     )
     loader_log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # Set by Cloud Run in every task of a job execution (container runtime contract); never by us.
+    cloud_run_job: str | None = None
+    cloud_run_execution: str | None = None
+    cloud_run_task_index: int | None = Field(None, ge=0)
+    cloud_run_task_attempt: int | None = Field(None, ge=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> LoaderSettings:
@@ -92,9 +117,56 @@ class LoaderSettings(BaseSettings):
             problems.append("LOADER_MAX_BUFFER_BYTES must be at least twice LOADER_ROTATION_BYTES")
         if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
             problems.append("KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of KAFKA_SESSION_TIMEOUT_MS")
+        if self.loader_idle_exit_seconds < self.min_idle_exit_seconds:
+            problems.append(
+                f"LOADER_IDLE_EXIT_SECONDS ({self.loader_idle_exit_seconds:g}) must be at least "
+                f"KAFKA_SESSION_TIMEOUT_MS + KAFKA_HEARTBEAT_INTERVAL_MS + LOADER_SHUTDOWN_GRACE_SECONDS "
+                f"({self.min_idle_exit_seconds:g} s): a killed member keeps its partitions until its session "
+                "times out, and a shorter wait gives up before they move; raise LOADER_IDLE_EXIT_SECONDS "
+                "or lower KAFKA_SESSION_TIMEOUT_MS"
+            )
+        if (
+            self.kafka_group_instance_id == "auto"
+            and self.cloud_run_job is not None
+            and self.cloud_run_task_index is None
+        ):
+            problems.append("CLOUD_RUN_JOB is set but CLOUD_RUN_TASK_INDEX is not (Cloud Run sets both)")
+        instance = self.group_instance_id
+        if instance is not None and not re.fullmatch(INSTANCE_ID_PATTERN, instance):
+            problems.append(
+                f"the group instance id {instance!r} derived from CLOUD_RUN_JOB is not a valid Kafka "
+                "group.instance.id; set KAFKA_GROUP_INSTANCE_ID"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def min_idle_exit_seconds(self) -> float:
+        """The shortest wait for an assignment that is sure to outlast a dead member: its session runs
+        out (it died before this run started, so at most the session timeout from now), the live members
+        hear of the rebalance at their next heartbeat, and each may spend the shutdown grace on its
+        uploads in flight before it rejoins."""
+        return (
+            self.kafka_session_timeout_ms + self.kafka_heartbeat_interval_ms
+        ) / 1000 + self.loader_shutdown_grace_seconds
+
+    @property
+    def group_instance_id(self) -> str | None:
+        """The static member id (KIP-345), or None for dynamic membership.
+
+        ``auto`` on Cloud Run is ``<job>-<task index>``: the same for a retried task (a new attempt)
+        and for the same task of a new execution, so a task started again after a crash takes its
+        partitions back at once instead of waiting out the dead member's session. Two overlapping
+        executions therefore share ids: the broker fences the older member (see docs/loader.md)."""
+        value = self.kafka_group_instance_id
+        if value == "none":
+            return None
+        if value != "auto":
+            return value
+        if self.cloud_run_job is None or self.cloud_run_task_index is None:
+            return None
+        return f"{self.cloud_run_job}-{self.cloud_run_task_index}"
 
     def kafka_config(self) -> dict[str, Any]:
         """librdkafka settings of the loader's consumer."""
@@ -125,6 +197,9 @@ class LoaderSettings(BaseSettings):
             )
         if self.kafka_ssl_ca_location:
             config["ssl.ca.location"] = str(self.kafka_ssl_ca_location)
+        instance = self.group_instance_id
+        if instance is not None:
+            config["group.instance.id"] = instance
         return config
 
 
@@ -141,6 +216,7 @@ _FLAGS: dict[str, str] = {
     "--ssl-ca-location": "kafka_ssl_ca_location",
     "--session-timeout-ms": "kafka_session_timeout_ms",
     "--heartbeat-interval-ms": "kafka_heartbeat_interval_ms",
+    "--group-instance-id": "kafka_group_instance_id",
     "--rotation-bytes": "loader_rotation_bytes",
     "--rotation-records": "loader_rotation_records",
     "--max-buffer-bytes": "loader_max_buffer_bytes",
@@ -160,9 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m app.loader",
         description="Load the Kafka topic into gs://BUCKET/raw/ up to the end offsets seen at start.",
         epilog="Every flag defaults to its environment variable (the field name in upper case). "
-        "The SASL password is read from KAFKA_SASL_PASSWORD only. Exit status: 0 loaded up to the end "
-        "offsets seen at start (or stopped cleanly by SIGTERM), 1 the run failed, 2 invalid settings or "
-        "no Google credentials.",
+        "The SASL password\nis read from KAFKA_SASL_PASSWORD only.\n\n" + EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     for flag, field in _FLAGS.items():
         info = LoaderSettings.model_fields[field]

@@ -58,19 +58,27 @@ class Dataset:
     reasons: dict[bytes | None, str]
 
 
-def dataset(valid: int, *, poison_every: int = 0, start: int = 0) -> Dataset:
-    """``valid`` records; with ``poison_every``, one poison message (cycling through every kind) after
-    each ``poison_every`` valid ones."""
+def dataset(
+    valid: int,
+    *,
+    poison_every: int = 0,
+    start: int = 0,
+    text_bytes: int = 150,
+    skip_reasons: frozenset[str] = frozenset(),
+) -> Dataset:
+    """``valid`` records; with ``poison_every``, one poison message (cycling through every kind but
+    ``skip_reasons``) after each ``poison_every`` valid ones."""
+    poisons = [(reason, template) for reason, template in POISON if reason not in skip_reasons]
     values: list[bytes | None] = []
     ids: list[str] = []
     invalid: list[bytes | None] = []
     reasons: dict[bytes | None, str] = {}
     poison_index = 0
     for i in range(start, start + valid):
-        values.append(valid_message(i))
+        values.append(valid_message(i, text_bytes=text_bytes))
         ids.append(f"rec-{i:07d}")
         if poison_every and (i - start + 1) % poison_every == 0:
-            reason, template = POISON[poison_index % len(POISON)]
+            reason, template = poisons[poison_index % len(poisons)]
             value = None if template is None else template.format(i=i).encode()
             values.append(value)
             invalid.append(value)

@@ -41,40 +41,61 @@ class Target:
     bucket: str
     group: str = field(default_factory=lambda: f"g-{uuid.uuid4().hex[:8]}")
 
-    def env(self, **overrides: object) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("LOADER_", "KAFKA_", "GCS_"))}
+    def env(self, *, production: bool = False, **overrides: object) -> dict[str, str]:
+        """The loader's environment. Unless ``production``, with a short session timeout (Tansu's
+        first join takes about half the session timeout) and idle exit; ``production`` keeps every
+        default but the deployment's identity (topic, group, bucket)."""
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("LOADER_", "KAFKA_", "GCS_", "CLOUD_RUN_"))
+        }
         env.update(
             self.gcs.env(),
             GCS_BUCKET_NAME=self.bucket,
             KAFKA_BROKERS=self.kafka.bootstrap,
             KAFKA_TOPIC=self.topic,
             KAFKA_CONSUMER_GROUP=self.group,
-            KAFKA_SESSION_TIMEOUT_MS=str(FAST_GROUP_SETTINGS["session.timeout.ms"]),
-            KAFKA_HEARTBEAT_INTERVAL_MS=str(FAST_GROUP_SETTINGS["heartbeat.interval.ms"]),
-            LOADER_IDLE_EXIT_SECONDS="15",
             PYTHONPATH=str(REPO),
         )
+        if not production:
+            env.update(
+                KAFKA_SESSION_TIMEOUT_MS=str(FAST_GROUP_SETTINGS["session.timeout.ms"]),
+                KAFKA_HEARTBEAT_INTERVAL_MS=str(FAST_GROUP_SETTINGS["heartbeat.interval.ms"]),
+                LOADER_IDLE_EXIT_SECONDS="15",
+            )
         env.update({k.upper(): str(v) for k, v in overrides.items()})
         return env
 
-    def start(self, **overrides: object) -> subprocess.Popen:
+    def start(self, *, production: bool = False, **overrides: object) -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "app.loader"],
             cwd=REPO,
-            env=self.env(**overrides),
+            env=self.env(production=production, **overrides),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
 
-    def run(self, timeout: float = 60, **overrides: object) -> LoaderRun:
-        return finish(self.start(**overrides), timeout)
+    def run(self, timeout: float = 60, *, production: bool = False, **overrides: object) -> LoaderRun:
+        return finish(self.start(production=production, **overrides), timeout)
 
     def committed(self) -> dict[int, int]:
         return self.kafka.committed(self.group, self.topic)
 
     def stored(self) -> Stored:
         return read_bucket(self.gcs.client(), self.bucket)
+
+
+def cloud_run_task(job: str, execution: str, index: int = 0, attempt: int = 0) -> dict[str, object]:
+    """The variables Cloud Run sets in every task of a job execution (container runtime contract)."""
+    return {
+        "cloud_run_job": job,
+        "cloud_run_execution": execution,
+        "cloud_run_task_index": index,
+        "cloud_run_task_attempt": attempt,
+        "cloud_run_task_count": 1,
+    }
 
 
 @dataclass

@@ -1,10 +1,13 @@
 """Killed at any moment (SIGKILL, via the test-only LOADER_CRASH_AT hook) and run again, the loader
 stores every valid record exactly once and every invalid message exactly once in the dead letters.
 
-All scenarios run side by side (each with its own topic, group and bucket): a loader run is mostly
-waiting for the consumer group to form, so running them in parallel keeps the module short. The runs
-that get killed use a 2 s session timeout: a SIGKILLed consumer never leaves its group, and the rerun's
-join waits until the dead member's session expires.
+All scenarios run side by side (each with its own topic, group and bucket, its runs one after the
+other): a loader run is mostly waiting for the consumer group to form, so running them in parallel
+keeps the module short. Most use small chunks, and the runs that get killed a 2 s session timeout (a
+SIGKILLed consumer never leaves its group; without static membership the rerun waits until the dead
+member's session expires). ``production_defaults`` runs what Cloud Run runs: every default (45 s
+session, 4 MiB chunks, 60 s idle exit) and the static membership derived from the Cloud Run task, with
+the rerun started at once as a new execution of the same job.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from tests.app.loader.helpers import (
     Target,
     assert_chunks_tile,
     assert_exactly_once,
-    finish,
+    cloud_run_task,
+    run_concurrently,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -40,6 +44,7 @@ class Scenario:
 
     name: str
     runs: list[dict]
+    production: bool = False  # every default, Cloud Run's task variables, production-sized data
     target: Target | None = None
     data: Dataset | None = None
     results: list[LoaderRun] = field(default_factory=list)
@@ -77,34 +82,55 @@ SCENARIOS = [
             {"loader_rotation_bytes": 24_576, "loader_max_buffer_bytes": 65_536},
         ],
     ),
+    # Killed after the 7th of about 30 uploads (some chunks committed, one half stored), then at once
+    # a new execution of the job: task 0 again, so the same group.instance.id.
+    Scenario(
+        "production_defaults",
+        [
+            {"loader_crash_at": "after_upload:7", **cloud_run_task("interaction-loader", "loader-e1")},
+            cloud_run_task("interaction-loader", "loader-e2"),
+        ],
+        production=True,
+    ),
 ]
+# About 5.3 MB per partition: two default (4 MiB) chunks each. No "oversized" poison: it is sized for
+# the small limit of the other scenarios, and a message over the default 1 MiB cannot be produced with
+# the producer's defaults.
+PRODUCTION_DATA = {"valid": 6000, "poison_every": 50, "text_bytes": 2400, "skip_reasons": {"oversized"}}
+
+
+def _play(scenario: Scenario, kafka, gcs) -> Scenario:
+    scenario.target = target = Target(kafka, gcs, kafka.create_topic(partitions=3), gcs.new_bucket().name)
+    if scenario.production:
+        data = PRODUCTION_DATA
+        scenario.data = dataset(
+            data["valid"],
+            poison_every=data["poison_every"],
+            text_bytes=data["text_bytes"],
+            skip_reasons=frozenset(data["skip_reasons"]),
+        )
+    else:
+        scenario.data = dataset(300, poison_every=20)
+    kafka.produce(target.topic, scenario.data.values, timestamps_ms=scenario.data.timestamps_ms)
+    scenario.results = []
+    for overrides in scenario.runs:
+        if scenario.production:
+            # Tansu's first join takes about half the session timeout: ~25 s at the default 45 s.
+            run = target.run(timeout=150, production=True, **overrides)
+        else:
+            killed = KILLED_RUN if "loader_crash_at" in overrides else {}
+            run = target.run(timeout=90, **{**BASE, **killed, **overrides})
+        scenario.results.append(run)
+    scenario.stored = target.stored()
+    scenario.ends = kafka.end_offsets(target.topic)
+    scenario.committed = target.committed()
+    return scenario
 
 
 @pytest.fixture(scope="module")
 def scenarios(kafka_broker, gcs_server) -> dict[str, Scenario]:
-    for scenario in SCENARIOS:
-        scenario.target = Target(
-            kafka_broker, gcs_server, kafka_broker.create_topic(partitions=3), gcs_server.new_bucket().name
-        )
-        scenario.data = dataset(300, poison_every=20)
-        kafka_broker.produce(
-            scenario.target.topic, scenario.data.values, timestamps_ms=scenario.data.timestamps_ms
-        )
-        scenario.results = []
-    for phase in range(max(len(s.runs) for s in SCENARIOS)):
-        running = []
-        for scenario in SCENARIOS:
-            if phase < len(scenario.runs):
-                overrides = scenario.runs[phase]
-                killed = KILLED_RUN if "loader_crash_at" in overrides else {}
-                running.append((scenario, scenario.target.start(**{**BASE, **killed, **overrides})))
-        for scenario, process in running:
-            scenario.results.append(finish(process, timeout=90))
-    for scenario in SCENARIOS:
-        scenario.stored = scenario.target.stored()
-        scenario.ends = kafka_broker.end_offsets(scenario.target.topic)
-        scenario.committed = scenario.target.committed()
-    return {scenario.name: scenario for scenario in SCENARIOS}
+    futures = run_concurrently({s.name: (lambda s=s: _play(s, kafka_broker, gcs_server)) for s in SCENARIOS})
+    return {name: future.result() for name, future in futures.items()}
 
 
 @pytest.mark.parametrize("name", [s.name for s in SCENARIOS])
@@ -133,6 +159,22 @@ def test_reruns_reused_what_the_crashed_runs_had_stored(scenarios) -> None:
         assert scenarios[name].results[-1].summary["objects_already_stored"] > 0, name
     for name in ("rerun_with_smaller_chunks", "rerun_with_larger_chunks", "after_manifest"):
         assert scenarios[name].results[-1].summary["chunks_adopted"] > 0, name
+
+
+def test_with_the_production_defaults_the_immediate_rerun_loads_everything(scenarios) -> None:
+    # The failure this guards against: the rerun waited 30 s for partitions that the killed member
+    # held for its 45 s session, got none, and exited 0 having loaded nothing.
+    scenario = scenarios["production_defaults"]
+    killed, rerun = scenario.results
+    assert killed.started()["group_instance_id"] == rerun.started()["group_instance_id"]
+    assert rerun.started()["group_instance_id"] == "interaction-loader-0"
+    summary = rerun.summary
+    assert (summary["exit_code"], summary["lag_left"]) == (0, 0)
+    assert summary["partitions"] == [0, 1, 2]
+    # The kill came mid-run: the rerun found objects of a chunk the killed run had not committed.
+    assert summary["objects_already_stored"] > 0
+    # Production-sized chunks: more than one per partition.
+    assert len(scenario.stored.manifests) > 3
 
 
 def test_gzip_objects_read_as_jsonl_through_a_normal_download(scenarios) -> None:

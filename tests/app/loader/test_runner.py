@@ -11,7 +11,9 @@ from confluent_kafka import TIMESTAMP_CREATE_TIME, KafkaError, KafkaException, T
 
 from app.loader import runner
 from app.loader.deadletter import decode_value
-from app.loader.runner import Loader
+from app.loader.exits import EXIT_CODES, ExitCode, Outcome
+from app.loader.group import is_fenced, lag_left
+from app.loader.runner import Fenced, Loader
 from app.loader.settings import LoaderSettings
 
 
@@ -66,11 +68,56 @@ class _BrokerGone:
 
 
 def test_lag_left_is_unknown_not_a_crash_when_the_broker_is_gone() -> None:
-    # _lag_left runs after the try of Loader.run, for the summary: an exception there would end the
+    # lag_left runs after the try of Loader.run, for the summary: an exception there would end the
     # run with a traceback and no summary.
+    assert lag_left(_BrokerGone(), "t", {0: 10, 1: 5}) is None  # type: ignore[arg-type]
+
+
+# What librdkafka hands over when the broker fences a static member: the broker's code, or (from a
+# consume after the fatal error) its _FATAL wrapper, whose text carries the original.
+FENCED_ERRORS = [
+    KafkaError(KafkaError.FENCED_INSTANCE_ID, fatal=True),
+    KafkaError(
+        KafkaError._FATAL,
+        "Fatal consumer error: Broker: Static consumer fenced by other consumer with same group.instance.id",
+        fatal=True,
+    ),
+]
+
+
+@pytest.mark.parametrize("error", FENCED_ERRORS)
+def test_fencing_is_recognised(error: KafkaError) -> None:
+    assert is_fenced(error)
+
+
+def test_other_fatal_errors_are_not_fencing() -> None:
+    assert not is_fenced(KafkaError(KafkaError._FATAL, "Fatal error: something else", fatal=True))
+    assert not is_fenced(KafkaError(KafkaError._TRANSPORT))
+    assert not is_fenced(None)
+
+
+class _ErrorMessage:
+    def __init__(self, error: KafkaError) -> None:
+        self._error = error
+
+    def error(self) -> KafkaError:
+        return self._error
+
+
+@pytest.mark.parametrize("error", FENCED_ERRORS)
+def test_a_fenced_loader_stops_and_commits_nothing_more(error: KafkaError) -> None:
     settings = LoaderSettings(gcs_bucket_name="bucket", kafka_brokers="127.0.0.1:9")
     loader = Loader(settings, store=object(), logger=logging.getLogger("test-loader"))  # type: ignore[arg-type]
     loader._pool.shutdown()
-    loader._consumer = _BrokerGone()  # type: ignore[assignment]
-    loader._ends = {0: 10, 1: 5}
-    assert loader._lag_left() is None
+    with pytest.raises(Fenced):
+        loader._handle(_ErrorMessage(error))  # type: ignore[arg-type]
+    loader._fenced = True
+    loader._commit({0: 10})  # no consumer is needed: nothing is sent
+    assert loader.stats.commits == 0
+
+
+def test_a_fenced_task_exits_0_so_that_cloud_run_does_not_retry_it_against_its_successor() -> None:
+    # A retry would fence the newer task in turn, and so on, until both executions ran out of retries.
+    assert EXIT_CODES[Outcome.FENCED] is ExitCode.OK
+    assert EXIT_CODES[Outcome.UNASSIGNED] is ExitCode.UNASSIGNED
+    assert {int(code) for code in ExitCode} == {0, 1, 2, 3}

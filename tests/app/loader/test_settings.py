@@ -13,7 +13,7 @@ REQUIRED = {"GCS_BUCKET_NAME": "bucket-a", "KAFKA_BROKERS": "k1:9092,k2:9092"}
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for name in list(LoaderSettings.model_fields):
+    for name in [*LoaderSettings.model_fields, "cloud_run_task_count"]:
         monkeypatch.delenv(name.upper(), raising=False)
     for name, value in REQUIRED.items():
         monkeypatch.setenv(name, value)
@@ -71,6 +71,67 @@ def test_invalid_settings_name_the_variable(
         env.setenv(name, value)
     with pytest.raises(SettingsError, match=named.replace("(", r"\(").replace(")", r"\)")):
         load_settings([])
+
+
+def _cloud_run(env: pytest.MonkeyPatch, execution: str, index: int, attempt: int) -> None:
+    env.setenv("CLOUD_RUN_JOB", "interaction-loader")
+    env.setenv("CLOUD_RUN_EXECUTION", execution)
+    env.setenv("CLOUD_RUN_TASK_INDEX", str(index))
+    env.setenv("CLOUD_RUN_TASK_ATTEMPT", str(attempt))
+    env.setenv("CLOUD_RUN_TASK_COUNT", "3")
+
+
+def test_on_cloud_run_each_task_is_a_static_member_named_by_job_and_task_index(
+    env: pytest.MonkeyPatch,
+) -> None:
+    ids = {}
+    for execution, index, attempt in [("e1", 0, 0), ("e1", 0, 1), ("e2", 0, 0), ("e1", 2, 0)]:
+        _cloud_run(env, execution, index, attempt)
+        ids[(execution, index, attempt)] = load_settings([]).kafka_config()["group.instance.id"]
+    # A retried task (new attempt) and the same task of a new execution take the member's place.
+    assert ids[("e1", 0, 0)] == ids[("e1", 0, 1)] == ids[("e2", 0, 0)] == "interaction-loader-0"
+    assert ids[("e1", 2, 0)] == "interaction-loader-2"
+
+
+def test_outside_cloud_run_membership_is_dynamic_unless_an_id_is_given(env: pytest.MonkeyPatch) -> None:
+    assert "group.instance.id" not in load_settings([]).kafka_config()
+    env.setenv("KAFKA_GROUP_INSTANCE_ID", "loader-on-gke-0")
+    assert load_settings([]).kafka_config()["group.instance.id"] == "loader-on-gke-0"
+    _cloud_run(env, "e1", 1, 0)
+    assert load_settings(["--group-instance-id", "none"]).group_instance_id is None
+
+
+@pytest.mark.parametrize("value", ["has space", "x" * 250, ""])
+def test_an_invalid_instance_id_is_refused(env: pytest.MonkeyPatch, value: str) -> None:
+    env.setenv("KAFKA_GROUP_INSTANCE_ID", value)
+    with pytest.raises(SettingsError, match=r"KAFKA_GROUP_INSTANCE_ID \(--group-instance-id\)"):
+        load_settings([])
+
+
+def test_the_wait_for_an_assignment_is_never_shorter_than_a_dead_members_session(
+    env: pytest.MonkeyPatch,
+) -> None:
+    defaults = load_settings([])
+    assert defaults.loader_idle_exit_seconds >= defaults.min_idle_exit_seconds
+    assert defaults.min_idle_exit_seconds == 45 + 3 + 7
+    env.setenv("LOADER_IDLE_EXIT_SECONDS", "30")  # the old default: shorter than the 45 s session
+    with pytest.raises(SettingsError) as raised:
+        load_settings([])
+    message = str(raised.value)
+    assert "LOADER_IDLE_EXIT_SECONDS (30)" in message
+    assert "KAFKA_SESSION_TIMEOUT_MS" in message
+    assert "\n" not in message
+    # A shorter session allows a shorter wait.
+    assert load_settings(["--session-timeout-ms", "6000", "--heartbeat-interval-ms", "500"])
+
+
+def test_help_lists_every_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        load_settings(["--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    for code in ("0  done", "1  the run failed", "2  invalid settings", "3  no partition"):
+        assert code in text, code
 
 
 def test_missing_bucket_is_named(env: pytest.MonkeyPatch) -> None:
