@@ -50,13 +50,18 @@ class SealedChunk:
         }
 
 
-@dataclass
 class _Group:
-    offsets: list[int] = field(default_factory=list)
-    lines: list[bytes] = field(default_factory=list)
+    """The lines of one object of the chunk (one prefix), with their offsets."""
+
+    __slots__ = ("dead_letter", "lines", "offsets")
+
+    def __init__(self, dead_letter: bool) -> None:
+        self.dead_letter = dead_letter
+        self.offsets: list[int] = []
+        self.lines: list[bytes] = []
 
 
-@dataclass
+@dataclass(slots=True)
 class OpenChunk:
     """Messages of one partition since the last sealed chunk, in offset order."""
 
@@ -69,17 +74,20 @@ class OpenChunk:
     fixed_last: int | None = None
     bytes: int = 0
     messages: int = 0
-    _groups: dict[tuple[str, bool], _Group] = field(default_factory=dict)
+    # One group per object prefix: a raw/<source>/<day>/ or a deadletter/<day>/ (never both for one
+    # prefix, so the prefix alone is the key: no tuple per message).
+    _groups: dict[str, _Group] = field(default_factory=dict)
 
     def add(self, offset: int, prefix: str, line: bytes, *, dead_letter: bool) -> None:
-        if self.last is not None and offset <= self.last:
-            raise ValueError(f"offset {offset} is not after {self.last} in partition {self.partition}")
-        if self.first is None:
+        last = self.last
+        if last is None:
             self.first = offset
+        elif offset <= last:
+            raise ValueError(f"offset {offset} is not after {last} in partition {self.partition}")
         self.last = offset
-        group = self._groups.get((prefix, dead_letter))
-        if group is None:  # not setdefault: that would build a throw-away _Group per message
-            group = self._groups[(prefix, dead_letter)] = _Group()
+        group = self._groups.get(prefix)
+        if group is None:
+            group = self._groups[prefix] = _Group(dead_letter)
         group.offsets.append(offset)
         group.lines.append(line)
         self.bytes += len(line)
@@ -99,7 +107,8 @@ class OpenChunk:
         objects: list[ObjectSpec] = []
         messages = records = dead = 0
         rest_items: list[tuple[int, str, bytes, bool]] = []
-        for (prefix, dead_letter), group in sorted(self._groups.items()):
+        for prefix, group in sorted(self._groups.items()):
+            dead_letter = group.dead_letter
             cut = bisect.bisect_right(group.offsets, last)
             if cut:
                 lines = group.lines[:cut]

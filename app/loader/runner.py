@@ -17,6 +17,7 @@ Exactly once, whatever happens (see docs/loader.md for the argument):
 from __future__ import annotations
 
 import concurrent.futures as cf
+import datetime as dt
 import gzip
 import json
 import logging
@@ -41,7 +42,7 @@ from app.loader.chunk import ObjectSpec, OpenChunk, SealedChunk
 from app.loader.crash import CrashPoints
 from app.loader.deadletter import envelope_line, kafka_day
 from app.loader.exits import EXIT_CODES, Outcome
-from app.loader.fast_records import parse_message_for_storage
+from app.loader.fast_records import fast_storage, parse_message_for_storage
 from app.loader.group import (
     KAFKA_TIMEOUT,
     fenced_exception,
@@ -146,7 +147,7 @@ class Loader:
         self._idle = IdleWatch(settings.loader_idle_exit_seconds, time.monotonic())
         self._gave_up_idle = False
         self._fenced = False
-        self._prefixes: dict[tuple[str, Any], str] = {}
+        self._prefixes: dict[dt.date, dict[str, str]] = {}  # day -> source -> raw/<source>/<day>/
         self._unsynced: dict[
             int, int
         ] = {}  # partition -> offset committed asynchronously, not yet waited for
@@ -279,7 +280,7 @@ class Loader:
     def _loop(self) -> None:
         consumer = self._require_consumer()
         batch = self.settings.loader_consume_batch
-        consume, handle = consumer.consume, self._handle
+        consume, handle = consumer.consume, self._handle_batch
         while not self._stop_signal:
             if self._finished():
                 return
@@ -295,10 +296,7 @@ class Loader:
                     cf.wait(waiting, timeout=0.2, return_when=cf.FIRST_COMPLETED)
                     self.stats.upload_wait_seconds += time.monotonic() - waited
                     timeout = 0  # still serve the consumer (rebalance callbacks), without blocking
-            for message in consume(num_messages=batch, timeout=timeout):
-                handle(message)
-                if self._stop_signal:
-                    break
+            handle(consume(num_messages=batch, timeout=timeout))
             self._harvest(asynchronous=True)
             self._bound_memory()
 
@@ -338,55 +336,90 @@ class Loader:
         return True
 
     def _handle(self, message: Message) -> None:
-        error = message.error()
-        # Typed optional by confluent-kafka: set on every message and partition-EOF event from a partition.
-        partition, offset = message.partition(), message.offset()
-        if error is not None:
-            if error.code() == KafkaError._PARTITION_EOF:
-                state = self._states.get(partition) if partition is not None else None
-                if state is not None and not state.done and offset is not None and offset >= state.end:
-                    self._finish_partition(state)
-                return
-            if is_fenced(error):
-                raise Fenced(str(error))
-            if error.fatal():
-                raise LoaderError(f"fatal Kafka error: {error}")
-            log(self.logger, logging.WARNING, f"Kafka error: {error}", code=error.name())
-            return
-        if partition is None or offset is None:
-            raise LoaderError("Kafka delivered a message without a partition or an offset")
-        state = self._states.get(partition)
-        if state is None or state.done:
-            return
-        if offset < state.position:  # left over from before a rebalance or a seek
-            return
-        if offset >= state.end:
-            self._finish_partition(state)
-            return
-        prefix, line, dead = self._convert(message, offset)
-        chunk = state.chunk
-        size = len(line)
-        # Rotating before the add keeps every object within the rotation size (but for one big line).
-        if chunk.messages and chunk.fixed_last is None and chunk.bytes + size > self._rotation_bytes:
-            self._flush(state)
+        self._handle_batch([message])
+
+    def _handle_batch(self, messages: list[Message]) -> None:
+        """Every message of a consume batch into its partition's open chunk. The common message (valid,
+        in order, chunk not full) takes the straight path below, with what it needs bound to locals:
+        this loop runs for every message of the topic."""
+        states = self._states
+        prefixes = self._prefixes
+        max_bytes = self._max_message_bytes
+        rotation_bytes = self._rotation_bytes
+        rotation_records = self._rotation_records
+        max_buffer = self._max_buffer_bytes
+        stats = self.stats
+        crash_mid_batch = self._crash_mid_batch
+        for message in messages:
+            if message.error() is not None:
+                self._handle_error(message)
+                continue
+            state = states.get(message.partition())
+            if state is None or state.done:
+                continue
+            offset = message.offset()
+            if offset < state.position:  # left over from before a rebalance or a seek
+                continue
+            if offset >= state.end:
+                self._finish_partition(state)
+                continue
+            value = message.value()
+            kind, timestamp_ms = message.timestamp()
+            fast = None
+            if value is not None and len(value) <= max_bytes:
+                fast = fast_storage(value, None if kind == TIMESTAMP_NOT_AVAILABLE else timestamp_ms)
+            if fast is None:  # invalid, or a doubt the fast path leaves to pydantic
+                prefix, line, dead = self._convert(message, offset)
+            else:
+                source, day, line = fast
+                by_source = prefixes.get(day)
+                if by_source is None:
+                    if len(prefixes) > 1000:
+                        prefixes.clear()
+                    by_source = prefixes[day] = {}
+                prefix = by_source.get(source)
+                if prefix is None:
+                    prefix = by_source[source] = raw_prefix(source, day)
+                dead = False
             chunk = state.chunk
-        chunk.add(offset, prefix, line, dead_letter=dead)
-        self._open_bytes += size
-        state.position = offset + 1
-        if self._crash_mid_batch:
-            self.crash.hit("mid_batch")
-        if chunk.fixed_last is not None:
-            if offset >= chunk.fixed_last:
+            size = len(line)
+            # Rotating before the add keeps every object within the rotation size (but for one big line).
+            if chunk.messages and chunk.fixed_last is None and chunk.bytes + size > rotation_bytes:
                 self._flush(state)
-        elif chunk.messages >= self._rotation_records:
-            self._flush(state)
-        buffered = self._open_bytes + self._in_flight
-        if buffered > self.stats.peak_buffered_bytes:
-            self.stats.peak_buffered_bytes = buffered
-        if offset >= state.end - 1:
-            self._finish_partition(state)
-        elif buffered > self._max_buffer_bytes:
-            self._bound_memory()
+                chunk = state.chunk
+            chunk.add(offset, prefix, line, dead_letter=dead)
+            self._open_bytes += size
+            state.position = offset + 1
+            if crash_mid_batch:
+                self.crash.hit("mid_batch")
+            if chunk.fixed_last is not None:
+                if offset >= chunk.fixed_last:
+                    self._flush(state)
+            elif chunk.messages >= rotation_records:
+                self._flush(state)
+            buffered = self._open_bytes + self._in_flight
+            if buffered > stats.peak_buffered_bytes:
+                stats.peak_buffered_bytes = buffered
+            if offset >= state.end - 1:
+                self._finish_partition(state)
+            elif buffered > max_buffer:
+                self._bound_memory()
+            if self._stop_signal:
+                return
+
+    def _handle_error(self, message: Message) -> None:
+        error = message.error()
+        assert error is not None
+        if error.code() == KafkaError._PARTITION_EOF:
+            state = self._states.get(message.partition())
+            if state is not None and not state.done and message.offset() >= state.end:
+                self._finish_partition(state)
+            return
+        if is_fenced(error):
+            raise Fenced(str(error))
+        if error.fatal():
+            raise LoaderError(f"fatal Kafka error: {error}")
+        log(self.logger, logging.WARNING, f"Kafka error: {error}", code=error.name())
 
     def _convert(self, message: Message, offset: int) -> tuple[str, bytes, bool]:
         """``(object prefix, stored line, is a dead letter)`` of one message."""
@@ -406,12 +439,7 @@ class Loader:
             log(self.logger, logging.ERROR, f"parser failed on a message: {exc!r}", offset=offset)
             failure = InvalidRecord("parser_error", f"{type(exc).__name__}: {exc}")
             return self._dead_letter(message, offset, value, timestamp_ms, failure)
-        prefix = self._prefixes.get((source, day))
-        if prefix is None:
-            if len(self._prefixes) > 10_000:
-                self._prefixes.clear()
-            prefix = self._prefixes[(source, day)] = raw_prefix(source, day)
-        return prefix, line, False
+        return raw_prefix(source, day), line, False
 
     def _dead_letter(
         self,
