@@ -8,8 +8,9 @@ Exactly once, whatever happens (see docs/loader.md for the argument):
   that starts a chunk at the same first offset finds that manifest and cuts the chunk at the same last
   offset, so it produces the very same object names and bytes; create-only writes make every repeat a
   no-op (412), and a missing object (the crash came mid-chunk) is written then.
-- Offsets are committed (synchronously) only once every object of every chunk up to that offset is
-  durable, so a committed offset is always a chunk boundary.
+- Offsets are committed only once every object of every chunk up to that offset is durable, so a
+  committed offset is always a chunk boundary (asynchronously while consuming, synchronously again at
+  the end, on SIGTERM and on revocation).
 - Memory is bounded by ``loader_max_buffer_bytes`` over all open chunks and uploads in flight: past it,
   the loader waits for uploads or writes out the largest open chunk, whatever the partition count.
 """
@@ -23,9 +24,6 @@ import json
 import logging
 import signal
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Any
 
 from confluent_kafka import (
     OFFSET_STORED,
@@ -39,10 +37,10 @@ from confluent_kafka import (
 
 from app.credentials import is_missing_credentials
 from app.loader.chunk import ObjectSpec, OpenChunk, SealedChunk
+from app.loader.convert import Converter
 from app.loader.crash import CrashPoints
-from app.loader.deadletter import envelope_line, kafka_day
 from app.loader.exits import EXIT_CODES, Outcome
-from app.loader.fast_records import fast_storage, parse_message_for_storage
+from app.loader.fast_records import fast_storage
 from app.loader.group import (
     KAFKA_TIMEOUT,
     fenced_exception,
@@ -56,11 +54,11 @@ from app.loader.idle import Idle, IdleWatch
 from app.loader.logs import log
 from app.loader.naming import manifest_name
 from app.loader.settings import LoaderSettings
+from app.loader.state import PartitionState, PendingChunk, Stats, Summary
 from app.loader.storage import Created, GcsStore, PutResult
-from app.records import InvalidRecord, deadletter_prefix, raw_prefix
+from app.records import raw_prefix
 
 JSONL_CONTENT_TYPE = "application/jsonl"
-_DEAD_LETTER_LOG_LIMIT = 100
 
 
 class LoaderError(RuntimeError):
@@ -69,56 +67,6 @@ class LoaderError(RuntimeError):
 
 class Fenced(RuntimeError):
     """The broker fenced this member: a newer one with the same group.instance.id took its place."""
-
-
-@dataclass
-class PendingChunk:
-    """A sealed chunk whose objects are being uploaded. Holds no data: the futures do, until done."""
-
-    first: int
-    last: int
-    bytes: int
-    messages: int
-    records: int
-    dead_letters: int
-    futures: list[cf.Future[PutResult]]
-
-    def done(self) -> bool:
-        return all(future.done() for future in self.futures)
-
-
-@dataclass
-class PartitionState:
-    partition: int
-    end: int  # exclusive: the high watermark seen when the run started
-    position: int  # next offset this run expects
-    chunk: OpenChunk
-    done: bool = False
-    pending: deque[PendingChunk] = field(default_factory=deque)
-
-
-@dataclass
-class Stats:
-    messages: int = 0
-    records: int = 0
-    dead_letters: int = 0
-    bytes: int = 0
-    objects_created: int = 0
-    objects_existing: int = 0
-    objects_conflicting: int = 0
-    chunks: int = 0
-    chunks_adopted: int = 0
-    commits: int = 0
-    peak_buffered_bytes: int = 0  # open chunks + uploads in flight, at their highest
-    upload_wait_seconds: float = 0.0  # the consume loop blocked on uploads (memory bound, final drain)
-    dead_by_reason: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Summary:
-    outcome: str  # an exits.Outcome
-    exit_code: int
-    fields: dict[str, Any]
 
 
 class Loader:
@@ -136,6 +84,8 @@ class Loader:
         self.logger = logger
         self.crash = crash or CrashPoints(None)
         self.stats = Stats()
+        self._converter = Converter(settings.kafka_topic, settings.loader_max_message_bytes, logger)
+        self.stats.dead_by_reason = self._converter.dead_by_reason  # one count, read by the summary
         self._states: dict[int, PartitionState] = {}
         self._ends: dict[int, int] = {}
         self._seen_partitions: set[int] = set()
@@ -349,6 +299,7 @@ class Loader:
         rotation_records = self._rotation_records
         max_buffer = self._max_buffer_bytes
         stats = self.stats
+        convert = self._converter.convert
         crash_mid_batch = self._crash_mid_batch
         for message in messages:
             if message.error() is not None:
@@ -369,7 +320,7 @@ class Loader:
             if value is not None and len(value) <= max_bytes:
                 fast = fast_storage(value, None if kind == TIMESTAMP_NOT_AVAILABLE else timestamp_ms)
             if fast is None:  # invalid, or a doubt the fast path leaves to pydantic
-                prefix, line, dead = self._convert(message, offset)
+                prefix, line, dead = convert(message, offset)
             else:
                 source, day, line = fast
                 by_source = prefixes.get(day)
@@ -420,59 +371,6 @@ class Loader:
         if error.fatal():
             raise LoaderError(f"fatal Kafka error: {error}")
         log(self.logger, logging.WARNING, f"Kafka error: {error}", code=error.name())
-
-    def _convert(self, message: Message, offset: int) -> tuple[str, bytes, bool]:
-        """``(object prefix, stored line, is a dead letter)`` of one message."""
-        value = message.value()
-        kind, timestamp_ms = message.timestamp()
-        if kind == TIMESTAMP_NOT_AVAILABLE:
-            timestamp_ms = None
-        try:
-            source, day, line = parse_message_for_storage(
-                value, kafka_timestamp_ms=timestamp_ms, max_bytes=self._max_message_bytes
-            )
-        except InvalidRecord as invalid:
-            return self._dead_letter(message, offset, value, timestamp_ms, invalid)
-        except Exception as exc:
-            # A parser bug on one message would otherwise stop every run at this offset, forever. The
-            # same bytes fail the same way on a rerun, so the dead letter is as deterministic as any.
-            log(self.logger, logging.ERROR, f"parser failed on a message: {exc!r}", offset=offset)
-            failure = InvalidRecord("parser_error", f"{type(exc).__name__}: {exc}")
-            return self._dead_letter(message, offset, value, timestamp_ms, failure)
-        return raw_prefix(source, day), line, False
-
-    def _dead_letter(
-        self,
-        message: Message,
-        offset: int,
-        value: bytes | None,
-        timestamp_ms: int | None,
-        invalid: InvalidRecord,
-    ) -> tuple[str, bytes, bool]:
-        line = envelope_line(
-            topic=self.topic,
-            partition=message.partition(),  # pyright: ignore[reportArgumentType] set: _handle checked
-            offset=offset,
-            timestamp_ms=timestamp_ms,
-            key=message.key(),
-            value=value,
-            headers=message.headers(),  # pyright: ignore[reportArgumentType] consumed: (name, bytes) pairs
-            reason=invalid.reason,
-            detail=invalid.detail,
-        )
-        count = self.stats.dead_by_reason.get(invalid.reason, 0) + 1
-        self.stats.dead_by_reason[invalid.reason] = count
-        if sum(self.stats.dead_by_reason.values()) <= _DEAD_LETTER_LOG_LIMIT:
-            log(
-                self.logger,
-                logging.WARNING,
-                "invalid message sent to dead letters",
-                reason=invalid.reason,
-                detail=invalid.detail[:500],
-                partition=message.partition(),
-                offset=offset,
-            )
-        return deadletter_prefix(kafka_day(timestamp_ms)), line, True
 
     # ---- chunks ------------------------------------------------------------------------------------
 

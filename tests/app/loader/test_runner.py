@@ -9,7 +9,8 @@ import logging
 import pytest
 from confluent_kafka import TIMESTAMP_CREATE_TIME, KafkaError, KafkaException, TopicPartition
 
-from app.loader import runner
+from app.loader import convert
+from app.loader.convert import Converter
 from app.loader.deadletter import decode_value
 from app.loader.exits import EXIT_CODES, ExitCode, Outcome
 from app.loader.group import is_fenced, lag_left
@@ -41,20 +42,24 @@ def test_a_parser_failure_on_one_message_dead_letters_it(monkeypatch: pytest.Mon
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(runner, "parse_message_for_storage", broken)
-    settings = LoaderSettings(gcs_bucket_name="bucket", kafka_brokers="127.0.0.1:9")
-    loader = Loader(settings, store=object(), logger=logging.getLogger("test-loader"))  # type: ignore[arg-type]
-    try:
-        prefix, line, dead = loader._convert(_Message(b'{"id": "a"}'), 41)  # type: ignore[arg-type]
-    finally:
-        loader._pool.shutdown()
+    monkeypatch.setattr(convert, "parse_message_for_storage", broken)
+    converter = Converter("t", 1024, logging.getLogger("test-loader"))
+    prefix, line, dead = converter.convert(_Message(b'{"id": "a"}'), 41)  # type: ignore[arg-type]
     assert dead
     assert prefix == "deadletter/2025-01-31/"
     envelope = json.loads(line)
     assert (envelope["reason"], envelope["offset"], envelope["partition"]) == ("parser_error", 41, 3)
     assert "RecursionError" in envelope["detail"]
     assert decode_value(line) == b'{"id": "a"}'
-    assert loader.stats.dead_by_reason == {"parser_error": 1}
+    assert converter.dead_by_reason == {"parser_error": 1}
+
+
+def test_the_loader_counts_dead_letters_where_the_summary_reads_them() -> None:
+    settings = LoaderSettings(gcs_bucket_name="bucket", kafka_brokers="127.0.0.1:9")
+    loader = Loader(settings, store=object(), logger=logging.getLogger("test-loader"))  # type: ignore[arg-type]
+    loader._pool.shutdown()
+    loader._converter.convert(_Message(b"not json"), 7)  # type: ignore[arg-type]
+    assert loader.stats.dead_by_reason == {"not_json": 1}
 
 
 class _BrokerGone:
