@@ -22,6 +22,7 @@ import datetime as dt
 import gzip
 import json
 import logging
+import resource
 import signal
 import time
 
@@ -59,6 +60,12 @@ from app.loader.storage import Created, GcsStore, PutResult
 from app.records import raw_prefix
 
 JSONL_CONTENT_TYPE = "application/jsonl"
+
+
+def _process_cpu_seconds() -> float:
+    """User + system CPU of the whole process (every thread, librdkafka's too), start-up included."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class LoaderError(RuntimeError):
@@ -199,6 +206,7 @@ class Loader:
             "upload_wait_seconds": round(self.stats.upload_wait_seconds, 3),
             "lag_left": lag,
             "seconds": round(time.monotonic() - started, 3),
+            "cpu_seconds": round(_process_cpu_seconds(), 3),
         }
         level = logging.ERROR if exit_code else logging.INFO
         log(self.logger, level, "loader summary", **fields)

@@ -211,6 +211,9 @@ def test_run_exits_zero_with_a_summary_of_what_it_stored(mixed) -> None:
     )
     assert summary["partitions"] == [0, 1, 2]
     assert summary["lag_left"] == 0
+    assert summary["exit_code"] == 0
+    assert summary["group_instance_id"] is None  # not on Cloud Run: dynamic membership
+    assert 0 < summary["cpu_seconds"] < 60
 
 
 def test_every_log_line_is_json_with_a_severity(mixed) -> None:
