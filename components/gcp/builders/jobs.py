@@ -84,8 +84,8 @@ def loader_env(
 
 
 # With Direct VPC egress a task's first connection can take "a minute or more" (Cloud Run's Direct
-# VPC egress limitations); the loader's default of exiting after 30 s without an assigned partition
-# would end such a run before it ever reached the brokers. extraEnv can still set it.
+# VPC egress limitations); the loader's default wait of 60 s for an assigned partition would end such
+# a run (exit 3) before it ever reached the brokers. extraEnv can still set it.
 IDLE_EXIT_ENV = "LOADER_IDLE_EXIT_SECONDS"
 VPC_IDLE_EXIT_SECONDS = 180
 
