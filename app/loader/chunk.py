@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.loader.naming import object_name
 
@@ -37,7 +38,7 @@ class SealedChunk:
     def bytes(self) -> int:
         return sum(len(spec.data) for spec in self.objects)
 
-    def manifest(self) -> dict:
+    def manifest(self) -> dict[str, Any]:
         return {
             "topic": self.topic,
             "partition": self.partition,

@@ -53,12 +53,12 @@ class Converter:
     ) -> tuple[str, bytes, bool]:
         line = envelope_line(
             topic=self.topic,
-            partition=message.partition(),
+            partition=message.partition(),  # pyright: ignore[reportArgumentType] set: the loop checked it
             offset=offset,
             timestamp_ms=timestamp_ms,
             key=message.key(),
             value=value,
-            headers=message.headers(),
+            headers=message.headers(),  # pyright: ignore[reportArgumentType] consumed: (name, bytes) pairs
             reason=invalid.reason,
             detail=invalid.detail,
         )

@@ -25,6 +25,7 @@ import logging
 import resource
 import signal
 import time
+from typing import Any
 
 from confluent_kafka import (
     OFFSET_STORED,
@@ -184,7 +185,7 @@ class Loader:
         self._close(leave=outcome in (Outcome.COMPLETED, Outcome.STOPPED))
         self._pool.shutdown(wait=outcome is Outcome.COMPLETED, cancel_futures=True)
         exit_code = int(EXIT_CODES[outcome])
-        fields = {
+        fields: dict[str, Any] = {
             "outcome": outcome.value,
             "exit_code": exit_code,
             "stopped_by": self._stop_signal,
@@ -313,10 +314,13 @@ class Loader:
             if message.error() is not None:
                 self._handle_error(message)
                 continue
-            state = states.get(message.partition())
+            # Typed optional by confluent-kafka: set on every message from a partition.
+            partition, offset = message.partition(), message.offset()
+            if partition is None or offset is None:
+                raise LoaderError("Kafka delivered a message without a partition or an offset")
+            state = states.get(partition)
             if state is None or state.done:
                 continue
-            offset = message.offset()
             if offset < state.position:  # left over from before a rebalance or a seek
                 continue
             if offset >= state.end:
@@ -370,8 +374,10 @@ class Loader:
         error = message.error()
         assert error is not None
         if error.code() == KafkaError._PARTITION_EOF:
-            state = self._states.get(message.partition())
-            if state is not None and not state.done and message.offset() >= state.end:
+            # Typed optional by confluent-kafka: set on every partition-EOF event.
+            partition, offset = message.partition(), message.offset()
+            state = self._states.get(partition) if partition is not None else None
+            if state is not None and not state.done and offset is not None and offset >= state.end:
                 self._finish_partition(state)
             return
         if is_fenced(error):
