@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from app.loader.exits import HELP as EXIT_CODES_HELP
 from app.records import MAX_MESSAGE_BYTES
@@ -252,10 +252,44 @@ def load_settings(argv: Sequence[str] | None = None) -> LoaderSettings:
     try:
         return LoaderSettings(**overrides)
     except ValidationError as exc:
-        lines = []
-        for error in exc.errors(include_url=False, include_input=False):
-            field = ".".join(str(p) for p in error["loc"])
-            flag = next((f for f, name in _FLAGS.items() if name == field), None)
-            message = error["msg"].removeprefix("Value error, ")
-            lines.append(f"{field.upper()}{f' ({flag})' if flag else ''}: {message}" if field else message)
-        raise SettingsError("invalid loader settings: " + "; ".join(lines)) from None
+        raise SettingsError("invalid loader settings: " + "; ".join(_describe(exc))) from None
+
+
+def _describe(exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        field = ".".join(str(p) for p in error["loc"])
+        flag = next((f for f, name in _FLAGS.items() if name == field), None)
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{field.upper()}{f' ({flag})' if flag else ''}: {message}" if field else message)
+    return lines
+
+
+class _GivenOnly(LoaderSettings):
+    """The settings from the values given alone: the environment of the process asking is left out."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def environment_problems(env: Mapping[str, str]) -> list[str]:
+    """What the loader would refuse at start (exit 2, every run) in the variables ``env`` sets, one line
+    each, naming the variable: the stack checks a job's extra variables with it before deploying. Only
+    the loader's own variables are read; the deployment's identity (bucket, brokers) is a placeholder."""
+    fields = LoaderSettings.model_fields
+    values: dict[str, Any] = {name.lower(): value for name, value in env.items() if name.lower() in fields}
+    values.setdefault("gcs_bucket_name", "placeholder-bucket")
+    values.setdefault("kafka_brokers", "placeholder:9092")
+    try:
+        _GivenOnly(**values)
+    except ValidationError as exc:
+        return _describe(exc)
+    return []

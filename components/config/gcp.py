@@ -303,6 +303,14 @@ NetworkTag = Annotated[
 ]
 
 
+# With Direct VPC egress a task's first connection can take "a minute or more" (Cloud Run's Direct
+# VPC egress limitations); the loader's default wait of 60 s for an assigned partition would end such
+# a run (exit 3) before it ever reached the brokers. The stack sets this instead; extraEnv can still
+# set it.
+VPC_IDLE_EXIT_ENV = "LOADER_IDLE_EXIT_SECONDS"
+VPC_IDLE_EXIT_SECONDS = 180
+
+
 class VpcEgressConfig(ConfigModel):
     """``jobs.loader.network``: Direct VPC egress, so the loader reaches brokers on private addresses.
 
@@ -389,6 +397,14 @@ class LoaderJobConfig(JobConfig):
             )
         for i, name in enumerate(self.extra_env):
             p.check(name not in LOADER_ENV, f"extraEnv.{name}", f"is set by the stack (entry {i}); remove it")
+        # A value the loader refuses would fail every run at start (exit 2): say so before deploying.
+        from app.loader.settings import environment_problems
+
+        env = dict(self.extra_env)
+        if self.network is not None:
+            env.setdefault(VPC_IDLE_EXIT_ENV, str(VPC_IDLE_EXIT_SECONDS))
+        for problem in environment_problems(env):
+            p.check(False, "extraEnv", f"the loader would refuse this at start: {problem}")
         p.raise_if_any()
         return self
 

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import pulumi
 
 from components.config.gcp import (
+    VPC_IDLE_EXIT_ENV,
+    VPC_IDLE_EXIT_SECONDS,
     CollectJobConfig,
     JobConfig,
     JudgeJobConfig,
@@ -77,17 +79,11 @@ def loader_env(
     if username is not None and password is not None:
         env.append(from_secret("KAFKA_SASL_USERNAME", username))
         env.append(from_secret("KAFKA_SASL_PASSWORD", password))
-    if job.network is not None and IDLE_EXIT_ENV not in job.extra_env:
-        env.append(plain(IDLE_EXIT_ENV, str(VPC_IDLE_EXIT_SECONDS)))
+    # With Direct VPC egress the first connection can take a minute or more (components.config.gcp).
+    if job.network is not None and VPC_IDLE_EXIT_ENV not in job.extra_env:
+        env.append(plain(VPC_IDLE_EXIT_ENV, str(VPC_IDLE_EXIT_SECONDS)))
     env.extend(plain(k, v) for k, v in sorted(job.extra_env.items()))
     return env
-
-
-# With Direct VPC egress a task's first connection can take "a minute or more" (Cloud Run's Direct
-# VPC egress limitations); the loader's default wait of 60 s for an assigned partition would end such
-# a run (exit 3) before it ever reached the brokers. extraEnv can still set it.
-IDLE_EXIT_ENV = "LOADER_IDLE_EXIT_SECONDS"
-VPC_IDLE_EXIT_SECONDS = 180
 
 
 def vpc_access(network: VpcEgressConfig) -> JobTemplateTemplateVpcAccessArgsDict:

@@ -6,7 +6,7 @@ import pytest
 
 from app.loader.crash import CrashPoints
 from app.loader.deadletter import decode_value, envelope_line, kafka_day
-from app.loader.settings import LoaderSettings, SettingsError, load_settings
+from app.loader.settings import LoaderSettings, SettingsError, environment_problems, load_settings
 
 REQUIRED = {"GCS_BUCKET_NAME": "bucket-a", "KAFKA_BROKERS": "k1:9092,k2:9092"}
 
@@ -190,3 +190,15 @@ def test_crash_hook_is_inert_when_unset() -> None:
     hook = CrashPoints(None)
     hook.hit("after_upload")
     assert not hook.watches("after_upload")
+
+
+def test_a_deploy_time_check_reads_the_variables_given_not_the_environment_of_the_deployer(
+    env: pytest.MonkeyPatch,
+) -> None:
+    env.setenv("KAFKA_SESSION_TIMEOUT_MS", "200000")  # the deployer's shell: not the job's
+    assert environment_problems({"LOADER_IDLE_EXIT_SECONDS": "60", "UNRELATED": "x"}) == []
+    (problem,) = environment_problems({"KAFKA_SESSION_TIMEOUT_MS": "120000"})
+    assert problem.startswith("LOADER_IDLE_EXIT_SECONDS (60) must be at least")
+    assert environment_problems({"LOADER_COMPRESSION": "zstd"})[0].startswith(
+        "LOADER_COMPRESSION (--compression): "
+    )

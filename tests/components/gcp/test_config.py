@@ -251,6 +251,26 @@ def test_extra_env_cannot_override_what_the_stack_sets():
     assert any(p.startswith("llm-judge:gcp.jobs.judge.extraEnv.MODEL_ID: is set by the stack") for p in found)
 
 
+def test_loader_variables_the_loader_would_refuse_are_a_config_error_not_a_failed_run_every_hour():
+    found = problems({"jobs": {"loader": {"extraEnv": {"LOADER_IDLE_EXIT_SECONDS": "30"}}}})
+    assert found == [
+        "llm-judge:gcp.jobs.loader.extraEnv: the loader would refuse this at start: LOADER_IDLE_EXIT_SECONDS "
+        "(30) must be at least KAFKA_SESSION_TIMEOUT_MS + KAFKA_HEARTBEAT_INTERVAL_MS + "
+        "LOADER_SHUTDOWN_GRACE_SECONDS (55 s): a killed member keeps its partitions until its session times "
+        "out, and a shorter wait gives up before they move; raise LOADER_IDLE_EXIT_SECONDS or lower "
+        "KAFKA_SESSION_TIMEOUT_MS"
+    ]
+    (bad_type,) = problems({"jobs": {"loader": {"extraEnv": {"LOADER_ROTATION_BYTES": "lots"}}}})
+    assert "LOADER_ROTATION_BYTES (--rotation-bytes): Input should be a valid integer" in bad_type
+    # The 180 s the stack sets with a VPC network counts too: a longer session needs a longer wait.
+    vpc = {"network": {"network": "kafka-vpc"}}
+    (too_short,) = problems({"jobs": {"loader": {**vpc, "extraEnv": {"KAFKA_SESSION_TIMEOUT_MS": "200000"}}}})
+    assert "LOADER_IDLE_EXIT_SECONDS (180) must be at least" in too_short
+    fine = {"KAFKA_SESSION_TIMEOUT_MS": "200000", "LOADER_IDLE_EXIT_SECONDS": "240", "OTHER_VAR": "x"}
+    loaded = load_stack_config({"gcp": {"jobs": {"loader": {**vpc, "extraEnv": fine}}}})
+    assert loaded.gcp.jobs.loader.extra_env == fine
+
+
 def test_sasl_mechanism_goes_with_a_sasl_protocol_only():
     assert one_problem({"kafka": {"securityProtocol": "SASL_SSL", "saslMechanism": None}}) == (
         "llm-judge:gcp.kafka.saslMechanism: required with SASL_SSL"
