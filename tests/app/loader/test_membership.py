@@ -174,16 +174,38 @@ def _standby(kafka, gcs) -> Outcome:
         busy.consume(100, 0.1)
     assert busy.assignment(), "the busy member was not assigned the partition"
     standby = target.start(**SHORT, **QUICK_GIVE_UP)
-    # Commit a tenth of the partition every 0.8 s: 8 s in all, well past the standby's 3 s idle limit,
-    # with progress well within it.
-    committed = 0
+    lines: list[str] = []
+    joined = threading.Event()
+
+    def read_stdout() -> None:  # the busy member must keep polling meanwhile: no blocking reads here
+        assert standby.stdout is not None
+        for line in standby.stdout:
+            lines.append(line)
+            if '"message": "partitions assigned"' in line:
+                joined.set()
+
+    reader = threading.Thread(target=read_stdout, daemon=True)
+    reader.start()
+    # Small commits while the standby starts and joins (progress, whatever its start-up takes), then,
+    # once it has its (empty) assignment, the rest in 6 commits 0.8 s apart: it must wait ~5 s past
+    # its 3 s idle limit, and it never sees 3 s without progress.
+    committed, after_join = 0, 0
     while standby.poll() is None and committed < end:
         pause = time.monotonic() + 0.8
         while time.monotonic() < pause:
             busy.consume(100, 0.1)
-        committed = min(end, committed + end // 10 + 1)
+        if joined.is_set():
+            after_join += 1
+            committed += -(-(end - committed) // max(1, 7 - after_join))
+        elif committed + 2 < end // 2:
+            committed += 1
+        else:
+            continue
         busy.commit(offsets=[TopicPartition(target.topic, 0, committed)], asynchronous=False)
-    run = finish(standby, 60)
+    returncode = standby.wait(60)
+    reader.join(10)
+    assert standby.stderr is not None
+    run = LoaderRun(returncode, "".join(lines), standby.stderr.read())
     busy.close()
     outcome = Outcome(target, data, [run])
     outcome.committed = target.committed()
