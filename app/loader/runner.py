@@ -643,6 +643,11 @@ class Loader:
             if state.done:
                 finished.append(TopicPartition(self.topic, partition))
         consumer.assign(assignment)
+        # librdkafka keeps a partition paused across unassign and assign: one this run finished (and
+        # paused) before losing it comes back paused, and would never be read again.
+        active = [tp for tp in assignment if not self._states[tp.partition].done]
+        if active:
+            consumer.resume([TopicPartition(self.topic, tp.partition) for tp in active])
         if finished:
             consumer.pause(finished)
         log(

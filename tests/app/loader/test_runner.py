@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import time
+import uuid
 
 import pytest
-from confluent_kafka import TIMESTAMP_CREATE_TIME, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, KafkaError, KafkaException, TopicPartition
 
 from app.loader import convert
 from app.loader.convert import Converter
@@ -16,6 +18,7 @@ from app.loader.exits import EXIT_CODES, ExitCode, Outcome
 from app.loader.group import is_fenced, lag_left
 from app.loader.runner import Fenced, Loader
 from app.loader.settings import LoaderSettings
+from tests.app.loader.dataset import valid_message
 
 
 class _Message:
@@ -126,3 +129,40 @@ def test_a_fenced_task_exits_0_so_that_cloud_run_does_not_retry_it_against_its_s
     assert EXIT_CODES[Outcome.FENCED] is ExitCode.OK
     assert EXIT_CODES[Outcome.UNASSIGNED] is ExitCode.UNASSIGNED
     assert {int(code) for code in ExitCode} == {0, 1, 2, 3}
+
+
+@pytest.mark.integration
+def test_a_partition_finished_then_assigned_again_with_work_left_is_read_again(kafka_broker) -> None:
+    # Seen with two members under one instance id: a partition read to its end (and paused) was lost
+    # before its last chunks were committed, came back, and was never read again: the run hung.
+    topic = kafka_broker.create_topic(partitions=1)
+    kafka_broker.produce(topic, [valid_message(i) for i in range(10)])
+    settings = LoaderSettings(
+        gcs_bucket_name="bucket",
+        kafka_brokers=kafka_broker.bootstrap,
+        kafka_topic=topic,
+        kafka_consumer_group=f"g-{uuid.uuid4().hex[:8]}",
+    )
+    loader = Loader(settings, store=object(), logger=logging.getLogger("test-loader"))  # type: ignore[arg-type]
+    loader._pool.shutdown()
+    consumer = Consumer(settings.kafka_config())
+    try:
+        loader._consumer = consumer
+        loader._ends = {0: 10}
+        # An earlier assignment: read to the end, so the loader paused it; then it was lost.
+        consumer.assign([TopicPartition(topic, 0, 0)])
+        assert _offsets_read(consumer, 10) == list(range(10))
+        consumer.pause([TopicPartition(topic, 0)])
+        consumer.unassign()
+        loader._on_assign(consumer, [TopicPartition(topic, 0)])  # back, nothing committed
+        assert _offsets_read(consumer, 10) == list(range(10))
+    finally:
+        consumer.close()
+
+
+def _offsets_read(consumer: Consumer, count: int, seconds: float = 10) -> list[int]:
+    read: list[int] = []
+    deadline = time.monotonic() + seconds
+    while len(read) < count and time.monotonic() < deadline:
+        read += [m.offset() or 0 for m in consumer.consume(100, 0.2) if m.error() is None]
+    return read
