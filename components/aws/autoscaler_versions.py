@@ -5,7 +5,8 @@ against that minor's scheduler). Each row pins the last ``cluster-autoscaler`` c
 kubernetes.github.io/autoscaler whose ``appVersion`` has that minor (from the chart repository's
 ``index.yaml``) and the newest patch image of the minor seen released. A version outside the table is
 refused by the config (``llm-judge:aws.cluster.version``) instead of guessed: add a row when EKS adds a
-minor.
+minor. Rows exist only for versions the stack accepts at all (``components/config/eks_versions.py``); a
+test keeps the two tables in step.
 """
 
 from __future__ import annotations
@@ -28,9 +29,6 @@ class AutoscalerRelease:
 RELEASES: dict[str, AutoscalerRelease] = {
     row.kubernetes: row
     for row in (
-        AutoscalerRelease("1.29", "9.36.0", "v1.29.5"),
-        AutoscalerRelease("1.30", "9.37.0", "v1.30.6"),
-        AutoscalerRelease("1.31", "9.44.0", "v1.31.4"),
         AutoscalerRelease("1.32", "9.46.6", "v1.32.3"),
         AutoscalerRelease("1.33", "9.51.0", "v1.33.1"),
         AutoscalerRelease("1.34", "9.53.0", "v1.34.2"),

@@ -123,6 +123,15 @@ def test_every_table_row_is_one_minor(version):
     assert row.kubernetes == version
 
 
+def test_the_table_has_rows_only_for_versions_the_stack_accepts():
+    from components.config.eks_versions import ACCEPTED_VERSIONS
+
+    assert set(autoscaler_versions.RELEASES) <= set(ACCEPTED_VERSIONS)
+    assert {"1.36", "1.37"} == set(ACCEPTED_VERSIONS) - set(autoscaler_versions.RELEASES), (
+        "a version the stack accepts gained or lost its autoscaler row: update the refusal test below"
+    )
+
+
 # Versions the stack accepts at all (components/config/eks_versions.py) that the autoscaler table
 # has no row for; versions outside that list are refused before (test_eks_versions.py).
 @pytest.mark.parametrize("version", ["1.36", "1.37"])
