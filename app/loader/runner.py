@@ -181,7 +181,8 @@ class Loader:
                 self._drain(deadline=time.monotonic() + grace, raise_on_failure=False)
             except Exception as drain_exc:  # the first error is the one worth reporting
                 log(self.logger, logging.ERROR, f"could not commit what was durable: {drain_exc}")
-        lag = lag_left(self._consumer, self.topic, self._ends) if self._consumer is not None else None
+        group_lag = lag_left(self._consumer, self.topic, self._ends) if self._consumer is not None else None
+        lag = self._own_lag(group_lag)
         self._close(leave=outcome in (Outcome.COMPLETED, Outcome.STOPPED))
         self._pool.shutdown(wait=outcome is Outcome.COMPLETED, cancel_futures=True)
         exit_code = int(EXIT_CODES[outcome])
@@ -206,6 +207,7 @@ class Loader:
             "peak_buffered_bytes": self.stats.peak_buffered_bytes,
             "upload_wait_seconds": round(self.stats.upload_wait_seconds, 3),
             "lag_left": lag,
+            "group_lag_left": group_lag,
             "seconds": round(time.monotonic() - started, 3),
             "cpu_seconds": round(_process_cpu_seconds(), 3),
         }
@@ -616,6 +618,16 @@ class Loader:
         self._harvest(raise_on_failure=raise_on_failure)
 
     # ---- rebalances --------------------------------------------------------------------------------
+
+    def _own_lag(self, group_lag: int | None) -> int | None:
+        """What this task leaves unread: the lag of the partitions it held at the end. In an execution
+        of several tasks the group's lag at one task's end includes partitions the others are still
+        loading, so an alert on it would fire on healthy runs; a task that held nothing reports the
+        group's (it waited as a standby, or nobody loaded: exit 3)."""
+        owned = {p: self._ends[p] for p in self._states if p in self._ends}
+        if not owned or self._consumer is None:
+            return group_lag
+        return lag_left(self._consumer, self.topic, owned)
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         if self._closing:  # an assignment that arrives while leaving the group is not worked on

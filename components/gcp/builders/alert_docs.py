@@ -129,10 +129,12 @@ def _body(ctx: DocContext) -> dict[str, str]:
         ),
         LOADER_BEHIND.title: (
             f"`{ctx.loader_job}` is falling behind the topic: either no task has completed a run for the "
-            "window (runs fail, stop early, or never start), or a run ended with more messages of the "
-            "topic still unread (`lag_left`) than the threshold. Past the topic's retention, unread "
+            "window (runs fail, stop early, or never start), or a task ended with more messages of its "
+            "partitions still unread (`lag_left`; `group_lag_left` is the whole group's) than the "
+            "threshold. Past the topic's retention, unread "
             "messages are lost for good.\n\n"
-            "**Do:** read the last summaries (`outcome`, `lag_left`, `seconds`); if runs fail, see the "
+            "**Do:** read the last summaries (`outcome`, `lag_left`, `group_lag_left`, `seconds`); if runs "
+            "fail, see the "
             "loader's failed executions; if they complete but cannot keep up, raise "
             "`jobs.loader.taskCount` (up to the partition count) or run them more often, and catch up "
             "by running the job now:\n\n"

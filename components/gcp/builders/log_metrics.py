@@ -139,7 +139,7 @@ def log_metrics(
             display_name="Loader runs that ended far behind the topic",
             description=(
                 f"{loader_job} task runs that ended with more than {alerts.loader_lag_left} messages of "
-                "the topic still unread (lag_left)."
+                "their partitions still unread (lag_left)."
             ),
             filter=all_of(summaries, f"jsonPayload.lag_left > {alerts.loader_lag_left}"),
         ),

@@ -71,18 +71,14 @@ def _finish(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _hogged(kafka, gcs) -> Outcome:
-    """A live member holds the only partition and never commits: the loader, assigned nothing, gives
-    up with exit 3. Once that member has left, the retry loads everything."""
-    target = _target(kafka, gcs, partitions=1)
-    data = dataset(200, poison_every=20)
-    kafka.produce(target.topic, data.values, timestamps_ms=data.timestamps_ms)
+def _hog(kafka: KafkaBroker, target: Target) -> tuple[Consumer, threading.Event, threading.Thread]:
+    """A live member of the loader's group that reads and never commits, polling on a thread until
+    the returned event is set. It joins first, so the range assignor lists it first (member ids start
+    with the client id: "a-hog-..." comes before the loader's "llm-judge-loader-...")."""
     hog = Consumer(
         {
             "bootstrap.servers": kafka.bootstrap,
             "group.id": target.group,
-            # The range assignor hands partitions out in member id order, and member ids start with
-            # the client id: "a-hog-..." comes before the loader's "llm-judge-loader-...".
             "client.id": "a-hog",
             "session.timeout.ms": 2000,
             "heartbeat.interval.ms": 200,
@@ -102,6 +98,16 @@ def _hogged(kafka, gcs) -> Outcome:
 
     poller = threading.Thread(target=keep_polling, daemon=True)
     poller.start()
+    return hog, stop, poller
+
+
+def _hogged(kafka, gcs) -> Outcome:
+    """A live member holds the only partition and never commits: the loader, assigned nothing, gives
+    up with exit 3. Once that member has left, the retry loads everything."""
+    target = _target(kafka, gcs, partitions=1)
+    data = dataset(200, poison_every=20)
+    kafka.produce(target.topic, data.values, timestamps_ms=data.timestamps_ms)
+    hog, stop, poller = _hog(kafka, target)
     outcome = Outcome(target, data)
     try:
         outcome.runs.append(target.run(**SHORT, **QUICK_GIVE_UP))
@@ -119,6 +125,27 @@ def _hogged(kafka, gcs) -> Outcome:
     hog.close()  # a dynamic member leaves the group on close
     outcome.runs.append(target.run(**SHORT))
     return _finish(outcome)
+
+
+def _shares_the_group(kafka, gcs) -> Outcome:
+    """Two partitions, one held by a member that never commits: the loader loads the other and ends
+    "completed" while the group still has lag. Its ``lag_left`` is what it leaves itself (0), so the
+    lag alert does not fire on a task that finished early in an execution of several; the group's is
+    ``group_lag_left``."""
+    target = _target(kafka, gcs, partitions=2)
+    data = dataset(200, poison_every=50)
+    kafka.produce(target.topic, data.values, timestamps_ms=data.timestamps_ms)
+    hog, stop, poller = _hog(kafka, target)
+    outcome = Outcome(target, data)
+    try:
+        outcome.runs.append(target.run(**SHORT, **QUICK_GIVE_UP))
+    finally:
+        stop.set()
+        poller.join(10)
+        hog.close()
+    outcome.committed = target.committed()
+    outcome.ends = kafka.end_offsets(target.topic)
+    return outcome
 
 
 def _next_run_after_a_clean_end(kafka, gcs) -> Outcome:
@@ -217,6 +244,7 @@ def _standby(kafka, gcs) -> Outcome:
 def outcomes(kafka_broker, gcs_server):
     scenarios = {
         "hogged": _hogged,
+        "shares_the_group": _shares_the_group,
         "next_run": _next_run_after_a_clean_end,
         "same_id_twice": _same_id_twice,
         "standby": _standby,
@@ -224,6 +252,17 @@ def outcomes(kafka_broker, gcs_server):
     return run_concurrently(
         {name: (lambda fn=fn: fn(kafka_broker, gcs_server)) for name, fn in scenarios.items()}
     )
+
+
+def test_a_task_that_finished_its_partitions_reports_its_own_lag_and_the_groups_apart(outcomes) -> None:
+    outcome = outcomes["shares_the_group"].result()
+    (run,) = outcome.runs
+    summary = run.summary
+    assert (run.returncode, summary["outcome"]) == (0, "completed"), run.stderr
+    assert summary["partitions"] == [1]
+    assert summary["lag_left"] == 0
+    assert summary["group_lag_left"] == outcome.ends[0] > 0
+    assert outcome.committed.get(1) == outcome.ends[1]
 
 
 def test_a_task_assigned_nothing_while_nobody_loads_exits_3_naming_why(outcomes) -> None:
