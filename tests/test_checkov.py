@@ -26,6 +26,8 @@ from tools import manifests as k8s
 from tools.locks import ISOLATED
 from tools.plan_runtime import REPO_ROOT, render
 
+pytestmark = pytest.mark.cost(8)
+
 CHECKOV = next(t for t in ISOLATED if t.name == "checkov").venv / "bin" / "checkov"
 CONFIG = REPO_ROOT / ".checkov.yaml"
 STACKS = ("dev", "prod")

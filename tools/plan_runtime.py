@@ -9,7 +9,9 @@ end up (also inside larger strings and base64), and outputs a provider declares 
 
 Each render runs on a fresh thread: the Pulumi SDK keeps its state (root stack, config, settings)
 in context variables, and a new thread starts with an empty context, so renders never see each
-other. Results are cached per stack, config and stack-file content.
+other. Results are cached per stack, config and stack-file content: in this process by default;
+``use_plan_cache`` puts another ``PlanCache`` in its place (the tests share theirs among their
+worker processes: tests/support/plan_cache.py).
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 from pulumi.runtime import rpc
@@ -244,8 +246,37 @@ class _Recorder(logging.Handler):
             self.records.append((record.levelname.lower(), record.getMessage()))
 
 
-_CACHE: dict[str, Plan] = {}
-_CACHE_LOCK = threading.Lock()
+class PlanCache(Protocol):
+    def get_or_render(self, key: str, render: Callable[[], Plan]) -> Plan:
+        """The plan cached under ``key``, or ``render()``'s, cached. Callers copy what they get."""
+        ...
+
+
+class MemoryPlanCache:
+    """Plans of this process, by key (a render runs once per key, even from several threads)."""
+
+    def __init__(self) -> None:
+        self._plans: dict[str, Plan] = {}
+        self._lock = threading.Lock()
+
+    def get_or_render(self, key: str, render: Callable[[], Plan]) -> Plan:
+        with self._lock:
+            cached = self._plans.get(key)
+        if cached is None:
+            cached = render()
+            with self._lock:
+                self._plans[key] = cached
+        return cached
+
+
+_cache: PlanCache = MemoryPlanCache()
+
+
+def use_plan_cache(cache: PlanCache) -> PlanCache:
+    """Put ``cache`` in place of the current one (returned, to put it back)."""
+    global _cache
+    previous, _cache = _cache, cache
+    return previous
 
 
 def render(
@@ -266,18 +297,10 @@ def render(
         base = read_stack_file(path, project) if path.exists() else None
         runtime = _runtime_config_from_values(config, base, project)
 
+    if not use_cache:
+        return _render_on_fresh_thread(stack, project, runtime)
     key = json.dumps([stack, project, runtime.values, runtime.secret_keys], sort_keys=True)
-    if use_cache:
-        with _CACHE_LOCK:
-            cached = _CACHE.get(key)
-        if cached is not None:
-            return copy.deepcopy(cached)
-    plan = _render_on_fresh_thread(stack, project, runtime)
-    if use_cache:
-        with _CACHE_LOCK:
-            _CACHE[key] = plan
-        plan = copy.deepcopy(plan)
-    return plan
+    return copy.deepcopy(_cache.get_or_render(key, lambda: _render_on_fresh_thread(stack, project, runtime)))
 
 
 def known_stacks() -> list[str]:

@@ -20,6 +20,8 @@ from policy import invariants as inv
 from tests.tools.stackfiles import with_secrets
 from tools.plan_runtime import Plan, PlannedResource, render
 
+pytestmark = pytest.mark.cost(10)
+
 STACKS = ("dev", "prod")
 HF_TOKEN = "hf_" + "Ab3" * 12
 

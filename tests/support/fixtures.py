@@ -9,6 +9,8 @@ import pytest
 
 from tests.support.gcs import GcsServer, start_gcs_server
 from tests.support.kafka import KafkaBroker, start_broker
+from tests.support.plan_cache import SharedPlanCache
+from tools.plan_runtime import use_plan_cache
 
 
 @pytest.fixture(scope="session")
@@ -29,3 +31,17 @@ def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_plan_cache(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[None]:
+    """Every offline render of this run made once, whichever worker asks first:
+    tests/support/plan_cache.py. Under xdist the run's directory is the parent of each worker's own."""
+    run_dir = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        run_dir = run_dir.parent
+    previous = use_plan_cache(SharedPlanCache(run_dir / "plans"))
+    try:
+        yield
+    finally:
+        use_plan_cache(previous)

@@ -18,6 +18,8 @@ from tools import crd_validate
 from tools.plan import main as plan_main
 from tools.plan_runtime import REPO_ROOT, fake_secret, render
 
+pytestmark = pytest.mark.cost(25)
+
 
 def run_plan(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

@@ -11,6 +11,7 @@ import pytest
 
 import components.program
 from components.config import ConfigError
+from tests.support.plan_cache import SharedPlanCache
 from tools import mocks, plan_runtime
 from tools.plan_runtime import SECRET, render
 
@@ -48,7 +49,12 @@ def _program(cfg):
 
 @pytest.fixture
 def fake_program(monkeypatch):
+    """The program replaced by ``_program``, with a plan cache of its own: a fake plan must never reach
+    the run's shared cache, where a real render of the same config would find it."""
     monkeypatch.setattr(components.program, "build_stack", _program)
+    previous = plan_runtime.use_plan_cache(plan_runtime.MemoryPlanCache())
+    yield
+    plan_runtime.use_plan_cache(previous)
 
 
 def _render(**kwargs):
@@ -181,3 +187,44 @@ def test_data_source_results_come_from_the_call_table(monkeypatch):
     monkeypatch.setattr(mocks, "_tables", lambda: ({}, table))
 
     assert _render().outputs["endpoint"] == "https://x.example"
+
+
+def test_the_shared_plan_cache_renders_a_key_once_for_every_worker(fake_program, tmp_path):
+    """Two caches on one directory stand for two xdist workers of a run (tests/support/plan_cache.py)."""
+    renders: list[str] = []
+
+    def make() -> plan_runtime.Plan:
+        renders.append("rendered")
+        return _render()
+
+    first_worker, second_worker = SharedPlanCache(tmp_path), SharedPlanCache(tmp_path)
+    made = first_worker.get_or_render("key", make)
+    again = first_worker.get_or_render("key", make)
+    elsewhere = second_worker.get_or_render("key", make)
+    other = second_worker.get_or_render("other key", make)
+
+    assert renders == ["rendered", "rendered"], "one render per key, whichever worker asks"
+    assert again is made
+    assert elsewhere == made
+    assert elsewhere is not made
+    assert other == made
+
+
+def test_render_goes_through_the_installed_cache(fake_program):
+    asked: list[str] = []
+
+    class Recording(plan_runtime.MemoryPlanCache):
+        def get_or_render(self, key, render):
+            asked.append(key)
+            return super().get_or_render(key, render)
+
+    previous = plan_runtime.use_plan_cache(Recording())
+    try:
+        render("dev", {"aws": {"enabled": False}})
+        render("dev", {"aws": {"enabled": False}})
+        render("dev", {"aws": {"enabled": False}}, use_cache=False)
+    finally:
+        plan_runtime.use_plan_cache(previous)
+
+    assert len(asked) == 2
+    assert asked[0] == asked[1]

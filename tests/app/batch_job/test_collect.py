@@ -12,6 +12,8 @@ from app.batch_job.collect import interpret_prediction
 from app.judge.results import SecurityAnswer
 from tests.app.batch_job.conftest import DAY, record
 
+pytestmark = pytest.mark.cost(20)
+
 SAFE = {"reasoning": "Benign question.", "verdict": "safe", "severity": "none", "categories": []}
 UNSAFE = {
     "reasoning": "Leaks an AWS key.",

@@ -21,7 +21,7 @@ from app.judge.prompt_file import PromptFile
 from app.judge.runner import judge_items
 from tests.support.fake_openai import FakeOpenAI
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cost(15)]
 
 ROOT = Path(__file__).resolve().parents[3]
 PROMPT = PromptFile.load(ROOT / "prompts" / "judge.prompt.yml")

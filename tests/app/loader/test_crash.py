@@ -27,7 +27,7 @@ from tests.app.loader.helpers import (
     run_concurrently,
 )
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.cost(60)]
 
 BASE = {
     "loader_rotation_bytes": 8192,

@@ -30,7 +30,7 @@ from tests.app.loader.helpers import (
 )
 from tests.support.kafka import KafkaBroker, Produced
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.cost(22)]
 
 SMALL_CHUNKS = {
     "loader_rotation_bytes": 16_384,

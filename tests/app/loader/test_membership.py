@@ -36,7 +36,7 @@ from tests.app.loader.helpers import (
 )
 from tests.support.kafka import KafkaBroker
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.cost(15)]
 
 SHORT = {
     "kafka_session_timeout_ms": 2000,

@@ -26,7 +26,7 @@ from app.model_loader.manifest import read_manifest
 from app.model_loader.store import check_tree
 from tests.app.model_loader.conftest import REPO_ID, wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cost(17)]
 
 FILES = ("config.json", "tokenizer.json", "original/params.json", "model.safetensors")
 

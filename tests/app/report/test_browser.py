@@ -18,7 +18,7 @@ from app.report.store import LocalStore
 from tools.browser import dump_dom, screenshot
 from tools.report_sample import write_sample_tree
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.cost(8)]
 
 DAY = dt.date(2026, 11, 29)
 WHITE_ISH = 235

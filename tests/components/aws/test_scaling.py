@@ -14,6 +14,8 @@ from components.aws.builders import judge_scaling as scaling_spec
 from components.config import ConfigError, load_stack_config
 from tests.components.aws.helpers import DEPLOYMENT, NODE_GROUP, aws_block, merged, one, render_aws
 
+pytestmark = pytest.mark.cost(12)
+
 RELEASE = "kubernetes:helm.sh/v3:Release"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 ROLE = "aws:iam/role:Role"

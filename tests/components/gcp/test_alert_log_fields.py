@@ -37,7 +37,7 @@ from tools.plan_runtime import Plan
 
 from .helpers import CREDENTIALS, gcp_block, render_gcp
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.cost(9)]
 
 LOG_METRIC = "gcp:logging/metric:Metric"
 ALERT_POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"

@@ -42,6 +42,8 @@ from .helpers import (
 )
 from .helpers import SECRET as SECRET_TYPE
 
+pytestmark = pytest.mark.cost(11)
+
 VERTEX_AGENT = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-aiplatform.iam.gserviceaccount.com"
 DIGEST_REF = r"@sha256:[0-9a-f]{64}$"
 
