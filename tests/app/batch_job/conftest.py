@@ -105,14 +105,19 @@ def batch_env(gcs_server: Any, vertex: FakeVertex) -> BatchEnv:
     raw = gcs_server.new_bucket("raw")
     out = gcs_server.new_bucket("out")
     env = BatchEnv(client=client, raw=raw, out=out, vertex=vertex)
-    env.settings = {
+    env.settings = settings_for(raw.name, out.name, vertex.url)
+    return env
+
+
+def settings_for(input_bucket: str, output_bucket: str, vertex_url: str) -> dict[str, Any]:
+    """The batch job's settings against the emulator's buckets and a FakeVertex."""
+    return {
         "gcp_project": "test-project",
         "gcp_location": "us-central1",
-        "input_bucket": raw.name,
-        "output_bucket": out.name,
+        "input_bucket": input_bucket,
+        "output_bucket": output_bucket,
         "prompt_path": PROMPT,
-        "vertex_base_url": vertex.url,
+        "vertex_base_url": vertex_url,
         "vertex_access_token": "test-token",
         "poll_seconds": 0.01,
     }
-    return env

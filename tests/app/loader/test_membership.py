@@ -71,25 +71,33 @@ def _finish(outcome: Outcome) -> Outcome:
     return outcome
 
 
-def _hog(kafka: KafkaBroker, target: Target) -> tuple[Consumer, threading.Event, threading.Thread]:
-    """A live member of the loader's group that reads and never commits, polling on a thread until
-    the returned event is set. It joins first, so the range assignor lists it first (member ids start
-    with the client id: "a-hog-..." comes before the loader's "llm-judge-loader-...")."""
-    hog = Consumer(
+def _assigned_member(kafka: KafkaBroker, target: Target, client_id: str) -> Consumer:
+    """A plain consumer in the loader's group (short session, no auto-commit), once it holds partitions.
+    Member ids start with the client id, so one that sorts before "llm-judge-loader-..." is listed
+    first by the range assignor."""
+    member = Consumer(
         {
             "bootstrap.servers": kafka.bootstrap,
             "group.id": target.group,
-            "client.id": "a-hog",
+            "client.id": client_id,
             "session.timeout.ms": 2000,
             "heartbeat.interval.ms": 200,
             "enable.auto.commit": False,
         }
     )
-    hog.subscribe([target.topic])
+    member.subscribe([target.topic])
     deadline = time.monotonic() + 30
-    while not hog.assignment() and time.monotonic() < deadline:
-        hog.consume(100, 0.1)
-    assert hog.assignment(), "the hog was not assigned the partition"
+    while not member.assignment() and time.monotonic() < deadline:
+        member.consume(100, 0.1)
+    assert member.assignment(), f"{client_id} was not assigned a partition"
+    return member
+
+
+def _hog(kafka: KafkaBroker, target: Target) -> tuple[Consumer, threading.Event, threading.Thread]:
+    """A live member of the loader's group that reads and never commits, polling on a thread until
+    the returned event is set. It joins first, so the range assignor lists it first (member ids start
+    with the client id: "a-hog-..." comes before the loader's "llm-judge-loader-...")."""
+    hog = _assigned_member(kafka, target, "a-hog")
     stop = threading.Event()
 
     def keep_polling() -> None:  # alive, in the group, reading nothing it commits
@@ -185,21 +193,8 @@ def _standby(kafka, gcs) -> Outcome:
     data = dataset(200, poison_every=50)
     kafka.produce(target.topic, data.values, timestamps_ms=data.timestamps_ms)
     end = kafka.end_offsets(target.topic)[0]
-    busy = Consumer(
-        {
-            "bootstrap.servers": kafka.bootstrap,
-            "group.id": target.group,
-            "client.id": "a-busy",  # first in member id order: the range assignor gives it the partition
-            "session.timeout.ms": 2000,
-            "heartbeat.interval.ms": 200,
-            "enable.auto.commit": False,
-        }
-    )
-    busy.subscribe([target.topic])
-    deadline = time.monotonic() + 30
-    while not busy.assignment() and time.monotonic() < deadline:
-        busy.consume(100, 0.1)
-    assert busy.assignment(), "the busy member was not assigned the partition"
+    # "a-busy" is first in member id order: the range assignor gives it the partition.
+    busy = _assigned_member(kafka, target, "a-busy")
     standby = target.start(**SHORT, **QUICK_GIVE_UP)
     lines: list[str] = []
     joined = threading.Event()

@@ -27,7 +27,7 @@ from app.batch_job.cli import main as batch_job_main
 from app.batch_job.context import Context
 from app.batch_job.settings import BatchJobSettings
 from components.gcp.builders.log_metrics import USER_METRIC_PREFIX
-from tests.app.batch_job.conftest import DAY, PROMPT, record
+from tests.app.batch_job.conftest import DAY, record, settings_for
 from tests.app.loader.dataset import dataset
 from tests.app.loader.helpers import Target, finish, run_concurrently
 from tests.support.cloud_logging import cloud_run_entry, comparisons, extract, field_value, matches
@@ -77,16 +77,7 @@ def _collect_lines(gcs_server: Any) -> list[dict[str, Any]]:
         b"".join(record(i).to_json_line() for i in range(5)), content_type="application/jsonl"
     )
     with FakeVertex() as vertex:
-        values = {
-            "gcp_project": "test-project",
-            "gcp_location": "us-central1",
-            "input_bucket": raw.name,
-            "output_bucket": out.name,
-            "prompt_path": PROMPT,
-            "vertex_base_url": vertex.url,
-            "vertex_access_token": "test-token",
-            "poll_seconds": 0.01,
-        }
+        values = settings_for(raw.name, out.name, vertex.url)
 
         def run(today: dt.date, *argv: str) -> tuple[int, str]:
             stderr = io.StringIO()
