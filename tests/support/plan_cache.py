@@ -9,9 +9,10 @@ worker of the run shares, a render of a key at a time under an exclusive lock on
 two workers that want the same plan at once do not both make it.
 
 Sound because a render is a pure function of the key (stack, project, config values, secret keys),
-which ``tests/tools/test_plan_cli.py::test_the_real_stack_renders_identically_twice`` asserts, and the
-directory lives exactly as long as the run (the run's own temporary directory), so no code change can
-meet an old plan. Tests that are about rendering itself pass ``use_cache=False`` and render afresh.
+which tests/tools/test_plan_cli.py asserts across processes
+(``test_the_real_stack_plans_identically_in_another_process``), and the directory lives exactly as
+long as the run (the run's own temporary directory), so no code change can meet an old plan. Tests
+that are about rendering itself pass ``use_cache=False`` and render afresh.
 """
 
 from __future__ import annotations
