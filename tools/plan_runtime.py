@@ -253,7 +253,8 @@ class PlanCache(Protocol):
 
 
 class MemoryPlanCache:
-    """Plans of this process, by key (a render runs once per key, even from several threads)."""
+    """Plans of this process, by key. Renders run outside the lock: two threads that miss the same key
+    at once both render it, and the plans are the same."""
 
     def __init__(self) -> None:
         self._plans: dict[str, Plan] = {}
