@@ -19,20 +19,14 @@ import random
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
+
+from app.judge.results import SecurityCategory, Severity
 
 SOURCES = ("web", "api", "mobile")
-SEVERITIES = ("low", "medium", "high", "critical")
-CATEGORIES = (
-    "prompt_injection",
-    "jailbreak",
-    "system_prompt_leakage",
-    "secret_leakage",
-    "pii_leakage",
-    "harmful_content",
-    "malicious_code",
-    "policy_evasion",
-)
+# What the security judge answers, less its "nothing found" values (the sample's flagged items).
+SEVERITIES = tuple(level for level in get_args(Severity) if level != "none")
+CATEGORIES = tuple(c for c in get_args(SecurityCategory) if c != "other")
 FAILURES = (
     ("failed", "vertex_error", "RESOURCE_EXHAUSTED: quota exceeded for aiplatform.googleapis.com"),
     ("failed", "blocked", "prompt blocked: PROHIBITED_CONTENT"),

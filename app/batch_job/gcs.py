@@ -98,11 +98,6 @@ def _literal_head(segment: str) -> str:
     return segment
 
 
-def list_names(client: storage.Client, path: GcsPath) -> list[str]:
-    """Every object name under a prefix, sorted."""
-    return sorted(blob.name for blob in client.list_blobs(path.bucket, prefix=path.name))
-
-
 def open_for_read(blob: storage.Blob) -> IO[bytes]:
     """A binary stream of an object's content, gunzipped when it was stored with Content-Encoding gzip."""
     # blob.open is typed for every mode at once; "rb" returns a BlobReader, a binary stream.

@@ -48,8 +48,6 @@ __all__ = [
     "health_url",
     "parse_retry_after",
 ]
-# The core's step types, for tests that drive it by hand.
-_STEPS = (_Call, _Health, _Probe, _Result, _Sleep)
 
 
 def health_url(base_url: str) -> str:
@@ -65,17 +63,36 @@ def _timeout(step: _Call, settings: JudgeSettings) -> float | openai.NotGiven:
     return openai.NOT_GIVEN if step.timeout == settings.timeout_s else step.timeout
 
 
-def _resolve(
-    settings: JudgeSettings | None, prompt: PromptFile | str | Path | None, overrides: dict[str, Any]
-) -> tuple[JudgeSettings, PromptFile]:
+def _setup(
+    settings: JudgeSettings | None,
+    prompt: PromptFile | str | Path | None,
+    overrides: dict[str, Any],
+    rng: random.Random | None,
+    report: Reporter,
+) -> tuple[JudgeSettings, ServerState, _JudgeCore]:
+    """What both clients are made of: the settings (keyword arguments that are not None override
+    ``settings`` or the environment), the prompt file, the server's state and the I/O-free core."""
     given = {k: v for k, v in overrides.items() if v is not None}
+    if isinstance(given.get("api_key"), str):
+        given["api_key"] = SecretStr(given["api_key"])
     if settings is None:
         settings = JudgeSettings(**given)
     elif given:
         settings = settings.model_copy(update=given)
-    if isinstance(prompt, PromptFile):
-        return settings, prompt
-    return settings, PromptFile.load(prompt if prompt is not None else settings.prompt_path)
+    if not isinstance(prompt, PromptFile):
+        prompt = PromptFile.load(prompt if prompt is not None else settings.prompt_path)
+    state = ServerState(settings, report)
+    return settings, state, _JudgeCore(settings, prompt, rng, state)
+
+
+def _openai_options(settings: JudgeSettings) -> dict[str, Any]:
+    """The SDK client's options: retries are the core's, never the SDK's."""
+    return {
+        "base_url": settings.base_url,
+        "api_key": settings.api_key.get_secret_value(),
+        "timeout": settings.timeout_s,
+        "max_retries": 0,
+    }
 
 
 class JudgeClient:
@@ -95,23 +112,15 @@ class JudgeClient:
         rng: random.Random | None = None,
         report: Reporter = log_reporter,
     ):
-        overrides: dict[str, Any] = {
+        overrides = {
             "base_url": base_url,
             "model": model,
+            "api_key": api_key,
             "timeout_s": timeout_s,
             "max_retries": max_retries,
         }
-        if api_key is not None:
-            overrides["api_key"] = SecretStr(api_key)
-        self.settings, prompt_file = _resolve(settings, prompt, overrides)
-        self.state = ServerState(self.settings, report)
-        self._core = _JudgeCore(self.settings, prompt_file, rng, self.state)
-        self._client = openai.OpenAI(
-            base_url=self.settings.base_url,
-            api_key=self.settings.api_key.get_secret_value(),
-            timeout=self.settings.timeout_s,
-            max_retries=0,
-        )
+        self.settings, self.state, self._core = _setup(settings, prompt, overrides, rng, report)
+        self._client = openai.OpenAI(**_openai_options(self.settings))
         self._http: httpx.Client | None = None
 
     @property
@@ -192,24 +201,16 @@ class AsyncJudgeClient:
         rng: random.Random | None = None,
         report: Reporter = log_reporter,
     ):
-        overrides: dict[str, Any] = {
+        overrides = {
             "base_url": base_url,
             "model": model,
+            "api_key": api_key,
             "timeout_s": timeout_s,
             "max_retries": max_retries,
             "concurrency": concurrency,
         }
-        if api_key is not None:
-            overrides["api_key"] = SecretStr(api_key)
-        self.settings, prompt_file = _resolve(settings, prompt, overrides)
-        self.state = ServerState(self.settings, report)
-        self._core = _JudgeCore(self.settings, prompt_file, rng, self.state)
-        self._client = openai.AsyncOpenAI(
-            base_url=self.settings.base_url,
-            api_key=self.settings.api_key.get_secret_value(),
-            timeout=self.settings.timeout_s,
-            max_retries=0,
-        )
+        self.settings, self.state, self._core = _setup(settings, prompt, overrides, rng, report)
+        self._client = openai.AsyncOpenAI(**_openai_options(self.settings))
         self._slots = _Slots(self.state)
         self._http: httpx.AsyncClient | None = None
 

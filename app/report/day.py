@@ -211,9 +211,6 @@ class DayAggregate:
             self.add(row)
         return self
 
-    def shown_items(self) -> list[Shown]:
-        return [*self.flagged_top.items(), *self.lowest_top.items()]
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "totals": self.all.to_dict(),

@@ -598,10 +598,6 @@ class GcpConfig(ConfigModel):
     images: ImagesConfig = Field(default_factory=ImagesConfig)
     alerts: GcpAlertsConfig = Field(default_factory=GcpAlertsConfig)
 
-    @property
-    def builds_images(self) -> bool:
-        return self.jobs.loader.image is None or self.jobs.judge.image is None
-
     @model_validator(mode="after")
     def _check(self) -> GcpConfig:
         p = Problems()
