@@ -50,6 +50,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
+from openai.types.chat import ChatCompletion
+
 __all__ = [
     "FAULTS",
     "REAL_SCORES",
@@ -64,6 +66,25 @@ __all__ = [
 ]
 
 REAL_SCORES = {"accuracy": 6, "relevance": 7, "helpfulness": 6, "safety": 9, "pleasing": 8, "overall": 6}
+
+
+def scored_completion() -> ChatCompletion:
+    """A chat completion whose answer is a valid six-criteria judgement (``REAL_SCORES``), as the SDK
+    hands it over: for tests that drive the client's core without a server."""
+    content = json.dumps({"reasoning": "r", "scores": REAL_SCORES})
+    return ChatCompletion.model_validate(
+        {
+            "id": "c",
+            "object": "chat.completion",
+            "created": 0,
+            "model": "m",
+            "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+            ],
+        }
+    )
+
+
 _OVERRIDE = re.compile(r"OVERRIDE_VERDICT=(\{.*\})")
 _FAULT = re.compile(r"FAKE_FAULT=([a-z_0-9]+)")
 _BLOCK = re.compile(r"<(judged_prompt|judged_response)>.*?</\1>", re.DOTALL)

@@ -11,12 +11,21 @@ from pathlib import Path
 import httpx2
 import openai
 import pytest
-from openai.types.chat import ChatCompletion
 
 from app.judge.client import AsyncJudgeClient, JudgeClient, JudgeSettings, health_url
 from app.judge.core import _JudgeCore, _Probe, _Sleep
 from app.judge.prompt_file import PromptFile
-from tests.support.fake_openai import REAL_SCORES, Drop, FakeOpenAI, Raw, Reply, Stall, Status, judge_answer
+from tests.support.fake_openai import (
+    REAL_SCORES,
+    Drop,
+    FakeOpenAI,
+    Raw,
+    Reply,
+    Stall,
+    Status,
+    judge_answer,
+    scored_completion,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 JUDGE_PROMPT = PromptFile.load(ROOT / "prompts" / "judge.prompt.yml")
@@ -321,27 +330,6 @@ def _status_error(code: int, headers: dict[str, str] | None = None) -> openai.AP
     return cls("scripted", response=response, body=None)
 
 
-def _ok_completion() -> ChatCompletion:
-    return ChatCompletion.model_validate(
-        {
-            "id": "c",
-            "object": "chat.completion",
-            "created": 0,
-            "model": "m",
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "stop",
-                    "message": {
-                        "role": "assistant",
-                        "content": json.dumps({"reasoning": "r", "scores": REAL_SCORES}),
-                    },
-                }
-            ],
-        }
-    )
-
-
 def _drive(core: _JudgeCore, outcomes: list, healthy: bool = True) -> tuple[list[float], object]:
     """Feed outcomes to the core's steps (answering /health probes with ``healthy``); returns the sleeps
     it asked for and the final Judgement. Every outcome must be used."""
@@ -369,7 +357,7 @@ def _core(**settings) -> _JudgeCore:
 
 
 def test_backoff_is_exponential_jittered_and_capped() -> None:
-    sleeps, result = _drive(_core(), [_status_error(500)] * 5 + [_ok_completion()])
+    sleeps, result = _drive(_core(), [_status_error(500)] * 5 + [scored_completion()])
     assert result.status == "ok"
     ceilings = [1.0, 2.0, 4.0, 4.0, 4.0]
     assert len(sleeps) == 5
@@ -378,13 +366,13 @@ def test_backoff_is_exponential_jittered_and_capped() -> None:
 
 
 def test_retry_after_is_honoured_exactly() -> None:
-    sleeps, result = _drive(_core(), [_status_error(429, {"Retry-After": "7"}), _ok_completion()])
+    sleeps, result = _drive(_core(), [_status_error(429, {"Retry-After": "7"}), scored_completion()])
     assert sleeps == [7.0]
     assert result.status == "ok"
 
 
 def test_retry_after_ms_is_honoured() -> None:
-    sleeps, _ = _drive(_core(), [_status_error(503, {"retry-after-ms": "250"}), _ok_completion()])
+    sleeps, _ = _drive(_core(), [_status_error(503, {"retry-after-ms": "250"}), scored_completion()])
     assert sleeps == [0.25]
 
 

@@ -4,7 +4,6 @@ rule is checked here step by step, exactly, and without waiting."""
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -13,13 +12,12 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from openai.types.chat import ChatCompletion
 
 from app.judge.core import _Call, _JudgeCore, _Probe, _Result, _Sleep
 from app.judge.prompt_file import PromptFile
 from app.judge.server_state import REPORT_INTERVAL_S, ServerState
 from app.judge.settings import JudgeSettings
-from tests.support.fake_openai import REAL_SCORES
+from tests.support.fake_openai import scored_completion
 
 ROOT = Path(__file__).resolve().parents[3]
 PROMPT = PromptFile.load(ROOT / "prompts" / "judge.prompt.yml")
@@ -44,21 +42,6 @@ class Events:
     @property
     def names(self) -> list[str]:
         return [event for event, _ in self.seen]
-
-
-def ok() -> ChatCompletion:
-    content = json.dumps({"reasoning": "r", "scores": REAL_SCORES})
-    return ChatCompletion.model_validate(
-        {
-            "id": "c",
-            "object": "chat.completion",
-            "created": 0,
-            "model": "m",
-            "choices": [
-                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
-            ],
-        }
-    )
 
 
 def status(code: int, headers: dict[str, str] | None = None) -> openai.APIStatusError:
@@ -162,7 +145,7 @@ def test_refused_connections_wait_for_the_server_without_using_retries_or_the_de
     up_at = clock.now + 200.0
 
     def attempt(call: _Call) -> tuple[object, float]:
-        return (ok(), 0.5) if clock.now >= up_at else (refused(), 0.001)
+        return (scored_completion(), 0.5) if clock.now >= up_at else (refused(), 0.001)
 
     result, taken = drive(core, clock, attempt)
     assert result.status == "ok"
@@ -196,7 +179,9 @@ def test_a_gateway_error_with_health_down_is_a_cold_start(code: int) -> None:
     core = make(clock, max_retries=0)
     up_at = clock.now + 90.0
     up = lambda: clock.now >= up_at  # noqa: E731
-    result, taken = drive(core, clock, lambda call: (ok(), 1.0) if up() else (status(code), 0.01), healthy=up)
+    result, taken = drive(
+        core, clock, lambda call: (scored_completion(), 1.0) if up() else (status(code), 0.01), healthy=up
+    )
     assert result.status == "ok"  # max_retries=0, yet it waited: the server was down, not failing
     assert any(isinstance(s, _Probe) for s in taken)
 
@@ -222,7 +207,7 @@ def test_a_connection_held_until_the_timeout_while_health_is_held_too_is_a_cold_
     def attempt(call: _Call) -> tuple[object, float]:
         if clock.now + call.timeout < up_at:
             return timed_out(), call.timeout
-        return ok(), max(0.0, up_at - clock.now) + 1.0
+        return scored_completion(), max(0.0, up_at - clock.now) + 1.0
 
     result, _ = drive(core, clock, attempt, healthy=lambda: clock.now >= up_at)
     assert result.status == "ok"
@@ -232,7 +217,9 @@ def test_retry_after_is_honoured_while_the_server_is_down_within_the_budget() ->
     clock = Clock()
     core = make(clock, cold_start_s=100.0)
     answers = iter([(status(503, {"Retry-After": "30"}), 0.0), (status(503, {"Retry-After": "500"}), 0.0)])
-    result, taken = drive(core, clock, lambda call: next(answers, (ok(), 0.1)), healthy=lambda: False)
+    result, taken = drive(
+        core, clock, lambda call: next(answers, (scored_completion(), 0.1)), healthy=lambda: False
+    )
     assert result.status == "ok"
     assert [s.seconds for s in taken if isinstance(s, _Sleep)] == [30.0, 70.0]  # the second, capped
 
@@ -240,7 +227,9 @@ def test_retry_after_is_honoured_while_the_server_is_down_within_the_budget() ->
 def test_a_dropped_connection_asks_health_before_calling_the_server_down() -> None:
     clock, events = Clock(), Events()
     core = make(clock, events, max_retries=1)
-    result, taken = drive(core, clock, script((dropped(), 0.1), (ok(), 0.1)), healthy=lambda: True)
+    result, taken = drive(
+        core, clock, script((dropped(), 0.1), (scored_completion(), 0.1)), healthy=lambda: True
+    )
     assert result.status == "ok"
     assert any(isinstance(s, _Probe) for s in taken)
     assert "judge.server_down" not in events.names
@@ -258,7 +247,9 @@ def test_without_a_cold_start_budget_a_down_server_is_retried_like_any_failure()
 def test_a_429_keeps_its_retry_after_and_lowers_the_requests_in_flight() -> None:
     clock = Clock()
     core = make(clock)
-    result, taken = drive(core, clock, script((status(429, {"Retry-After": "3"}), 0.01), (ok(), 0.1)))
+    result, taken = drive(
+        core, clock, script((status(429, {"Retry-After": "3"}), 0.01), (scored_completion(), 0.1))
+    )
     assert result.status == "ok"
     assert [s.seconds for s in taken if isinstance(s, _Sleep)] == [3.0]
     assert core.state.slots == 8
