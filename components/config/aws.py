@@ -14,10 +14,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from components.aws import instance_types
+from components.aws import autoscaler_versions, instance_types
 
 from . import eks_versions
-from .aws_scaling import AutoscalingConfig, ClusterAutoscalerConfig, PrometheusConfig, check_scaling
+from .aws_scaling import AutoscalingConfig, ClusterAutoscalerConfig, PrometheusConfig
 from .base import ConfigModel, Problems, pattern
 
 # --- Kubernetes and AWS name rules ------------------------------------------------------------
@@ -690,3 +690,62 @@ class AwsConfig(ConfigModel):
         check_scaling(self, p)
         p.raise_if_any()
         return self
+
+
+def check_scaling(cfg: AwsConfig, p: Problems) -> None:
+    """Rules that span sections: replica bounds against GPUs, the autoscaler against the Kubernetes
+    version, the scaling queries against a Prometheus, the GPU label against the group's GPU model."""
+    ng, scaling = cfg.node_group, cfg.autoscaling
+    gpu_types = cfg.gpu_types
+    if scaling.enabled:
+        p.check(
+            cfg.prometheus.server_address is not None,
+            "prometheus.serverAddress",
+            "required when autoscaling.enabled is true: KEDA reads vLLM's queue from this Prometheus "
+            "(e.g. http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090)",
+        )
+        if "replicas" in cfg.vllm.model_fields_set:
+            p.add(
+                "vllm.replicas",
+                "KEDA owns the replica count while autoscaling.enabled is true: set "
+                "autoscaling.minReplicas/maxReplicas instead",
+            )
+        complete = gpu_types and len(gpu_types) == len(ng.instance_types)
+        if complete and len({t.gpus for t in gpu_types}) == 1 and cfg.vllm.gpus <= gpu_types[0].gpus:
+            capacity = ng.max_size * (gpu_types[0].gpus // cfg.vllm.gpus)
+            p.check(
+                scaling.max_replicas <= capacity,
+                "autoscaling.maxReplicas",
+                f"{scaling.max_replicas} replicas need more GPUs than nodeGroup.maxSize {ng.max_size} x "
+                f"{gpu_types[0].gpus} GPU(s) per node / vllm.gpus {cfg.vllm.gpus} provide (room for "
+                f"{capacity}): raise nodeGroup.maxSize or lower maxReplicas",
+            )
+        if scaling.min_replicas == 0 and ng.min_size > 0:
+            p.add(
+                "autoscaling.minReplicas",
+                f"0 saves nothing while nodeGroup.minSize is {ng.min_size}: the GPU node stays; set "
+                "nodeGroup.minSize: 0 too (or minReplicas >= 1)",
+            )
+    ca = cfg.cluster_autoscaler
+    if ca.enabled and ca.chart_version is None:
+        row = autoscaler_versions.for_kubernetes(cfg.cluster.version)
+        p.check(
+            row is not None,
+            "cluster.version",
+            f"the cluster-autoscaler has no release pinned for Kubernetes {cfg.cluster.version} "
+            f"(components/aws/autoscaler_versions.py covers {autoscaler_versions.covered()}): use a "
+            "covered version, or pin clusterAutoscaler.chartVersion and imageTag yourself",
+        )
+    if ca.enabled and (ca.chart_version is None) != (ca.image_tag is None):
+        p.add(
+            "clusterAutoscaler.imageTag",
+            "set chartVersion and imageTag together (an override of one against the other's table row "
+            "would mix releases)",
+        )
+    if ng.autoscaler_tags and gpu_types and len({t.gpu_model for t in gpu_types}) > 1:
+        p.add(
+            "nodeGroup.instanceTypes",
+            "all types must have the same GPU model: the node group carries one "
+            "k8s.amazonaws.com/accelerator label (the cluster-autoscaler's GPU label) for all its nodes; "
+            f"got {', '.join(f'{t.name}={t.gpu_model}' for t in gpu_types)} (split them into two groups)",
+        )

@@ -3,23 +3,19 @@ its HTTP add-on (judge replicas, the wake-up path at zero) and the Prometheus th
 alerts use.
 
 Cross-section checks (``maxReplicas`` against the node group, the autoscaler against the cluster's
-Kubernetes version) live in ``check_scaling``, which ``AwsConfig`` calls: one function, so the rules
-are read in one place.
+Kubernetes version) live in ``check_scaling`` in aws.py, beside ``AwsConfig``, the one model that sees
+every section: one function, so the rules are read in one place, and this module imports nothing
+of aws.py's.
 """
 
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from components.aws import autoscaler_versions
-
 from .base import ConfigModel, Problems, pattern
-
-if TYPE_CHECKING:
-    from .aws import AwsConfig
 
 _CHART_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 _IMAGE_TAG = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
@@ -197,62 +193,3 @@ class PrometheusConfig(ConfigModel):
         str, AfterValidator(pattern(re.compile(r"^[0-9]+s$"), "seconds such as '15s'"))
     ] = "15s"
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
-
-
-def check_scaling(cfg: AwsConfig, p: Problems) -> None:
-    """Rules that span sections: replica bounds against GPUs, the autoscaler against the Kubernetes
-    version, the scaling queries against a Prometheus, the GPU label against the group's GPU model."""
-    ng, scaling = cfg.node_group, cfg.autoscaling
-    gpu_types = cfg.gpu_types
-    if scaling.enabled:
-        p.check(
-            cfg.prometheus.server_address is not None,
-            "prometheus.serverAddress",
-            "required when autoscaling.enabled is true: KEDA reads vLLM's queue from this Prometheus "
-            "(e.g. http://kube-prometheus-stack-prometheus.monitoring.svc.cluster.local:9090)",
-        )
-        if "replicas" in cfg.vllm.model_fields_set:
-            p.add(
-                "vllm.replicas",
-                "KEDA owns the replica count while autoscaling.enabled is true: set "
-                "autoscaling.minReplicas/maxReplicas instead",
-            )
-        complete = gpu_types and len(gpu_types) == len(ng.instance_types)
-        if complete and len({t.gpus for t in gpu_types}) == 1 and cfg.vllm.gpus <= gpu_types[0].gpus:
-            capacity = ng.max_size * (gpu_types[0].gpus // cfg.vllm.gpus)
-            p.check(
-                scaling.max_replicas <= capacity,
-                "autoscaling.maxReplicas",
-                f"{scaling.max_replicas} replicas need more GPUs than nodeGroup.maxSize {ng.max_size} x "
-                f"{gpu_types[0].gpus} GPU(s) per node / vllm.gpus {cfg.vllm.gpus} provide (room for "
-                f"{capacity}): raise nodeGroup.maxSize or lower maxReplicas",
-            )
-        if scaling.min_replicas == 0 and ng.min_size > 0:
-            p.add(
-                "autoscaling.minReplicas",
-                f"0 saves nothing while nodeGroup.minSize is {ng.min_size}: the GPU node stays; set "
-                "nodeGroup.minSize: 0 too (or minReplicas >= 1)",
-            )
-    ca = cfg.cluster_autoscaler
-    if ca.enabled and ca.chart_version is None:
-        row = autoscaler_versions.for_kubernetes(cfg.cluster.version)
-        p.check(
-            row is not None,
-            "cluster.version",
-            f"the cluster-autoscaler has no release pinned for Kubernetes {cfg.cluster.version} "
-            f"(components/aws/autoscaler_versions.py covers {autoscaler_versions.covered()}): use a "
-            "covered version, or pin clusterAutoscaler.chartVersion and imageTag yourself",
-        )
-    if ca.enabled and (ca.chart_version is None) != (ca.image_tag is None):
-        p.add(
-            "clusterAutoscaler.imageTag",
-            "set chartVersion and imageTag together (an override of one against the other's table row "
-            "would mix releases)",
-        )
-    if ng.autoscaler_tags and gpu_types and len({t.gpu_model for t in gpu_types}) > 1:
-        p.add(
-            "nodeGroup.instanceTypes",
-            "all types must have the same GPU model: the node group carries one "
-            "k8s.amazonaws.com/accelerator label (the cluster-autoscaler's GPU label) for all its nodes; "
-            f"got {', '.join(f'{t.name}={t.gpu_model}' for t in gpu_types)} (split them into two groups)",
-        )
