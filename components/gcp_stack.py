@@ -7,7 +7,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.config import NAMESPACE, ConfigError, StackConfig
-from components.config.gcp import ScheduleConfig
+from components.config.gcp_schedules import ScheduleConfig
 from components.gcp.accounts import ServiceAccounts
 from components.gcp.alerts import Alerts
 from components.gcp.bucket import HistoryBucket

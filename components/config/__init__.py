@@ -1,4 +1,8 @@
-"""Typed stack config (pydantic v2): one place for every default, bound and key's documentation."""
+"""Typed stack config (pydantic v2): one place for every default, bound and key's documentation.
+
+``aws.AwsConfig`` and ``gcp.GcpConfig`` are the roots, with the checks that span sections; each section
+is a module of its own named for it (``aws_node_group``, ``gcp_loader_job``, ...; the README's layout
+table lists them)."""
 
 from .aws import AwsConfig
 from .base import NAMESPACE, ConfigError, ConfigModel, ConfigProblems, Problems

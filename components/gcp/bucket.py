@@ -8,7 +8,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.config import ConfigError
-from components.config.gcp import BucketConfig
+from components.config.gcp_bucket import BucketConfig
 
 from .builders.storage import lifecycle_rules, uniform_access_problem
 

@@ -9,7 +9,7 @@ import pulumi
 import pulumi_docker_build as docker_build
 import pulumi_gcp as gcp
 
-from components.config.gcp import ImagesConfig
+from components.config.gcp_images import ImagesConfig
 
 from .builders.registry import cleanup_policies, image_name, pinned, registry_host
 

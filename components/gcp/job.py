@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pulumi
 import pulumi_gcp as gcp
 
-from components.config.gcp import ScheduleConfig, SchedulesConfig
+from components.config.gcp_schedules import ScheduleConfig, SchedulesConfig
 
 from .builders.iam import RUN_INVOKER
 from .builders.scheduler import http_target, retry_config, run_uri, seconds

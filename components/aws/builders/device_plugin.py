@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from components.config.aws import DevicePluginConfig, NodeGroupConfig
+from components.config.aws_device_plugin import DevicePluginConfig
+from components.config.aws_node_group import NodeGroupConfig
 
 from .checkov import digest_skip, skip_annotations
 from .scheduling import PART_OF, node_selector, tolerations

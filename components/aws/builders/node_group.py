@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING
 
 from components.aws.instance_types import ACCELERATOR_LABEL, GpuInstanceType, accelerator
-from components.config.aws import NodeGroupConfig, TaintConfig
+from components.config.aws_node_group import NodeGroupConfig, TaintConfig
 
 if TYPE_CHECKING:  # types only: the builders do not load the SDK
     from pulumi_aws.ec2 import LaunchTemplateBlockDeviceMappingArgsDict, LaunchTemplateMetadataOptionsArgsDict

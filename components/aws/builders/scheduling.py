@@ -6,7 +6,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from components.config.aws import NodeGroupConfig, ResourcesConfig
+from components.config.aws_node_group import NodeGroupConfig
+from components.config.k8s_values import ResourcesConfig
 
 if TYPE_CHECKING:  # types only: the builders do not load the SDK
     from pulumi_kubernetes.core.v1 import (

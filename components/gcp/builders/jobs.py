@@ -11,13 +11,12 @@ from typing import TYPE_CHECKING
 
 import pulumi
 
-from components.config.gcp import (
+from components.config.gcp_jobs import JobConfig
+from components.config.gcp_judge_job import CollectJobConfig, JudgeJobConfig
+from components.config.gcp_kafka import KafkaConfig
+from components.config.gcp_loader_job import (
     VPC_IDLE_EXIT_ENV,
     VPC_IDLE_EXIT_SECONDS,
-    CollectJobConfig,
-    JobConfig,
-    JudgeJobConfig,
-    KafkaConfig,
     LoaderJobConfig,
     VpcEgressConfig,
 )
@@ -79,7 +78,7 @@ def loader_env(
     if username is not None and password is not None:
         env.append(from_secret("KAFKA_SASL_USERNAME", username))
         env.append(from_secret("KAFKA_SASL_PASSWORD", password))
-    # With Direct VPC egress the first connection can take a minute or more (components.config.gcp).
+    # With Direct VPC egress the first connection can take a minute or more (config/gcp_loader_job.py).
     if job.network is not None and VPC_IDLE_EXIT_ENV not in job.extra_env:
         env.append(plain(VPC_IDLE_EXIT_ENV, str(VPC_IDLE_EXIT_SECONDS)))
     env.extend(plain(k, v) for k, v in sorted(job.extra_env.items()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from components.config.gcp import ImagesConfig
+from components.config.gcp_images import ImagesConfig
 
 if TYPE_CHECKING:  # types only: the builders do not load the SDK
     from pulumi_gcp.artifactregistry import RepositoryCleanupPolicyArgsDict

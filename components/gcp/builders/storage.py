@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from components.config.gcp import BucketConfig
+from components.config.gcp_bucket import BucketConfig
 
 if TYPE_CHECKING:  # types only: the builders do not load the SDK
     from pulumi_gcp.storage import BucketLifecycleRuleArgsDict

@@ -57,6 +57,6 @@ def test_launch_template_carries_the_base64_document_not_gzipped():
 
 
 def test_the_raid_mount_matches_the_models_host_directory():
-    from components.config.aws import ModelLoaderConfig
+    from components.config.aws_model import ModelLoaderConfig
 
     assert ModelLoaderConfig().host_models_dir.startswith(userdata.RAID_MOUNT_PATH + "/")

@@ -11,14 +11,12 @@ from app.batch_job.layout import DayLayout
 from app.loader.naming import MANIFEST_ROOT
 from app.records import deadletter_prefix, raw_prefix
 from components.config import GcpConfig
-from components.config.gcp import (
-    BucketConfig,
-    ImagesConfig,
-    JudgeJobConfig,
-    KafkaConfig,
-    LoaderJobConfig,
-    RetryConfig,
-)
+from components.config.gcp_bucket import BucketConfig
+from components.config.gcp_images import ImagesConfig
+from components.config.gcp_judge_job import JudgeJobConfig
+from components.config.gcp_kafka import KafkaConfig
+from components.config.gcp_loader_job import LoaderJobConfig
+from components.config.gcp_schedules import RetryConfig
 from components.gcp.builders import iam, layout
 from components.gcp.builders.jobs import SecretRef, job_template, judge_env, loader_env
 from components.gcp.builders.names import Names, account_email, vertex_agent_email

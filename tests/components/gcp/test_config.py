@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, GcpConfig, load_stack_config
-from components.config.gcp import cron_problem, shortest_gap_seconds
+from components.config.schedules import cron_problem, shortest_gap_seconds
 
 from .helpers import gcp_block, merged
 
