@@ -17,13 +17,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from app import logs
+from app.batch_job.exits import EXIT_JOB_FAILED, EXIT_USAGE, HELP, REPORT_HELP
 from app.batch_job.settings import BatchJobSettings, SettingsError
 from app.credentials import EXIT_NO_CREDENTIALS, MISSING_CREDENTIALS, is_missing_credentials
 
-EXIT_OK = 0
-EXIT_JOB_FAILED = 1
-EXIT_USAGE = 2
-EXIT_NO_PREDICTIONS = 3
 MAX_RANGE_DAYS = 366
 
 
@@ -54,8 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m app.batch_job",
         description=__doc__,
-        epilog="Exit codes: 0 done; 1 failed at run time (a job failed, a report could not be written); "
-        "2 usage or configuration error; 3 collect: the day's jobs are still running or left no predictions.",
+        epilog=HELP,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -96,8 +92,7 @@ def _report_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         help="write the day's report: reports/<date>/index.html and report.json",
         description="The day's judgement report from judgements/<date>/ under --output (a gs:// root or a "
         "local directory with the same layout), written to reports/<date>/; or, with --results, the "
-        "report of loose files (e.g. the output of python -m app.judge run). Exit codes: 0 written; "
-        "1 a day has no results or the report could not be written; 2 usage or configuration error.",
+        "report of loose files (e.g. the output of python -m app.judge run). " + REPORT_HELP,
     )
     report.add_argument(
         "--days", type=int, help="days in the trend, ending with the reported day (env REPORT_DAYS, 14)"

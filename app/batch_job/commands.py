@@ -14,9 +14,9 @@ import datetime as dt
 import logging
 from typing import Any
 
-from app.batch_job.cli import EXIT_JOB_FAILED, EXIT_NO_PREDICTIONS, EXIT_OK, EXIT_USAGE
 from app.batch_job.collect import CollectError, collect_day
 from app.batch_job.context import Context
+from app.batch_job.exits import EXIT_JOB_FAILED, EXIT_NO_PREDICTIONS, EXIT_OK, EXIT_USAGE
 from app.batch_job.gcs import read_json
 from app.batch_job.judgements import BackendMismatch
 from app.batch_job.submit import SubmitError, submit_day

@@ -19,6 +19,7 @@ from google.api_core import exceptions as gcs_errors
 from google.cloud import storage
 
 from app.batch_job.context import Context
+from app.batch_job.exits import EXIT_JOB_FAILED, EXIT_OK
 from app.batch_job.gcs import GcsPath, expand_glob, iter_object_lines, read_json
 from app.batch_job.settings import BatchJobSettings, SettingsError
 from app.report.build import LineSource
@@ -177,7 +178,6 @@ def run_report(
     reported: list[str] = summary.setdefault("days_reported", [])
     skipped: list[str] = summary.setdefault("days_without_results", [])
     failed: list[str] = summary.setdefault("days_report_failed", [])
-    from app.batch_job.cli import EXIT_JOB_FAILED, EXIT_OK
 
     def say(text: str) -> None:
         if ctx is not None:

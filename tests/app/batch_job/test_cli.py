@@ -156,8 +156,9 @@ def test_module_entry_point_runs_a_dry_run_from_the_environment(gcs_server):
     ids=["missing", "invalid", "schema-vertex-cannot-take"],
 )
 def test_a_bad_prompt_file_is_a_clear_error_not_a_traceback(tmp_path, capsys, content, message):
-    from app.batch_job.cli import EXIT_USAGE, main
+    from app.batch_job.cli import main
     from app.batch_job.context import Context
+    from app.batch_job.exits import EXIT_USAGE
 
     path = tmp_path / "judge.prompt.yml"
     if content is not None:
