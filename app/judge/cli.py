@@ -5,15 +5,7 @@ A judge scaled to zero takes minutes to come back: ``run`` and ``warmup`` wait f
 ``--cold-start-wait`` / ``--wait`` seconds, JUDGE_COLD_START_S) and say on stderr what they are waiting
 for; ``warmup`` is the way to wake it on purpose before a batch.
 
-Exit codes (all commands):
-  0  success: every item judged ok / the server is healthy / the warm-up judgement succeeded / the
-     comparison was made / every evaluator reached the pass rate
-  1  completed with problems: some judgements failed or input lines were malformed (run), the server
-     is unhealthy or unreachable (health), the server did not come up or the warm-up failed (warmup),
-     unreadable lines or agreement below --min-kappa (compare), an evaluator below --min-pass-rate or a
-     failed request (eval)
-  2  usage or configuration error: bad arguments, invalid settings, invalid prompt file, unreadable input
-  130 interrupted (Ctrl-C / SIGINT); the output is consistent and re-running the command resumes
+Exit codes: app/judge/exits.py (also in ``--help``).
 """
 
 from __future__ import annotations
@@ -28,23 +20,19 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
-from pydantic import ValidationError
 from tqdm import tqdm
 
 from app import logs
-from app.judge.client import AsyncJudgeClient, JudgeClient, JudgeSettings, health_url
-from app.judge.prompt_file import PromptFile, PromptFileError
+from app.judge import compare_cli, eval_cli
+from app.judge.cli_settings import load_prompt, settings_from_args
+from app.judge.client import AsyncJudgeClient, JudgeClient, health_url
+from app.judge.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, HELP, UsageError
 from app.judge.runner import Item, judge_items, read_judged_ids, repair_tail
 from app.judge.summary import RunSummary
 
 __all__ = ["main", "read_items"]
 
-EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _MAX_REPORTED_LINES = 20
-
-
-class UsageError(Exception):
-    pass
 
 
 def _warn(message: str) -> None:
@@ -117,32 +105,6 @@ def _report(event: str, message: str, fields: dict[str, Any]) -> None:
     tqdm.write(f"judge: {message}", file=sys.stderr)
 
 
-def _settings(args: argparse.Namespace, **extra: Any) -> JudgeSettings:
-    given = {
-        "base_url": getattr(args, "base_url", None),
-        "model": getattr(args, "model", None),
-        "prompt_path": getattr(args, "prompt", None),
-        "concurrency": getattr(args, "concurrency", None),
-        "timeout_s": getattr(args, "timeout", None),
-        "deadline_s": getattr(args, "deadline", None),
-        "cold_start_s": getattr(args, "cold_start_wait", None),
-        "max_retries": getattr(args, "max_retries", None),
-        **extra,
-    }
-    try:
-        return JudgeSettings(**{k: v for k, v in given.items() if v is not None})
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise UsageError(f"invalid settings: {problems}") from None
-
-
-def _load_prompt(settings: JudgeSettings) -> PromptFile:
-    try:
-        return PromptFile.load(settings.prompt_path)
-    except PromptFileError as exc:
-        raise UsageError(str(exc)) from None
-
-
 # --- run -------------------------------------------------------------------------------------------
 
 
@@ -166,8 +128,8 @@ async def _run(args: argparse.Namespace, client: AsyncJudgeClient, summary: RunS
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    prompt = _load_prompt(settings)
+    settings = settings_from_args(args)
+    prompt = load_prompt(settings)
     if not args.input.is_file():
         raise UsageError(f"input file not found: {args.input}")
     try:
@@ -212,7 +174,7 @@ def _probe(base_url: str, timeout_s: float) -> tuple[bool, str]:
 
 
 def cmd_health(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from_args(args)
     healthy, message = _probe(settings.base_url, args.timeout)
     print(message)
     if healthy and args.verbose:
@@ -229,8 +191,8 @@ def cmd_warmup(args: argparse.Namespace) -> int:
     extra: dict[str, Any] = {"backoff_max_s": args.interval}
     if args.wait is not None:
         extra["cold_start_s"] = args.wait
-    settings = _settings(args, **extra)
-    prompt = _load_prompt(settings)
+    settings = settings_from_args(args, **extra)
+    prompt = load_prompt(settings)
     try:
         client = JudgeClient(settings, prompt=prompt, report=_report)
     except ValueError as exc:
@@ -269,8 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m app.judge",
         description="LLM judge: judge prompt/response pairs with an OpenAI-compatible server (vLLM).",
-        epilog="Settings not given as flags come from JUDGE_* environment variables (docs/judge.md). "
-        "Exit codes: 0 ok, 1 completed with problems, 2 usage/config error, 130 interrupted.",
+        epilog="Settings not given as flags come from JUDGE_* environment variables (docs/judge.md). " + HELP,
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -330,8 +291,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--requests", type=_positive_int, default=1, help="judge requests to send (default 1)"
     )
     warmup.set_defaults(handler=cmd_warmup)
-
-    from app.judge import compare_cli, eval_cli
 
     compare_cli.add_parser(sub, _positive_int)
     eval_cli.add_parser(sub)

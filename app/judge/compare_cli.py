@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.judge.exits import EXIT_OK, EXIT_PROBLEMS, UsageError
+
 __all__ = ["add_parser", "agreement_problems", "render_text"]
 
 
@@ -106,7 +108,6 @@ def agreement_problems(agreement: dict[str, Any], min_kappa: float) -> list[str]
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from app.judge.cli import EXIT_OK, EXIT_PROBLEMS, UsageError
     from app.report.agreement import compare
     from app.report.daily import write_file_report
     from app.report.rows import RowReader

@@ -15,6 +15,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.judge.exits import EXIT_OK, EXIT_PROBLEMS, UsageError
+
 if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionMessageParam
 
@@ -109,14 +111,14 @@ def _print_case(case: Any, total: int) -> None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from app.judge.cli import EXIT_OK, EXIT_PROBLEMS, UsageError, _load_prompt, _settings
+    from app.judge.cli_settings import load_prompt, settings_from_args
     from app.judge.client import JudgeClient
     from app.judge.evaluate import EvalError, check_evaluators, run_eval
 
     if not 0.0 <= args.min_pass_rate <= 100.0:
         raise UsageError(f"--min-pass-rate {args.min_pass_rate}: give a percentage from 0 to 100")
-    settings = _settings(args, prompt_path=args.prompt)
-    prompt = _load_prompt(settings)
+    settings = settings_from_args(args, prompt_path=args.prompt)
+    prompt = load_prompt(settings)
     try:
         evaluators = check_evaluators(prompt, args.skip_evaluator)
     except EvalError as exc:
