@@ -114,6 +114,7 @@ class Registration:
     secret_outputs: list[str] = field(default_factory=list)
     read: bool = False
     dependencies: list[str] = field(default_factory=list)
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 def _raw(struct: Any) -> dict[str, Any]:
@@ -159,6 +160,7 @@ class PlanMonitor(MockMonitor):
             raw_inputs=_raw(request.object),
             secret_outputs=list(request.additionalSecretOutputs),
             dependencies=list(request.dependencies),
+            ignore_changes=list(request.ignoreChanges),
         )
         with self._lock:
             # Reported after the run (raising here would leave futures nobody awaits): the engine

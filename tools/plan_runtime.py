@@ -65,6 +65,8 @@ class PlannedResource:
     read: bool = False
     depends_on: list[str] = field(default_factory=list)
     """URNs this resource waits for (explicit ``depends_on``, components expanded to their children)."""
+    ignore_changes: list[str] = field(default_factory=list)
+    """Input paths a later ``up`` leaves as they are (``ignore_changes``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -389,6 +391,7 @@ def _render_here(stack: str, project: str, runtime: RuntimeConfig) -> Plan:
             custom=reg.custom,
             read=reg.read,
             depends_on=list(reg.dependencies),
+            ignore_changes=list(reg.ignore_changes),
         )
         for reg in monitor.registrations.values()
     ]
