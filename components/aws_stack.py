@@ -8,10 +8,12 @@ import datetime as dt
 import pulumi
 import pulumi_aws as aws
 
-from components.aws.builders.addons import installs_node_monitoring_agent
+from components.aws.builders import cluster_autoscaler as autoscaler_spec
+from components.aws.builders import shared_cluster
+from components.aws.builders.addons import installs_node_monitoring_agent, installs_pod_identity_agent
 from components.aws.builders.tags import stack_tags
 from components.aws.cluster import ClusterAccess
-from components.aws.cluster_autoscaler import ClusterAutoscaler
+from components.aws.cluster_autoscaler import ClusterAutoscaler, require_pod_identity_agent
 from components.aws.device_plugin import NvidiaDevicePlugin
 from components.aws.judge_inference import JudgeInference
 from components.aws.judge_scaling import JudgeScaling
@@ -41,22 +43,34 @@ def build_aws(cfg: StackConfig) -> None:
         )
     for warning in eks_versions.support_warnings(acfg.cluster.version, dt.date.today()):
         pulumi.log.warn(warning)
-    tags = stack_tags(pulumi.get_stack(), acfg.tags)
+    stack = pulumi.get_stack()
+    for severity, message in shared_cluster.notes(acfg, stack):
+        (pulumi.log.warn if severity == "warning" else pulumi.log.info)(message)
+    tags = stack_tags(stack, acfg.tags)
     aws_provider = aws.Provider(f"{PREFIX}-aws", region=acfg.region, default_tags={"tags": tags})
     aws_opts = pulumi.ResourceOptions(providers={"aws": aws_provider})
+    installs_autoscaler = acfg.installs_cluster_autoscaler
+    if installs_autoscaler and not installs_pod_identity_agent(acfg):
+        # Before anything else is registered: a missing agent stops the run with its fix.
+        require_pod_identity_agent(acfg, aws_provider)
+    # What puts a node group in the hands of the stack's own cluster-autoscaler (none without one).
+    scope_tags = autoscaler_spec.scope_tags(stack) if installs_autoscaler else {}
 
     cluster = ClusterAccess(f"{PREFIX}-cluster", acfg, opts=aws_opts)
-    # A created cluster's untainted nodes, for CoreDNS and other system pods; the GPU workloads wait
-    # for them too, since their pods need DNS.
+    # A created cluster's untainted nodes, for CoreDNS and other system pods (the autoscaler, KEDA and
+    # the add-ons too); the GPU workloads wait for them as well, since their pods need DNS.
     system_nodes: list[pulumi.Resource] = []
     if acfg.cluster.create:
-        system_nodes.append(SystemNodeGroup(f"{PREFIX}-system", acfg, cluster.cluster_name, opts=aws_opts))
+        system_nodes.append(
+            SystemNodeGroup(f"{PREFIX}-system", acfg, cluster.cluster_name, scope_tags, opts=aws_opts)
+        )
     nodes = GpuNodeGroup(
         f"{PREFIX}-gpu",
         acfg,
         cluster_name=cluster.cluster_name,
         # Used when nodeGroup.subnetIds is empty, which only a created cluster allows.
         default_subnet_ids=acfg.cluster.private_subnet_ids,
+        scope_tags=scope_tags,
         opts=aws_opts,
     )
 
@@ -82,11 +96,13 @@ def build_aws(cfg: StackConfig) -> None:
     else:
         loader_image = ModelLoaderImage(f"{PREFIX}-model-loader", dict(tags), opts=aws_opts).ref
 
-    if acfg.cluster_autoscaler.enabled:
+    if installs_autoscaler:
         ClusterAutoscaler(
             f"{PREFIX}-cluster-autoscaler",
             acfg,
             cluster_name=cluster.cluster_name,
+            stack=stack,
+            depends_on=system_nodes,
             opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.provider}),
         )
 
@@ -108,7 +124,11 @@ def build_aws(cfg: StackConfig) -> None:
     base_url = judge.base_url
     if acfg.autoscaling.enabled:
         scaling = JudgeScaling(
-            f"{PREFIX}-scaling", acfg, depends_on=[namespace.resource, judge], opts=k8s_opts
+            f"{PREFIX}-scaling",
+            acfg,
+            depends_on=[namespace.resource, judge],
+            nodes_ready=system_nodes,
+            opts=k8s_opts,
         )
         if scaling.base_url is not None:
             base_url = scaling.base_url

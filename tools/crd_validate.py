@@ -6,15 +6,19 @@ Operator), which kubernetes-validate has no schemas for.
   types their CRDs are generated from. Pinned with integrity hashes in ``tools/crds/package-lock.json``
   and installed by ``make crds`` (``npm ci``); run by Node (``tools/crds/validate.mjs``). They check
   types, formats and required fields; unknown fields pass, so the builders' tests pin exact shapes.
-- HTTPScaledObject: no package ships its schema. ``HTTP_SCALED_OBJECT_FIELDS`` lists the fields the
-  add-on's CRD defines (kedacore/http-add-on docs/ref/v0.13.0/http_scaled_object.md and the
-  ``HTTPScaledObjectSpec`` Go type), and the object is checked against it: unknown keys and the types
-  of the fields we set.
+- InterceptorRoute (the KEDA HTTP add-on's, http.keda.sh/v1beta1): no package ships its schema (the
+  npm KEDA models have only keda.sh and eventing.keda.sh). ``INTERCEPTOR_ROUTE_FIELDS`` lists the
+  fields of its CRD (keda-add-ons-http 0.15, ``InterceptorRouteSpec`` in
+  operator/apis/http/v1beta1/interceptorroute_types.go, from which the CRD is generated), and
+  ``check_interceptor_route`` checks an object against it: unknown keys, types, Go durations, the
+  required fields, bounds and the CRD's CEL rules (exactly one of ``port``/``portName``, at least one
+  scaling metric, hosts a set).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
@@ -31,34 +35,41 @@ PACKAGES: dict[str, str] = {
 }
 """apiVersion -> the npm package whose schemas validate it."""
 
-# Field tree of http.keda.sh/v1alpha1 HTTPScaledObject.spec: a dict is an object's allowed keys, a
-# type is a leaf's type.
-HTTP_SCALED_OBJECT_FIELDS: dict[str, Any] = {
-    "hosts": list,
-    "pathPrefixes": list,
-    "headers": list,
-    "scaleTargetRef": {
-        "name": str,
-        "kind": str,
-        "apiVersion": str,
-        "service": str,
-        "port": int,
-        "portName": str,
+
+class Duration:
+    """A leaf holding a Go duration (``metav1.Duration``: ``"120s"``, ``"1m30s"``, ``"0s"``)."""
+
+
+_GO_DURATION = re.compile(r"^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$")
+_SERVICE_REF = {"name": str, "port": int, "portName": str}
+
+# Field tree of InterceptorRoute.spec: a dict is an object's allowed keys, a one-item list a list of
+# such items, a type a leaf's type.
+INTERCEPTOR_ROUTE_FIELDS: dict[str, Any] = {
+    "target": {"service": str, "port": int, "portName": str},
+    "coldStart": {
+        "fallback": {"service": _SERVICE_REF},
+        "placeholder": {
+            "response": {
+                "statusCode": int,
+                "body": str,
+                "bodyFromConfigMap": {"name": str, "key": str},
+                "headers": dict,
+            }
+        },
     },
-    "replicas": {"min": int, "max": int},
-    "scaledownPeriod": int,
-    "initialCooldownPeriod": int,
-    "targetPendingRequests": int,
+    "timeouts": {"readiness": Duration, "request": Duration, "responseHeader": Duration},
+    "rules": [{"hosts": [str], "paths": [{"value": str}], "headers": [{"name": str, "value": str}]}],
     "scalingMetric": {
-        "requestRate": {"targetValue": int, "window": str, "granularity": str},
         "concurrency": {"targetValue": int},
+        "requestRate": {"targetValue": int, "window": Duration, "granularity": Duration},
     },
 }
 CUSTOM_KINDS = {
     ("keda.sh/v1alpha1", "ScaledObject"),
     ("monitoring.coreos.com/v1", "PodMonitor"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
-    ("http.keda.sh/v1alpha1", "HTTPScaledObject"),
+    ("http.keda.sh/v1beta1", "InterceptorRoute"),
 }
 
 
@@ -77,10 +88,17 @@ def _check_tree(value: Any, fields: Any, path: str) -> list[str]:
         problems: list[str] = []
         for key, sub in value.items():
             if key not in fields:
-                problems.append(f"{path}.{key}: not a field of the HTTPScaledObject CRD")
+                problems.append(f"{path}.{key}: not a field of the InterceptorRoute CRD")
             else:
                 problems.extend(_check_tree(sub, fields[key], f"{path}.{key}"))
         return problems
+    if isinstance(fields, list):
+        if not isinstance(value, list):
+            return [f"{path}: must be a list"]
+        return [p for i, item in enumerate(value) for p in _check_tree(item, fields[0], f"{path}[{i}]")]
+    if fields is Duration:
+        ok = isinstance(value, str) and _GO_DURATION.match(value)
+        return [] if ok else [f"{path}: must be a Go duration such as '120s', got {value!r}"]
     if fields is int and (isinstance(value, bool) or not isinstance(value, int)):
         return [f"{path}: must be an integer"]
     if not isinstance(value, fields):
@@ -88,19 +106,62 @@ def _check_tree(value: Any, fields: Any, path: str) -> list[str]:
     return []
 
 
-def check_http_scaled_object(obj: Mapping[str, Any]) -> list[str]:
+def _at_least(value: Any, minimum: int, path: str) -> list[str]:
+    return [f"{path}: must be at least {minimum}"] if isinstance(value, int) and value < minimum else []
+
+
+def _one_port(ref: Mapping[str, Any], path: str) -> list[str]:
+    problems = _at_least(ref.get("port"), 1, f"{path}.port")
+    if isinstance(ref.get("port"), int) and ref["port"] > 65535:
+        problems.append(f"{path}.port: must be at most 65535")
+    if ("port" in ref) == ("portName" in ref):
+        problems.append(f"{path}: exactly one of 'port' or 'portName' must be set")
+    return problems
+
+
+def check_interceptor_route(obj: Mapping[str, Any]) -> list[str]:
+    """What the API server would refuse of an InterceptorRoute: the field tree, then the CRD's
+    required fields, minimums and CEL rules."""
     spec = obj.get("spec")
-    problems = _check_tree(spec, HTTP_SCALED_OBJECT_FIELDS, "spec")
-    if isinstance(spec, dict):
-        ref = spec.get("scaleTargetRef") or {}
-        for key in ("name", "service"):
-            if key not in ref:
-                problems.append(f"spec.scaleTargetRef.{key}: required")
-        if "port" not in ref and "portName" not in ref:
-            problems.append("spec.scaleTargetRef: port or portName is required")
-        metric = spec.get("scalingMetric") or {}
-        if "requestRate" in metric and "concurrency" in metric:
-            problems.append("spec.scalingMetric: requestRate and concurrency are mutually exclusive")
+    problems = _check_tree(spec, INTERCEPTOR_ROUTE_FIELDS, "spec")
+    if problems or not isinstance(spec, dict):
+        return problems
+    target = spec.get("target")
+    if target is None:
+        problems.append("spec.target: required")
+    else:
+        if not target.get("service"):
+            problems.append("spec.target.service: required")
+        problems.extend(_one_port(target, "spec.target"))
+    metric = spec.get("scalingMetric")
+    if metric is None:
+        problems.append("spec.scalingMetric: required")
+    elif not metric:
+        problems.append("spec.scalingMetric: at least one of 'concurrency' or 'requestRate' must be set")
+    for kind, settings in (metric or {}).items():
+        if "targetValue" not in settings:
+            problems.append(f"spec.scalingMetric.{kind}.targetValue: required")
+        problems.extend(_at_least(settings.get("targetValue"), 1, f"spec.scalingMetric.{kind}.targetValue"))
+    for i, rule in enumerate(spec.get("rules", [])):
+        hosts = rule.get("hosts", [])
+        if len(set(hosts)) != len(hosts):
+            problems.append(f"spec.rules[{i}].hosts: duplicate entries (a set)")
+        problems.extend(
+            f"spec.rules[{i}].paths[{j}].value: required"
+            for j, path in enumerate(rule.get("paths", []))
+            if not path.get("value")
+        )
+        problems.extend(
+            f"spec.rules[{i}].headers[{j}].name: required"
+            for j, header in enumerate(rule.get("headers", []))
+            if not header.get("name")
+        )
+    cold = spec.get("coldStart")
+    if cold is not None and not ({"fallback", "placeholder"} & set(cold)):
+        problems.append("spec.coldStart: at least one of 'fallback' or 'placeholder' must be set")
+    fallback = (cold or {}).get("fallback", {}).get("service")
+    if fallback is not None:
+        problems.extend(_one_port(fallback, "spec.coldStart.fallback.service"))
     return problems
 
 
@@ -110,8 +171,8 @@ def validate(objects: Iterable[tuple[str, Mapping[str, Any]]]) -> dict[str, str 
     batch: list[dict[str, Any]] = []
     for ident, obj in objects:
         api = str(obj.get("apiVersion"))
-        if api == "http.keda.sh/v1alpha1":
-            problems = check_http_scaled_object(obj)
+        if api == "http.keda.sh/v1beta1" and obj.get("kind") == "InterceptorRoute":
+            problems = check_interceptor_route(obj)
             results[ident] = "; ".join(problems) or None
         elif api in PACKAGES:
             batch.append({"id": ident, "package": PACKAGES[api], "object": obj})

@@ -15,11 +15,16 @@ import hashlib
 from collections.abc import Callable
 from typing import Any
 
+import grpc
+
 from components.config import eks_versions
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 MOCK_SUBNETS = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002", "subnet-0a1b2c3d4e5f60003"]
+BARE_CLUSTER = "llm-judge-bare"
+"""An existing cluster of the fake account with no EKS add-ons at all (every other name has the ones
+the stack looks for: ``eks-pod-identity-agent``)."""
 MOCK_CA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMOCK\n-----END CERTIFICATE-----\n").decode()
 
 
@@ -119,6 +124,49 @@ def _get_cluster(args: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class ProviderError(grpc.RpcError):
+    """A data source's error as the engine hands it to the SDK: a gRPC error whose details are the
+    engine's "invocation of <token> returned an error: ..." around the provider's own message (the
+    SDK turns it into ``Exception("invoke of <token> failed: <details>")``)."""
+
+    def __init__(self, token: str, message: str):
+        super().__init__(message)
+        self._details = (
+            f"invocation of {token} returned an error: invoking {token}: 1 error occurred:\n\t* {message}"
+        )
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.UNKNOWN
+
+    def details(self) -> str:
+        return self._details
+
+
+def _get_addon(args: dict[str, Any]) -> dict[str, Any]:
+    """``aws.eks.get_addon``. EKS's DescribeAddon answers ResourceNotFoundException for an add-on the
+    cluster lacks; the provider's data source (terraform-provider-aws ``aws_eks_addon``) reports it as
+    ``reading EKS Add-On (<cluster>:<addon>): couldn't find resource`` (the plugin SDK's
+    NotFoundError), which is what a cluster without it answers here."""
+    cluster, addon = args.get("clusterName", "cluster"), args.get("addonName", "addon")
+    if cluster == BARE_CLUSTER:
+        raise ProviderError(
+            "aws:eks/getAddon:getAddon", f"reading EKS Add-On ({cluster}:{addon}): couldn't find resource"
+        )
+    return {
+        "id": f"{cluster}:{addon}",
+        "addonName": addon,
+        "clusterName": cluster,
+        "addonVersion": "v1.3.10-eksbuild.2",
+        "arn": f"arn:aws:eks:{REGION}:{ACCOUNT}:addon/{cluster}/{addon}/{_hex(cluster + addon, 8)}",
+        "configurationValues": "",
+        "createdAt": "2026-01-27T10:00:00Z",
+        "modifiedAt": "2026-01-27T10:00:00Z",
+        "podIdentityAssociations": [],
+        "serviceAccountRoleArn": "",
+        "tags": {},
+    }
+
+
 def _get_partition(args: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": "aws",
@@ -151,6 +199,7 @@ RESOURCES: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
 }
 CALLS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "aws:eks/getCluster:getCluster": _get_cluster,
+    "aws:eks/getAddon:getAddon": _get_addon,
     "aws:index/getPartition:getPartition": _get_partition,
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": _get_authorization_token,
 }

@@ -61,6 +61,9 @@ class ClusterAccess(pulumi.ComponentResource):
                 skip_default_node_group=True,
                 skip_default_security_groups=True,
                 create_oidc_provider=True,
+                # The VPC CNI enforces NetworkPolicies only with its network policy agent switched on
+                # (off by default): without it every policy of the stack would be accepted and ignored.
+                vpc_cni_options={"enable_network_policy": True},
                 tags=dict(cfg.tags),
                 opts=pulumi.ResourceOptions(parent=self),
             )

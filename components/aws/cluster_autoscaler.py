@@ -1,20 +1,23 @@
-"""The cluster-autoscaler: its IAM role (EKS Pod Identity, write access only to this cluster's tagged
+"""The cluster-autoscaler: its IAM role (EKS Pod Identity, write access only to this stack's tagged
 Auto Scaling groups), the Pod Identity association (and the agent add-on where the stack installs it),
-and the official Helm chart pinned to the cluster's Kubernetes minor."""
+and the official Helm chart pinned to the cluster's Kubernetes minor, named for the stack."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from components.aws import autoscaler_versions
+from components.config import ConfigError
 from components.config.aws import AwsConfig
 
+from .builders import addons
 from .builders import cluster_autoscaler as spec
 
 TYPE = "llm-judge:aws:ClusterAutoscaler"
-POD_IDENTITY_AGENT = "eks-pod-identity-agent"
 
 
 def release_for(cfg: AwsConfig) -> autoscaler_versions.AutoscalerRelease:
@@ -27,56 +30,78 @@ def release_for(cfg: AwsConfig) -> autoscaler_versions.AutoscalerRelease:
     return row
 
 
+def require_pod_identity_agent(cfg: AwsConfig, provider: aws.Provider) -> None:
+    """Stop the run, before anything is registered, when the existing cluster lacks the Pod Identity
+    agent: the autoscaler would start without AWS credentials and its release would time out after an
+    hour. Asked of EKS at preview (``DescribeAddon``); a failure that is not "no such add-on" stops the
+    run too, as itself."""
+    try:
+        aws.eks.get_addon(
+            cluster_name=cfg.cluster.name,
+            addon_name=addons.POD_IDENTITY_AGENT,
+            opts=pulumi.InvokeOptions(provider=provider),
+        )
+    except Exception as exc:
+        if addons.addon_missing(str(exc)):
+            raise ConfigError([addons.pod_identity_agent_missing(cfg)]) from None
+        raise pulumi.RunError(
+            f"could not check cluster {cfg.cluster.name} for the {addons.POD_IDENTITY_AGENT} add-on "
+            f"(eks:DescribeAddon): {exc}"
+        ) from None
+
+
 class ClusterAutoscaler(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
+    release_name: str
 
     def __init__(
         self,
         name: str,
         cfg: AwsConfig,
         cluster_name: pulumi.Input[str],
+        stack: str,
+        depends_on: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ):
-        """``opts`` must carry both the aws and the kubernetes provider (children inherit them)."""
+        """``opts`` must carry both the aws and the kubernetes provider (children inherit them);
+        ``depends_on``: the nodes its pods (and the agent's) run on, on a created cluster."""
         super().__init__(TYPE, name, None, opts)
-        ca = cfg.cluster_autoscaler
         aws_child = pulumi.ResourceOptions(parent=self)
         cluster = pulumi.Output.from_input(cluster_name)
+        own_name = spec.name(stack)
 
         role = aws.iam.Role(
             f"{name}-role",
             assume_role_policy=spec.trust_policy(),
-            description=f"cluster-autoscaler of {name} (EKS Pod Identity)",
+            description=f"cluster-autoscaler {own_name} (EKS Pod Identity)",
             tags=dict(cfg.tags),
             opts=aws_child,
         )
         aws.iam.RolePolicy(
             f"{name}-policy",
             role=role.name,
-            policy=cluster.apply(spec.permission_policy),
+            policy=cluster.apply(lambda c: spec.permission_policy(c, stack)),
             opts=aws_child,
         )
-        install_agent = ca.install_pod_identity_agent
-        if install_agent is None:
-            install_agent = cfg.cluster.create
         waits: list[pulumi.Resource] = []
-        if install_agent:
+        if addons.installs_pod_identity_agent(cfg):
             waits.append(
                 aws.eks.Addon(
                     f"{name}-pod-identity-agent",
                     cluster_name=cluster,
-                    addon_name=POD_IDENTITY_AGENT,
+                    addon_name=addons.POD_IDENTITY_AGENT,
                     resolve_conflicts_on_create="OVERWRITE",
                     tags=dict(cfg.tags),
-                    opts=aws_child,
+                    # A DaemonSet: ACTIVE only once its pods run, so after the nodes.
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
                 )
             )
         waits.append(
             aws.eks.PodIdentityAssociation(
                 f"{name}-pod-identity",
                 cluster_name=cluster,
-                namespace=ca.namespace,
-                service_account=spec.SERVICE_ACCOUNT,
+                namespace=cfg.cluster_autoscaler.namespace,
+                service_account=own_name,
                 role_arn=role.arn,
                 tags=dict(cfg.tags),
                 opts=aws_child,
@@ -87,14 +112,16 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         repository: k8s.helm.v3.RepositoryOptsArgsDict = {"repo": autoscaler_versions.CHART_REPO}
         k8s.helm.v3.Release(
             f"{name}-chart",
-            name="cluster-autoscaler",
+            name=own_name,
             chart=autoscaler_versions.CHART,
             version=release.chart_version,
             repository_opts=repository,
-            namespace=ca.namespace,
-            values=cluster.apply(lambda c: spec.helm_values(cfg, c, release)),
-            # The pod starts only with its credentials in place (Pod Identity injects them at start).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=waits),
+            namespace=cfg.cluster_autoscaler.namespace,
+            values=cluster.apply(lambda c: spec.helm_values(cfg, c, release, stack)),
+            # The pod starts only with its credentials in place (Pod Identity injects them at start),
+            # and needs a node to start on.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, *depends_on]),
         )
         self.role_arn = role.arn
+        self.release_name = own_name
         self.register_outputs({"role_arn": self.role_arn})

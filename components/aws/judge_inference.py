@@ -46,7 +46,11 @@ class JudgeInference(pulumi.ComponentResource):
             f"{name}-deploy",
             metadata=deployment.apply(lambda m: m["metadata"]),
             spec=deployment.apply(lambda m: m["spec"]),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*(depends_on or []), account]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*(depends_on or []), account],
+                ignore_changes=spec.ignored_fields(cfg),
+            ),
         )
         svc_manifest = spec.service(cfg)
         k8s.core.v1.Service(

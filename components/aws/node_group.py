@@ -5,7 +5,7 @@ cluster-autoscaler tags."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -20,17 +20,23 @@ from .node_role import create_node_role
 TYPE = "llm-judge:aws:GpuNodeGroup"
 
 
+def asg_tag_name(prefix: str, key: str) -> str:
+    """Pulumi name of an ``aws.autoscaling.Tag``: the tag key's tail (after ``/node-template/``), as
+    a slug."""
+    return f"{prefix}-asg-{_slug(key.rpartition('/node-template/')[2])}"
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def _asg_name(resources: Sequence[aws.eks.outputs.NodeGroupResource]) -> str:
-    """The group's Auto Scaling group, which EKS reports once the group exists (the SDK types every
-    field of it optional)."""
+def asg_name_of(resources: Sequence[aws.eks.outputs.NodeGroupResource]) -> str:
+    """A managed node group's Auto Scaling group, which EKS reports once the group exists (the SDK
+    types every field of it optional)."""
     groups = resources[0].autoscaling_groups if resources else None
     name = groups[0].name if groups else None
     if name is None:
-        raise ValueError("EKS reported no Auto Scaling group for the GPU node group")
+        raise ValueError("EKS reported no Auto Scaling group for the node group")
     return name
 
 
@@ -46,8 +52,11 @@ class GpuNodeGroup(pulumi.ComponentResource):
         cfg: AwsConfig,
         cluster_name: pulumi.Input[str],
         default_subnet_ids: pulumi.Input[list[str]],
+        scope_tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """``scope_tags``: what puts the group in the hands of the stack's own cluster-autoscaler (on
+        the group and its Auto Scaling group); empty where the stack installs none."""
         super().__init__(TYPE, name, None, opts)
         ng = cfg.node_group
         child = pulumi.ResourceOptions(parent=self)
@@ -106,7 +115,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             update_config={"max_unavailable": 1},
             node_repair_config={"enabled": ng.node_repair},
-            tags=ca_tags.apply(lambda ca: {**tags, **ca}),
+            tags=ca_tags.apply(lambda ca: {**tags, **ca, **scope_tags}),
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=attachments,
@@ -115,13 +124,14 @@ class GpuNodeGroup(pulumi.ComponentResource):
                 ignore_changes=["scalingConfig.desiredSize"],
             ),
         )
-        asg_name = group.resources.apply(_asg_name)
+        asg_name = group.resources.apply(asg_name_of)
         if ng.autoscaler_tags:
             # EKS tags the group's Auto Scaling group with `enabled`/`owned` itself, but not with the
-            # node-template tags, which cluster-autoscaler reads from the ASG when scaling from zero.
-            for key, value in spec.node_template_tags(ng, template_instance).items():
+            # node-template tags, which cluster-autoscaler reads from the ASG when scaling from zero,
+            # nor with the scope tag, by which the stack's autoscaler discovers it and may scale it.
+            for key, value in {**spec.node_template_tags(ng, template_instance), **scope_tags}.items():
                 aws.autoscaling.Tag(
-                    f"{name}-asg-{_slug(key.split('/node-template/', 1)[1])}",
+                    asg_tag_name(name, key),
                     autoscaling_group_name=asg_name,
                     tag={"key": key, "value": value, "propagate_at_launch": False},
                     opts=child,

@@ -10,6 +10,8 @@ admits only itself and the control plane, and DNS from the GPU nodes would be dr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pulumi
 import pulumi_aws as aws
 
@@ -17,6 +19,7 @@ from components.config.aws import AwsConfig
 
 from .builders import node_group as spec
 from .builders.tags import stack_tags, tag_specifications
+from .node_group import asg_name_of, asg_tag_name
 from .node_role import create_node_role
 
 TYPE = "llm-judge:aws:SystemNodeGroup"
@@ -31,8 +34,11 @@ class SystemNodeGroup(pulumi.ComponentResource):
         name: str,
         cfg: AwsConfig,
         cluster_name: pulumi.Input[str],
+        scope_tags: Mapping[str, str],
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """``scope_tags``: the stack's own cluster-autoscaler's tag, when it has one: the system group
+        is the stack's too (on the cluster it creates), so that autoscaler may resize it."""
         super().__init__(TYPE, name, None, opts)
         cluster = cfg.cluster
         sn = cluster.system_nodes
@@ -68,15 +74,22 @@ class SystemNodeGroup(pulumi.ComponentResource):
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             update_config={"max_unavailable": 1},
             node_repair_config={"enabled": cfg.node_group.node_repair},
-            tags=tags,
+            tags={**tags, **scope_tags},
             opts=pulumi.ResourceOptions(
                 parent=self,
                 depends_on=attachments,
-                # EKS tags every managed group's Auto Scaling group for cluster-autoscaler discovery, so
-                # the autoscaler may resize this one too; `pulumi up` must not undo that.
+                # The stack's autoscaler may resize this group (scope tag below); `pulumi up` must not
+                # undo that.
                 ignore_changes=["scalingConfig.desiredSize"],
             ),
         )
+        for key, value in scope_tags.items():
+            aws.autoscaling.Tag(
+                asg_tag_name(name, key),
+                autoscaling_group_name=group.resources.apply(asg_name_of),
+                tag={"key": key, "value": value, "propagate_at_launch": False},
+                opts=pulumi.ResourceOptions(parent=self),
+            )
         self.node_group_name = group.node_group_name
         self.role_arn = role_arn
         self.register_outputs({"node_group_name": self.node_group_name, "role_arn": self.role_arn})

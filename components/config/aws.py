@@ -73,6 +73,13 @@ class AwsConfig(ConfigModel):
         return out
 
     @property
+    def installs_cluster_autoscaler(self) -> bool:
+        """``clusterAutoscaler.enabled``, or by default only on a cluster the stack creates: an existing
+        cluster's node groups may already be scaled by someone else's autoscaler or Karpenter."""
+        explicit = self.cluster_autoscaler.enabled
+        return explicit if explicit is not None else self.cluster.create
+
+    @property
     def gpu_types(self) -> list[instance_types.GpuInstanceType]:
         return [t for t in map(instance_types.lookup, self.node_group.instance_types) if t is not None]
 
@@ -137,7 +144,8 @@ def check_scaling(cfg: AwsConfig, p: Problems) -> None:
                 "nodeGroup.minSize: 0 too (or minReplicas >= 1)",
             )
     ca = cfg.cluster_autoscaler
-    if ca.enabled and ca.chart_version is None:
+    installs = cfg.installs_cluster_autoscaler
+    if installs and ca.chart_version is None:
         row = autoscaler_versions.for_kubernetes(cfg.cluster.version)
         p.check(
             row is not None,
@@ -146,11 +154,18 @@ def check_scaling(cfg: AwsConfig, p: Problems) -> None:
             f"(components/aws/autoscaler_versions.py covers {autoscaler_versions.covered()}): use a "
             "covered version, or pin clusterAutoscaler.chartVersion and imageTag yourself",
         )
-    if ca.enabled and (ca.chart_version is None) != (ca.image_tag is None):
+    if installs and (ca.chart_version is None) != (ca.image_tag is None):
         p.add(
             "clusterAutoscaler.imageTag",
             "set chartVersion and imageTag together (an override of one against the other's table row "
             "would mix releases)",
+        )
+    if installs and not ng.autoscaler_tags:
+        p.add(
+            "nodeGroup.autoscalerTags",
+            "false leaves the GPU group without the tags the stack's cluster-autoscaler discovers it by "
+            "(and may scale it by): the autoscaler would scale nothing; set it true, or set "
+            "clusterAutoscaler.enabled: false",
         )
     if ng.autoscaler_tags and gpu_types and len({t.gpu_model for t in gpu_types}) > 1:
         p.add(

@@ -28,10 +28,14 @@ ChartVersion = Annotated[
 
 class ClusterAutoscalerConfig(ConfigModel):
     """``clusterAutoscaler``: the official cluster-autoscaler Helm chart, deployed by the stack, so the
-    GPU node group really follows the pods (to zero in dev). Turn it off where the cluster already
-    runs a cluster-autoscaler or Karpenter."""
+    GPU node group really follows the pods (to zero in dev). It only ever scales Auto Scaling groups
+    tagged ``llm-judge:autoscaler=<stack>`` (this stack's), never the cluster's other groups."""
 
-    enabled: bool = True
+    enabled: bool | None = None
+    """Install it. None: on a cluster the stack creates, yes; on an existing cluster, no (it may already
+    run a cluster-autoscaler or Karpenter, which would fight a second one over the GPU group): say
+    ``true`` there to install one anyway, or ``false`` to leave the GPU group to the cluster's own
+    (docs/aws.md, "The GPU group on a shared cluster")."""
     namespace: Namespace = "kube-system"
     chart_version: ChartVersion | None = None
     """Override of the chart version; None: the version pinned for the cluster's Kubernetes minor
@@ -42,7 +46,8 @@ class ClusterAutoscalerConfig(ConfigModel):
     """Override of the cluster-autoscaler image tag; None: the patch release pinned for the minor."""
     install_pod_identity_agent: bool | None = None
     """Install the ``eks-pod-identity-agent`` add-on (the autoscaler's AWS identity needs it).
-    None: install it on a cluster the stack creates, assume it on an existing one."""
+    None: install it on a cluster the stack creates; on an existing one the plan checks that the
+    add-on is there and stops, naming the fix, when it is not."""
     scale_down_unneeded_seconds: int = Field(default=600, ge=60, le=86400)
     """How long a node must be unneeded before it is removed (``--scale-down-unneeded-time``)."""
     scale_down_delay_after_add_seconds: int = Field(default=600, ge=0, le=86400)
@@ -61,6 +66,15 @@ class KedaConfig(ConfigModel):
     chart_version: ChartVersion = "2.21.1"
 
 
+def _routes_supported(version: str) -> str:
+    if tuple(int(part) for part in version.split(".")) < (0, 14, 0):
+        raise ValueError(
+            f"{version} predates InterceptorRoute (keda-add-ons-http 0.14.0), which the wake path uses: "
+            "use 0.14.0 or newer"
+        )
+    return version
+
+
 class WakeConfig(ConfigModel):
     """``autoscaling.wake``: KEDA's HTTP add-on in front of the judge. Its interceptor holds a request
     that arrives at zero replicas while KEDA scales the judge (and the cluster-autoscaler a GPU node)
@@ -68,13 +82,18 @@ class WakeConfig(ConfigModel):
 
     enabled: bool = False
     install: bool = True
-    """Install the add-on's chart (into ``autoscaling.keda.namespace``); false where it runs already."""
-    chart_version: ChartVersion = "0.15.0"
+    """Install the add-on's chart (into ``autoscaling.keda.namespace``); false where it runs already.
+    Only an interceptor the stack installs gets a NetworkPolicy of the stack's (admitting only
+    ``networkPolicy.clientPodLabels``): someone else's may serve other teams' routes too."""
+    chart_version: Annotated[ChartVersion, AfterValidator(_routes_supported)] = "0.15.0"
+    """``keda-add-ons-http`` chart; 0.14 or newer (the ``InterceptorRoute`` the wake path uses)."""
     hold_seconds: int = Field(default=120, ge=10, le=3600)
-    """How long the interceptor holds a request for a ready replica before it answers with a 5xx
-    (``KEDA_HTTP_READINESS_TIMEOUT``); the caller retries, each retry keeps the wake-up going."""
+    """How long the interceptor holds a request for a ready replica before it answers 504 Gateway
+    Timeout (the route's ``timeouts.readiness``); the caller retries, each retry keeps the wake-up
+    going."""
     response_timeout_seconds: int = Field(default=600, ge=30, le=3600)
-    """How long the interceptor waits for vLLM's response headers (a whole non-streamed completion)."""
+    """How long the interceptor waits for vLLM's response headers (a whole non-streamed completion;
+    the route's ``timeouts.responseHeader``, whose default would be 300 s), then 504."""
 
 
 class AutoscalingConfig(ConfigModel):

@@ -26,3 +26,35 @@ def node_monitoring_configuration(cfg: AwsConfig) -> str:
     which runs the GPU diagnostics, tolerates none by default and would never start on the tainted GPU
     nodes: it gets the GPU group's tolerations."""
     return json.dumps({"dcgmAgent": {"tolerations": tolerations(cfg.node_group)}}, sort_keys=True)
+
+
+POD_IDENTITY_AGENT = "eks-pod-identity-agent"
+# How a missing add-on comes back from aws.eks.get_addon: EKS's DescribeAddon answers
+# ResourceNotFoundException, which the provider's data source (terraform-provider-aws aws_eks_addon,
+# "reading EKS Add-On (<cluster>:<addon>): ...") reports as the plugin SDK's NotFoundError, "couldn't
+# find resource". DescribeAddon says the same for a cluster that does not exist, which the message
+# below names too.
+_NOT_FOUND = ("couldn't find resource", "ResourceNotFoundException")
+
+
+def installs_pod_identity_agent(cfg: AwsConfig) -> bool:
+    """``clusterAutoscaler.installPodIdentityAgent``, or by default on a cluster the stack creates."""
+    explicit = cfg.cluster_autoscaler.install_pod_identity_agent
+    return explicit if explicit is not None else cfg.cluster.create
+
+
+def addon_missing(error: str) -> bool:
+    """Whether an error of ``aws.eks.get_addon`` says the add-on is not there."""
+    return any(marker in error for marker in _NOT_FOUND)
+
+
+def pod_identity_agent_missing(cfg: AwsConfig) -> str:
+    """The one-line error of a stack whose autoscaler needs an agent the existing cluster lacks."""
+    cluster = cfg.cluster.name
+    return (
+        f"llm-judge:aws.clusterAutoscaler.installPodIdentityAgent: cluster {cluster} (in {cfg.region}) has "
+        f"no {POD_IDENTITY_AGENT} add-on, which the cluster-autoscaler's credentials (EKS Pod Identity) "
+        f"need: install it (aws eks create-addon --cluster-name {cluster} --addon-name "
+        f"{POD_IDENTITY_AGENT} --region {cfg.region}), or set clusterAutoscaler.installPodIdentityAgent: "
+        "true to let the stack install it (or check cluster.name and aws.region)"
+    )

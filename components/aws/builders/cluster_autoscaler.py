@@ -1,17 +1,24 @@
-"""The cluster-autoscaler, as plain data: its IAM trust and permission policies (EKS Pod Identity) and
-its Helm values.
+"""The cluster-autoscaler, as plain data: its names, IAM trust and permission policies (EKS Pod
+Identity) and its Helm values.
 
-The permission policy follows the autoscaler's AWS documentation (cloudprovider/aws/README.md, the
-"full features" policy): reads on ``*`` (those Describe calls support no resource-level
-permissions), and the two write actions only on Auto Scaling groups that carry this cluster's
-``k8s.io/cluster-autoscaler/<cluster>=owned`` and ``k8s.io/cluster-autoscaler/enabled=true`` tags,
-the same tags auto-discovery finds them by. Another cluster's groups, or any untagged group in the
-account, cannot be resized or have instances terminated by this role.
+It is scoped to this stack. EKS tags *every* managed node group's Auto Scaling group with
+``k8s.io/cluster-autoscaler/enabled`` and ``k8s.io/cluster-autoscaler/<cluster>``, so the chart's
+default discovery (``autoDiscovery.clusterName`` alone) would take over every group of a shared
+cluster. Here discovery (``autoDiscovery.tags``, rendered by the chart as
+``--node-group-auto-discovery=asg:tag=k1=v1,k2=v2,...``: an ASG must carry all of them, with those
+values, cloudprovider/aws/README.md) and the IAM condition on the two write actions name the same
+three tags: the two EKS puts there, and ``llm-judge:autoscaler=<stack>``, which only this stack puts on
+its own groups' ASGs. What it cannot discover it cannot scale, and what it could scale it discovers.
+
+The permission policy otherwise follows the autoscaler's AWS documentation (the "full features"
+policy): reads on ``*`` (those Describe calls support no resource-level permissions).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from typing import Any
 
 from components.aws.autoscaler_versions import AutoscalerRelease
@@ -20,7 +27,10 @@ from components.config.aws import AwsConfig
 from .node_group import discovery_tags
 from .scheduling import PART_OF
 
-SERVICE_ACCOUNT = "cluster-autoscaler"
+SCOPE_TAG = "llm-judge:autoscaler"
+"""The ASG tag that puts a group in this stack's autoscaler's hands (value: the stack name)."""
+NAME_SUFFIX = "cluster-autoscaler"
+HELM_RELEASE_MAX = 53
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 WRITE_ACTIONS = ("autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup")
 READ_ACTIONS = (
@@ -56,8 +66,33 @@ def trust_policy() -> str:
     )
 
 
-def permission_policy(cluster_name: str) -> str:
-    conditions = {f"aws:ResourceTag/{key}": value for key, value in discovery_tags(cluster_name).items()}
+def scope_tags(stack: str) -> dict[str, str]:
+    """What this stack writes on the groups its autoscaler may scale (the ASG and the node group)."""
+    return {SCOPE_TAG: stack}
+
+
+def scaled_group_tags(cluster_name: str, stack: str) -> dict[str, str]:
+    """Every tag (with its value) an ASG must carry to be discovered, and scaled, by this autoscaler."""
+    return {**discovery_tags(cluster_name), **scope_tags(stack)}
+
+
+def name(stack: str) -> str:
+    """Helm release, Deployment (``fullnameOverride``) and ServiceAccount name, one per stack:
+    ``llm-judge-<stack>-cluster-autoscaler``, so two stacks in one cluster (or a cluster's own
+    ``cluster-autoscaler`` release) never collide, and ``kubectl logs deploy/<name>`` is predictable.
+    A stack name too long for Helm's 53 characters is cut and keeps a hash of the whole."""
+    slug = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-") or "stack"
+    room = HELM_RELEASE_MAX - len(f"llm-judge--{NAME_SUFFIX}")
+    if len(slug) > room:
+        digest = hashlib.sha256(stack.encode()).hexdigest()[:6]
+        slug = f"{slug[: room - 7].rstrip('-')}-{digest}"
+    return f"llm-judge-{slug}-{NAME_SUFFIX}"
+
+
+def permission_policy(cluster_name: str, stack: str) -> str:
+    conditions = {
+        f"aws:ResourceTag/{key}": value for key, value in scaled_group_tags(cluster_name, stack).items()
+    }
     return json.dumps(
         {
             "Version": "2012-10-17",
@@ -80,16 +115,25 @@ def _duration(seconds: int) -> str:
     return f"{seconds // 60}m" if seconds % 60 == 0 else f"{seconds}s"
 
 
-def helm_values(cfg: AwsConfig, cluster_name: str, release: AutoscalerRelease) -> dict[str, Any]:
+def discovery_spec(cluster_name: str, stack: str) -> list[str]:
+    """``autoDiscovery.tags``: ``key=value`` items the chart joins into ``asg:tag=...``. A list value
+    replaces the chart's default (the two EKS tags, without values) as a whole."""
+    return [f"{key}={value}" for key, value in scaled_group_tags(cluster_name, stack).items()]
+
+
+def helm_values(cfg: AwsConfig, cluster_name: str, release: AutoscalerRelease, stack: str) -> dict[str, Any]:
     """Values of the ``cluster-autoscaler`` chart (its values.yaml keys: no SDK type, so a plain dict)."""
     ca = cfg.cluster_autoscaler
+    own = name(stack)
     return {
         "cloudProvider": "aws",
         "awsRegion": cfg.region,
-        # Finds every ASG tagged k8s.io/cluster-autoscaler/enabled and .../<cluster> (the GPU group has both).
-        "autoDiscovery": {"clusterName": cluster_name},
+        # The chart renders the discovery flag only when clusterName is set; the tags scope it.
+        "autoDiscovery": {"clusterName": cluster_name, "tags": discovery_spec(cluster_name, stack)},
+        # The Deployment's name; otherwise <release>-aws-cluster-autoscaler.
+        "fullnameOverride": own,
         "image": {"tag": release.image_tag},
-        "rbac": {"create": True, "serviceAccount": {"create": True, "name": SERVICE_ACCOUNT}},
+        "rbac": {"create": True, "serviceAccount": {"create": True, "name": own}},
         "extraArgs": {
             "scale-down-unneeded-time": _duration(ca.scale_down_unneeded_seconds),
             "scale-down-delay-after-add": _duration(ca.scale_down_delay_after_add_seconds),

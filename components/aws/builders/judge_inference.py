@@ -18,7 +18,7 @@ from components.config.aws import AwsConfig
 
 from .checkov import digest_skip, skip_annotations
 from .model_cache import LOADER_UID, MODELS_MOUNT, loader_args, models_volume
-from .network_policy import DNS_EGRESS
+from .network_policy import DNS_EGRESS, interceptor_peer
 from .scheduling import (
     PART_OF,
     SHM_MOUNT,
@@ -166,9 +166,10 @@ def deployment(cfg: AwsConfig, loader_image: str) -> DeploymentParts:
         },
     }
     if cfg.autoscaling.enabled:
-        # With autoscaling the field is left out: KEDA's HPA owns it, and a value here would make every
-        # `pulumi up` reset the replica count (server-side apply would take the field back).
-        del spec["replicas"]
+        # KEDA's HPA owns the count; Pulumi only sets where it starts: minReplicas, so a judge that may
+        # sleep (0) is created asleep and the first `up` waits for no GPU node. Without the field the
+        # API server would default it to 1. `ignored_fields` keeps later `up`s off it.
+        spec["replicas"] = cfg.autoscaling.min_replicas
     return {
         "metadata": {
             "name": cfg.service_name,
@@ -181,6 +182,14 @@ def deployment(cfg: AwsConfig, loader_image: str) -> DeploymentParts:
         },
         "spec": spec,
     }
+
+
+def ignored_fields(cfg: AwsConfig) -> list[str]:
+    """``ignore_changes`` of the Deployment. With autoscaling, ``spec.replicas``: once KEDA's HPA has
+    scaled the Deployment, the field's manager is the HPA's and pulumi-kubernetes drops an ignored
+    field that another manager owns from its server-side apply (provider/pkg/await/await.go,
+    ``handleSSAIgnoreFields``), so a later `up` neither resets the count nor conflicts with the HPA."""
+    return ["spec.replicas"] if cfg.autoscaling.enabled else []
 
 
 def scrape_annotations(cfg: AwsConfig) -> dict[str, str]:
@@ -235,9 +244,9 @@ def network_policy(cfg: AwsConfig) -> NetworkPolicyParts:
         client["namespace_selector"] = {"match_labels": dict(np.client_namespace_labels)}
     peers = [client]
     if cfg.autoscaling.enabled and cfg.autoscaling.wake.enabled:
-        # Woken-up traffic arrives from the HTTP add-on's interceptor (access control for callers then
-        # sits in front of the interceptor: docs/aws.md).
-        peers.append(_namespace_peer(cfg.autoscaling.keda.namespace))
+        # Woken-up traffic arrives from the HTTP add-on's interceptor pods (not the rest of KEDA's
+        # namespace); who may call through the interceptor is its own policy's business (docs/aws.md).
+        peers.append(interceptor_peer(cfg.autoscaling.keda.namespace))
     if cfg.autoscaling.enabled or cfg.prometheus.operator:
         # Prometheus scrapes /metrics on the same port (vLLM has no separate metrics port).
         peers.append(_namespace_peer(cfg.prometheus.namespace))

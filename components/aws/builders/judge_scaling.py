@@ -1,6 +1,6 @@
 """Judge replicas that follow the load, as plain objects: the KEDA and HTTP add-on chart values, the
-ScaledObject on vLLM's queue, the HTTPScaledObject that routes through the add-on's interceptor, and
-the Service clients use to reach the judge through it.
+ScaledObject on vLLM's queue, the InterceptorRoute that routes through the add-on's interceptor, the
+Service clients use to reach the judge through it, and the NetworkPolicy that guards that path.
 
 How the pieces fit (docs/aws.md, "Scaling"):
 
@@ -10,10 +10,15 @@ How the pieces fit (docs/aws.md, "Scaling"):
   idle" (0 <-> 1 replicas), the target decides how many.
 - At zero replicas vLLM publishes no metrics, so nothing in Prometheus can wake it. With
   ``autoscaling.wake`` the HTTP add-on's interceptor sits in front: it counts and holds requests, and
-  its external scaler is one more trigger (``external-push``) of the same ScaledObject. The
-  HTTPScaledObject therefore carries ``httpscaledobject.keda.sh/skip-scaledobject-creation: "true"``
-  (the add-on then only routes and counts; a second ScaledObject on the same Deployment would be
-  refused by KEDA's webhook) -- kedacore/http-add-on docs/ref/v0.13.0/http_scaled_object.md.
+  its external scaler is one more trigger (``external-push``, ``interceptorRoute: <name>``) of the same
+  ScaledObject. The route is an ``InterceptorRoute`` (http.keda.sh/v1beta1, add-on 0.14+), which only
+  routes, holds and counts: unlike the HTTPScaledObject it replaces (deprecated since 0.14, the
+  operator logs a warning per object), it creates no ScaledObject of its own (kedacore/http-add-on
+  operator/apis/http/v1beta1/interceptorroute_types.go and docs "Migrate HTTPScaledObject to
+  InterceptorRoute"). The ScaledObject must come after the route: before it, the scaler answers an
+  empty metric spec and KEDA would fall back to a CPU metric.
+- A route without hosts is a catch-all (pkg/routing/key.go): the route always lists the wake
+  Service's names, so it answers only for this judge.
 """
 
 from __future__ import annotations
@@ -24,22 +29,28 @@ from typing import TYPE_CHECKING, Any
 from components.config.aws import AwsConfig
 
 from .judge_inference import COMPONENT_LABEL, selector
+from .network_policy import INTERCEPTOR_PODS, SCALER_PODS
 from .scheduling import PART_OF
 
 if TYPE_CHECKING:  # types only: the builders do not load the SDK
     from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
+    from pulumi_kubernetes.networking.v1 import NetworkPolicyPeerArgsDict
 
-    from .k8s_types import CustomResourceManifest, ServiceParts
+    from .k8s_types import CustomResourceManifest, NetworkPolicyParts, ServiceParts
 
 KEDA_CHART_REPO = "https://kedacore.github.io/charts"
 KEDA_CHART = "keda"
 HTTP_ADDON_CHART = "keda-add-ons-http"
-# Service names the add-on's chart gives its components (release-independent).
+HTTP_ADDON_RELEASE = "http-add-on"
+# Names, labels and ports the add-on's chart (keda-add-ons-http 0.15, templates/interceptor and
+# templates/scaler) gives its components: `{{ .Chart.Name }}-...`, release-independent.
 INTERCEPTOR_SERVICE = "keda-add-ons-http-interceptor-proxy"
 INTERCEPTOR_PORT = 8080
+"""The interceptor's proxy port (``interceptor.proxy.port``): its Service's and its pods'."""
+INTERCEPTOR_ADMIN_PORT = 9090
+"""The interceptor's admin port (``interceptor.admin.port``): the scaler reads each pod's queue there."""
 EXTERNAL_SCALER_SERVICE = "keda-add-ons-http-external-scaler"
 EXTERNAL_SCALER_PORT = 9090
-SKIP_SCALEDOBJECT = "httpscaledobject.keda.sh/skip-scaledobject-creation"
 
 
 def _metadata(cfg: AwsConfig, name: str) -> ObjectMetaArgsDict:
@@ -72,10 +83,12 @@ def _go_duration(seconds: int) -> str:
 
 
 def http_addon_values(cfg: AwsConfig) -> dict[str, Any]:
-    """The add-on's chart values: how long its interceptor holds a request at zero replicas
-    (``readinessTimeout``, then it answers with a 5xx) and how long it waits for vLLM's response
-    headers (a non-streamed completion sends them only at the end: the chart's old 500 ms default
-    would cut every judgement)."""
+    """The add-on's chart values: the interceptor's global time-outs, the same as the judge's route
+    sets for itself (``interceptor_route``), so that the interceptor this stack installs behaves the
+    same for a route without its own: how long it holds a request at zero replicas
+    (``readinessTimeout``; 0.14+ default: no limit) and how long it waits for vLLM's response headers
+    (a non-streamed completion sends them only at the end; 0.14+ default 300 s). Either time-out
+    answers 504 Gateway Timeout (interceptor/middleware/endpoint_resolver.go, handler/upstream.go)."""
     wake = cfg.autoscaling.wake
     return {
         "interceptor": {
@@ -160,7 +173,7 @@ def scaled_object(cfg: AwsConfig) -> CustomResourceManifest:
                 "name": "wake",
                 "metadata": {
                     "scalerAddress": external_scaler_address(cfg),
-                    "httpScaledObject": cfg.service_name,
+                    "interceptorRoute": cfg.service_name,
                 },
             }
         )
@@ -200,37 +213,37 @@ def wake_service_name(cfg: AwsConfig) -> str:
 
 
 def wake_hosts(cfg: AwsConfig) -> list[str]:
-    """Every ``Host`` a client of the wake Service may send (short and qualified names, with and
-    without the port): the interceptor routes by the Host header."""
+    """Every ``Host`` a client of the wake Service may send (short and qualified names): the
+    interceptor routes by the Host header, without its port (0.14+ strips it from both the request
+    and the route's hosts, pkg/routing)."""
     name, ns = wake_service_name(cfg), cfg.namespace
-    names = [name, f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.cluster.local"]
-    return [*names, *(f"{n}:{INTERCEPTOR_PORT}" for n in names)]
+    return [name, f"{name}.{ns}", f"{name}.{ns}.svc", f"{name}.{ns}.svc.cluster.local"]
 
 
 def wake_base_url(cfg: AwsConfig) -> str:
     return f"http://{wake_service_name(cfg)}.{cfg.namespace}.svc.cluster.local:{INTERCEPTOR_PORT}/v1"
 
 
-def http_scaled_object(cfg: AwsConfig) -> CustomResourceManifest:
+def interceptor_route(cfg: AwsConfig) -> CustomResourceManifest:
+    """The judge's route through the interceptor: its wake Service's names only (never a catch-all),
+    held while the judge scales from zero for ``hold_seconds``, then vLLM's response headers awaited
+    for ``response_timeout_seconds``; no total deadline of the interceptor's own (the caller's
+    time-out decides). Concurrency is the metric the ScaledObject's wake trigger reads."""
     s = cfg.autoscaling
-    metadata = _metadata(cfg, cfg.service_name)
-    metadata["annotations"] = {SKIP_SCALEDOBJECT: "true"}
+    wake = s.wake
     return {
-        "apiVersion": "http.keda.sh/v1alpha1",
-        "kind": "HTTPScaledObject",
-        "metadata": metadata,
+        "apiVersion": "http.keda.sh/v1beta1",
+        "kind": "InterceptorRoute",
+        "metadata": _metadata(cfg, cfg.service_name),
         "spec": {
-            "hosts": wake_hosts(cfg),
-            "scaleTargetRef": {
-                "apiVersion": "apps/v1",
-                "kind": "Deployment",
-                "name": cfg.service_name,
-                "service": cfg.service_name,
-                "port": cfg.vllm.port,
-            },
-            "replicas": {"min": s.min_replicas, "max": s.max_replicas},
-            "scaledownPeriod": s.cooldown_seconds,
+            "target": {"service": cfg.service_name, "port": cfg.vllm.port},
+            "rules": [{"hosts": wake_hosts(cfg)}],
             "scalingMetric": {"concurrency": {"targetValue": s.target_in_flight_per_replica}},
+            "timeouts": {
+                "readiness": _go_duration(wake.hold_seconds),
+                "responseHeader": _go_duration(wake.response_timeout_seconds),
+                "request": "0s",
+            },
         },
     }
 
@@ -244,5 +257,44 @@ def wake_service(cfg: AwsConfig) -> ServiceParts:
             "type": "ExternalName",
             "external_name": f"{INTERCEPTOR_SERVICE}.{cfg.autoscaling.keda.namespace}.svc.cluster.local",
             "ports": [{"name": "http", "port": INTERCEPTOR_PORT, "protocol": "TCP"}],
+        },
+    }
+
+
+def _client_peer(cfg: AwsConfig) -> NetworkPolicyPeerArgsDict:
+    """The judge's clients, seen from another namespace: their pod labels in their namespaces (the
+    judge's own unless ``networkPolicy.clientNamespaceLabels``)."""
+    np = cfg.network_policy
+    namespaces = np.client_namespace_labels or {"kubernetes.io/metadata.name": cfg.namespace}
+    return {
+        "namespace_selector": {"match_labels": dict(namespaces)},
+        "pod_selector": {"match_labels": dict(np.client_pod_labels)},
+    }
+
+
+def interceptor_network_policy(cfg: AwsConfig) -> NetworkPolicyParts:
+    """Who may reach the interceptor the stack installs. Anyone who can send it a request with the
+    wake Host reaches the judge through it, so it admits what the judge itself admits, on the proxy
+    port: ``networkPolicy.clientPodLabels`` (in ``clientNamespaceLabels``, or the judge's namespace).
+    And the add-on's own scaler on the admin port, where it reads each interceptor's queue by pod IP
+    (pkg/k8s/endpoints.go); without it scaling stalls. The kubelet's probes (admin port) come from the
+    pod's own node, which a policy always admits. Ingress only: the interceptor watches the API server
+    and forwards to the judge, whose own policy admits it."""
+    release = {"app.kubernetes.io/instance": HTTP_ADDON_RELEASE}
+    namespace = cfg.autoscaling.keda.namespace
+    scaler: NetworkPolicyPeerArgsDict = {"pod_selector": {"match_labels": {**SCALER_PODS, **release}}}
+    return {
+        "metadata": {
+            "name": f"{cfg.service_name}-wake",
+            "namespace": namespace,
+            "labels": {**COMPONENT_LABEL, **PART_OF},
+        },
+        "spec": {
+            "pod_selector": {"match_labels": {**INTERCEPTOR_PODS, **release}},
+            "policy_types": ["Ingress"],
+            "ingress": [
+                {"from_": [_client_peer(cfg)], "ports": [{"port": INTERCEPTOR_PORT, "protocol": "TCP"}]},
+                {"from_": [scaler], "ports": [{"port": INTERCEPTOR_ADMIN_PORT, "protocol": "TCP"}]},
+            ],
         },
     }

@@ -1,6 +1,8 @@
-"""NetworkPolicies of the pods beside the judge: the model loader and the NVIDIA device plugin.
+"""NetworkPolicies of the pods beside the judge: the model loader and the NVIDIA device plugin, and
+the labels of the KEDA HTTP add-on's pods that the wake path's policies select.
 
-The judge's own policy (which admits its clients) is built with the judge, in ``judge_inference.py``.
+The judge's own policy (which admits its clients) is built with the judge, in ``judge_inference.py``;
+the interceptor's (which admits the same clients) with the wake path, in ``judge_scaling.py``.
 Each policy selects one workload's pods and isolates them both ways, then admits only what they need:
 
 - model loader: DNS to kube-dns, and HTTPS (TCP 443) to any address, because the Hugging Face hub
@@ -39,6 +41,22 @@ HTTPS_EGRESS: NetworkPolicyEgressRuleArgsDict = {
     "to": [{"ip_block": {"cidr": "0.0.0.0/0"}}, {"ip_block": {"cidr": "::/0"}}],
     "ports": [{"port": 443, "protocol": "TCP"}],
 }
+
+
+# Pod labels of the KEDA HTTP add-on's chart (keda-add-ons-http 0.15 templates/interceptor and
+# templates/scaler deployment.yaml), the same in every release of it; the release adds
+# app.kubernetes.io/instance.
+_HTTP_ADDON_PODS = {"app.kubernetes.io/name": "http-add-on", "app.kubernetes.io/part-of": "keda-add-ons-http"}
+INTERCEPTOR_PODS = {"app.kubernetes.io/component": "interceptor", **_HTTP_ADDON_PODS}
+SCALER_PODS = {"app.kubernetes.io/component": "scaler", **_HTTP_ADDON_PODS}
+
+
+def interceptor_peer(keda_namespace: str) -> NetworkPolicyPeerArgsDict:
+    """The add-on's interceptor pods in KEDA's namespace (whoever installed the add-on there)."""
+    return {
+        "namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": keda_namespace}},
+        "pod_selector": {"match_labels": dict(INTERCEPTOR_PODS)},
+    }
 
 
 def metadata(name: str, namespace: str, labels: Mapping[str, str]) -> ObjectMetaArgsDict:

@@ -23,6 +23,21 @@ def render_aws(stack: str = "dev", overrides: dict[str, Any] | None = None, **to
     return render(stack, config)
 
 
+PRIVATE_SUBNETS = ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
+CREATED_CLUSTER = {
+    "name": "judge-green",
+    "create": True,
+    "vpcId": "vpc-0123456789abcdef0",
+    "privateSubnetIds": PRIVATE_SUBNETS,
+}
+
+
+def render_created() -> Plan:
+    """The dev stack on a cluster it creates (the GPU nodes in the cluster's private subnets): one
+    render, which every file that looks at a created cluster shares through the plan cache."""
+    return render_aws("dev", {"cluster": CREATED_CLUSTER, "nodeGroup": {"subnetIds": []}})
+
+
 def one(plan: Plan, type_token: str, suffix: str) -> PlannedResource:
     """The one resource of ``type_token`` whose Pulumi name ends with ``suffix``."""
     found = [r for r in plan.of_type(type_token) if r.name.endswith(suffix)]

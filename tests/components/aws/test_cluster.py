@@ -8,19 +8,24 @@ import pytest
 
 from components.aws.builders.kubeconfig import kubeconfig
 from components.config import ConfigError
-from tests.components.aws.helpers import DAEMONSET, DEPLOYMENT, LAUNCH_TEMPLATE, NODE_GROUP, one, render_aws
+from tests.components.aws.helpers import (
+    CREATED_CLUSTER,
+    DAEMONSET,
+    DEPLOYMENT,
+    LAUNCH_TEMPLATE,
+    NODE_GROUP,
+    PRIVATE_SUBNETS,
+    one,
+    render_aws,
+    render_created,
+)
 
 K8S_PROVIDER = "pulumi:providers:kubernetes"
 EKS_CLUSTER = "eks:index:Cluster"
 
 
-PRIVATE = ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
-CREATE = {
-    "name": "judge-green",
-    "create": True,
-    "vpcId": "vpc-0123456789abcdef0",
-    "privateSubnetIds": PRIVATE,
-}
+PRIVATE = PRIVATE_SUBNETS
+CREATE = CREATED_CLUSTER
 DEPLOYER = "arn:aws:iam::123456789012:role/deployer"
 ACCESS_ENTRY = "aws:eks/accessEntry:AccessEntry"
 ACCESS_POLICY = "aws:eks/accessPolicyAssociation:AccessPolicyAssociation"
@@ -35,7 +40,7 @@ def dev():
 @pytest.fixture(scope="module")
 def created():
     # A created cluster: the GPU nodes default to its private subnets.
-    return render_aws("dev", {"cluster": CREATE, "nodeGroup": {"subnetIds": []}})
+    return render_created()
 
 
 def test_kubeconfig_uses_an_exec_token_not_a_stored_one():
@@ -91,6 +96,16 @@ def test_create_option_builds_an_eks_cluster(created):
     assert one(created, NODE_GROUP, "judge-gpu-ng").inputs["clusterName"] == "judge-green"
 
 
+def test_a_created_cluster_enforces_network_policies(created, dev):
+    # The VPC CNI ignores NetworkPolicies unless its policy agent is on (off by default).
+    assert one(created, EKS_CLUSTER, "-eks").inputs["vpcCniOptions"] == {"enableNetworkPolicy": True}
+    assert not [m for _, m in created.diagnostics if "networkPolicy" in m]
+    # An existing cluster's CNI is not the stack's: the plan says how to check it.
+    (warning,) = [m for sev, m in dev.diagnostics if sev == "warning" and "networkPolicy" in m]
+    assert "kubectl get ds aws-node -n kube-system -o yaml | grep enable-network-policy" in warning
+    assert "docs/aws.md#networkpolicies-need-an-engine" in warning
+
+
 # --- a created cluster's nodes share one security group (pulumi/pulumi-eks#1275, #1365) ------------
 
 
@@ -125,6 +140,14 @@ def test_system_nodes_are_untainted_private_and_follow_config(created):
     assert system["instanceTypes"] == ["m7i.large"]
     assert system["capacityType"] == "ON_DEMAND"
     assert system["scalingConfig"] == {"minSize": 1, "desiredSize": 2, "maxSize": 3}
+    # The stack's own group on its own cluster: its autoscaler may resize it (scope tag on the ASG).
+    assert system["tags"]["llm-judge:autoscaler"] == "dev"
+    (scope,) = [
+        t.inputs["tag"]
+        for t in created.of_type("aws:autoscaling/tag:Tag")
+        if t.name.startswith("judge-system-") and t.inputs["tag"]["key"] == "llm-judge:autoscaler"
+    ]
+    assert scope["value"] == "dev"
     lt = one(created, LAUNCH_TEMPLATE, "judge-system-lt").inputs
     assert lt["metadataOptions"]["httpTokens"] == "required"
     assert lt["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"

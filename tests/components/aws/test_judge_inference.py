@@ -193,7 +193,17 @@ def test_network_policy_admits_the_wake_interceptor_and_prometheus_when_they_are
     (rule,) = one(dev, NETPOL, "inference-netpol").inputs["spec"]["ingress"]
     assert rule["from"] == [
         {"podSelector": {"matchLabels": {"app": "judge-service"}}},
-        _namespace("keda"),  # the HTTP add-on's interceptor forwards woken-up requests
+        # the HTTP add-on's interceptor pods (not all of KEDA's namespace) forward woken-up requests
+        {
+            **_namespace("keda"),
+            "podSelector": {
+                "matchLabels": {
+                    "app.kubernetes.io/component": "interceptor",
+                    "app.kubernetes.io/name": "http-add-on",
+                    "app.kubernetes.io/part-of": "keda-add-ons-http",
+                }
+            },
+        },
         _namespace("monitoring"),  # Prometheus scrapes /metrics on the same port
     ]
     assert rule["ports"] == [{"port": 8000, "protocol": "TCP"}]

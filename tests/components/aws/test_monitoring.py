@@ -102,21 +102,33 @@ def test_the_crd_validator_rejects_what_the_operators_would():
     bad["spec"]["minReplicaCount"] = "0"  # a string where the CRD wants an integer
     rule = monitoring.prometheus_rule(cfg)
     no_groups = {**rule, "spec": {"groups": [{"rules": []}]}}  # a group without its required name
-    httpso = judge_scaling.http_scaled_object(cfg)
-    typo = {**httpso, "spec": {**httpso["spec"], "scaledownPeriodSeconds": 300}}
+    route = judge_scaling.interceptor_route(cfg)
+    typo = {**route, "spec": {**route["spec"], "scaledownPeriod": 300}}  # an HTTPScaledObject field
+    two_ports = {
+        **route,
+        "spec": {**route["spec"], "target": {"service": "s", "port": 1, "portName": "http"}},
+    }
+    seconds = {**route, "spec": {**route["spec"], "timeouts": {"readiness": 120}}}
+    no_metric = {**route, "spec": {**route["spec"], "scalingMetric": {}}}
     results = crd_validate.validate(
         [
             ("good", good),
             ("bad", bad),
             ("rule", rule),
             ("no-groups", no_groups),
-            ("httpso", httpso),
+            ("route", route),
             ("typo", typo),
+            ("two-ports", two_ports),
+            ("seconds", seconds),
+            ("no-metric", no_metric),
         ]
     )
     assert results["good"] is None
     assert results["rule"] is None
-    assert results["httpso"] is None
+    assert results["route"] is None
     assert "minReplicaCount" in (results["bad"] or "")
     assert "name" in (results["no-groups"] or "")
-    assert "scaledownPeriodSeconds" in (results["typo"] or "")
+    assert "spec.scaledownPeriod: not a field" in (results["typo"] or "")
+    assert "exactly one of 'port' or 'portName'" in (results["two-ports"] or "")
+    assert "spec.timeouts.readiness: must be a Go duration" in (results["seconds"] or "")
+    assert "at least one of 'concurrency' or 'requestRate'" in (results["no-metric"] or "")

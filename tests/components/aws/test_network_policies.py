@@ -86,3 +86,57 @@ def test_switching_network_policies_off_removes_all_of_them():
     plan = render_aws("dev", {"networkPolicy": {"enabled": False}})
 
     assert plan.of_type(NETPOL) == []
+
+
+# --- the wake path: whoever may call the interceptor may call the judge -------------------------------
+
+INTERCEPTOR = {
+    "app.kubernetes.io/component": "interceptor",
+    "app.kubernetes.io/name": "http-add-on",
+    "app.kubernetes.io/part-of": "keda-add-ons-http",
+    "app.kubernetes.io/instance": "http-add-on",
+}
+
+
+def test_only_the_judges_clients_and_the_add_ons_scaler_may_reach_the_interceptor(dev):
+    policy = one(dev, NETPOL, "wake-netpol").inputs
+    release = one(dev, "kubernetes:helm.sh/v3:Release", "http-add-on").inputs
+    # The chart's pod labels (templates/interceptor/deployment.yaml) in the release the stack installs.
+    assert policy["metadata"]["namespace"] == release["namespace"] == "keda"
+    assert policy["spec"]["podSelector"] == {"matchLabels": INTERCEPTOR}
+    assert release["name"] == INTERCEPTOR["app.kubernetes.io/instance"]
+    # Ingress only: the interceptor must still reach the API server and the judge.
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    clients, scaler = policy["spec"]["ingress"]
+    assert clients == {
+        "from": [
+            {
+                "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "llm-judge"}},
+                "podSelector": {"matchLabels": {"app": "judge-service"}},
+            }
+        ],
+        "ports": [{"port": 8080, "protocol": "TCP"}],
+    }
+    # The scaler reads each interceptor's queue on its admin port, by pod IP.
+    assert scaler == {
+        "from": [
+            {
+                "podSelector": {
+                    "matchLabels": {**INTERCEPTOR, "app.kubernetes.io/component": "scaler"},
+                }
+            }
+        ],
+        "ports": [{"port": 9090, "protocol": "TCP"}],
+    }
+
+
+def test_the_interceptor_admits_clients_from_the_namespaces_the_judge_does():
+    from components.aws.builders import judge_scaling
+    from components.config import load_stack_config
+    from tests.components.aws.helpers import aws_block, merged
+
+    block = merged(aws_block("dev"), {"networkPolicy": {"clientNamespaceLabels": {"team": "evals"}}})
+    policy = judge_scaling.interceptor_network_policy(load_stack_config({"aws": block}).aws)
+    (peer,) = policy["spec"]["ingress"][0]["from_"]
+    assert peer["namespace_selector"] == {"match_labels": {"team": "evals"}}
+    assert peer["pod_selector"] == {"match_labels": {"app": "judge-service"}}

@@ -8,7 +8,14 @@ import pytest
 
 from components.aws.builders import node_group as spec
 from components.config import ConfigError
-from tests.components.aws.helpers import LAUNCH_TEMPLATE, NODE_GROUP, one, render_aws
+from tests.components.aws.helpers import (
+    LAUNCH_TEMPLATE,
+    NODE_GROUP,
+    PRIVATE_SUBNETS,
+    one,
+    render_aws,
+    render_created,
+)
 
 ROLE = "aws:iam/role:Role"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
@@ -101,9 +108,10 @@ def test_autoscaler_tags_allow_scale_from_zero(dev):
 
 def test_node_template_tags_are_also_on_the_auto_scaling_group(dev):
     # cluster-autoscaler reads node-template tags from the ASG; EKS does not copy node group tags there.
+    # So does the stack's own autoscaler, which discovers the group by its scope tag there.
     ng_tags = one(dev, NODE_GROUP, "-ng").inputs["tags"]
     asg_tags = {t.inputs["tag"]["key"]: t.inputs["tag"]["value"] for t in dev.of_type(ASG_TAG)}
-    expected = {k: v for k, v in ng_tags.items() if "/node-template/" in k}
+    expected = {k: v for k, v in ng_tags.items() if "/node-template/" in k or k == "llm-judge:autoscaler"}
     assert asg_tags == expected
     for t in dev.of_type(ASG_TAG):
         assert t.inputs["autoscalingGroupName"].startswith("eks-ai-gpu-")
@@ -117,7 +125,10 @@ def test_a_gpu_count_tag_follows_the_instance_type():
 
 
 def test_autoscaler_tags_can_be_switched_off():
-    plan = render_aws("dev", {"nodeGroup": {"autoscalerTags": False}})
+    # (Where the cluster's own autoscaler, or Karpenter, has other means; the stack's needs them.)
+    plan = render_aws(
+        "dev", {"nodeGroup": {"autoscalerTags": False}, "clusterAutoscaler": {"enabled": False}}
+    )
     assert not [k for k in one(plan, NODE_GROUP, "-ng").inputs["tags"] if k.startswith(CA)]
     assert plan.of_type(ASG_TAG) == []
 
@@ -168,10 +179,8 @@ def test_an_existing_cluster_without_gpu_subnets_is_a_config_error():
 
 
 def test_a_created_clusters_gpu_nodes_default_to_its_private_subnets():
-    private = ["subnet-0123456789abcdef1", "subnet-0123456789abcdef2"]
-    cluster = {"name": "green", "create": True, "vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": private}
-    plan = render_aws("dev", {"cluster": cluster, "nodeGroup": {"subnetIds": []}})
-    assert one(plan, NODE_GROUP, "judge-gpu-ng").inputs["subnetIds"] == private
+    plan = render_created()
+    assert one(plan, NODE_GROUP, "judge-gpu-ng").inputs["subnetIds"] == PRIVATE_SUBNETS
 
 
 def test_node_group_name_is_a_prefix_so_replacements_do_not_collide(dev):

@@ -1,10 +1,11 @@
-"""GPU workloads wait for the GPU nodes (and the device plugin that advertises their GPUs)."""
+"""GPU workloads wait for the GPU nodes (and the device plugin that advertises their GPUs); on a created
+cluster, the charts and the add-on the stack installs wait for the system nodes their pods run on."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.components.aws.helpers import DAEMONSET, DEPLOYMENT, NODE_GROUP, render_aws
+from tests.components.aws.helpers import DAEMONSET, DEPLOYMENT, NODE_GROUP, render_aws, render_created
 
 
 def _loader_and_vllm(plan):
@@ -30,3 +31,25 @@ def test_without_the_device_plugin_workloads_still_wait_for_the_nodes():
     node_group = plan.one(NODE_GROUP)
     for workload in _loader_and_vllm(plan):
         assert node_group.urn in workload.depends_on, workload.name
+
+
+def test_on_a_created_cluster_the_charts_and_the_agent_wait_for_the_system_nodes():
+    plan = render_created()
+    system = plan.one(NODE_GROUP, "judge-system-ng")
+    waiting = [
+        *plan.of_type("kubernetes:helm.sh/v3:Release"),
+        *(
+            a
+            for a in plan.of_type("aws:eks/addon:Addon")
+            if a.inputs["addonName"] == "eks-pod-identity-agent"
+        ),
+    ]
+    assert sorted(r.name for r in waiting) == [
+        "judge-cluster-autoscaler-chart",
+        "judge-cluster-autoscaler-pod-identity-agent",
+        "judge-scaling-http-add-on",
+        "judge-scaling-keda",
+    ]
+    for resource in waiting:
+        # A release waits for its pods, which would otherwise race the nodes they need.
+        assert system.urn in resource.depends_on, f"{resource.name} does not wait for the system nodes"

@@ -1,18 +1,28 @@
-"""GPU only when needed: the cluster-autoscaler (identity, scoped IAM, pinned chart), KEDA's objects
-(replicas from vLLM's queue, dev to zero with a wake-up path, prod warm), and the config rules that
-keep them consistent."""
+"""GPU only when needed: the cluster-autoscaler (scoped to this stack's groups, identity, IAM, pinned
+chart, named for the stack), KEDA's objects (replicas from vLLM's queue, dev created asleep with a
+wake-up path, prod warm), and the config rules that keep them consistent."""
 
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from components.aws import autoscaler_versions, instance_types
+from components.aws.builders import addons, shared_cluster
 from components.aws.builders import cluster_autoscaler as ca_spec
 from components.aws.builders import judge_scaling as scaling_spec
 from components.config import ConfigError, load_stack_config
-from tests.components.aws.helpers import DEPLOYMENT, NODE_GROUP, aws_block, merged, one, render_aws
+from tests.components.aws.helpers import (
+    DEPLOYMENT,
+    NODE_GROUP,
+    aws_block,
+    merged,
+    one,
+    render_aws,
+    render_created,
+)
 
 pytestmark = pytest.mark.cost(12)
 
@@ -22,9 +32,10 @@ ROLE = "aws:iam/role:Role"
 ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 ADDON = "aws:eks/addon:Addon"
 SCALED_OBJECT = "kubernetes:keda.sh/v1alpha1:ScaledObject"
-HTTP_SCALED_OBJECT = "kubernetes:http.keda.sh/v1alpha1:HTTPScaledObject"
+ROUTE = "kubernetes:http.keda.sh/v1beta1:InterceptorRoute"
 SERVICE = "kubernetes:core/v1:Service"
 ASG_TAG = "aws:autoscaling/tag:Tag"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +57,35 @@ def problems(stack: str, overrides: dict) -> list[str]:
 # --- cluster-autoscaler ---------------------------------------------------------------------------
 
 
-def test_write_actions_only_on_this_clusters_tagged_groups(dev):
+SCOPED = {
+    "k8s.io/cluster-autoscaler/enabled": "true",
+    "k8s.io/cluster-autoscaler/llm-judge-dev": "owned",
+    "llm-judge:autoscaler": "dev",
+}
+
+
+def write_conditions(plan) -> dict[str, str]:
+    policy = json.loads(one(plan, ROLE_POLICY, "autoscaler-policy").inputs["policy"])
+    (write,) = [s for s in policy["Statement"] if "Condition" in s]
+    return {k.removeprefix("aws:ResourceTag/"): v for k, v in write["Condition"]["StringEquals"].items()}
+
+
+def discovered_by(values: dict) -> dict[str, str]:
+    """The tags an ASG must carry to be discovered, as the autoscaler reads them: the chart renders
+    ``--node-group-auto-discovery=asg:tag={{ join "," .Values.autoDiscovery.tags }}`` when
+    ``autoDiscovery.clusterName`` is set (templates/deployment.yaml), and the AWS provider splits that
+    into key[=value] items (cloudprovider/aws/aws_manager.go parseASGAutoDiscoverySpec): an ASG matches
+    when it has every key, with that value where one is given."""
+    assert values["autoDiscovery"]["clusterName"], "without clusterName the chart renders no discovery flag"
+    flag = "asg:tag=" + ",".join(values["autoDiscovery"]["tags"])
+    discoverer, _, param = flag.partition(":")
+    key, _, spec = param.partition("=")
+    assert (discoverer, key) == ("asg", "tag")
+    pairs = (item.partition("=") for item in spec.split(","))
+    return {key: value for key, _, value in pairs}
+
+
+def test_write_actions_only_on_this_stacks_tagged_groups(dev):
     policy = json.loads(one(dev, ROLE_POLICY, "autoscaler-policy").inputs["policy"])
     writes = [s for s in policy["Statement"] if set(s["Action"]) & set(ca_spec.WRITE_ACTIONS)]
     assert len(writes) == 1, "the write actions live in one statement"
@@ -55,12 +94,8 @@ def test_write_actions_only_on_this_clusters_tagged_groups(dev):
         "autoscaling:SetDesiredCapacity",
         "autoscaling:TerminateInstanceInAutoScalingGroup",
     }
-    assert write["Condition"] == {
-        "StringEquals": {
-            "aws:ResourceTag/k8s.io/cluster-autoscaler/llm-judge-dev": "owned",
-            "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
-        }
-    }
+    # EKS puts the first two on every managed group of the cluster; only the stack's own carry the third.
+    assert write_conditions(dev) == SCOPED
     for statement in policy["Statement"]:
         if statement is not write:
             actions = statement["Action"]
@@ -71,12 +106,41 @@ def test_write_actions_only_on_this_clusters_tagged_groups(dev):
             assert all(":Describe" in a or ":Get" in a for a in actions), actions
 
 
-def test_the_conditions_are_exactly_the_tags_the_gpu_group_carries(dev):
-    policy = json.loads(one(dev, ROLE_POLICY, "autoscaler-policy").inputs["policy"])
-    (write,) = [s for s in policy["Statement"] if "Condition" in s]
-    required = {k.removeprefix("aws:ResourceTag/"): v for k, v in write["Condition"]["StringEquals"].items()}
-    group_tags = one(dev, NODE_GROUP, "-ng").inputs["tags"]
-    assert required.items() <= group_tags.items(), "the autoscaler could not scale the GPU group it discovers"
+def test_the_autoscaler_discovers_exactly_the_groups_it_may_scale(dev, prod):
+    for plan, stack in ((dev, "dev"), (prod, "prod")):
+        values = one(plan, RELEASE, "autoscaler-chart").inputs["values"]
+        assert discovered_by(values) == write_conditions(plan)
+        assert discovered_by(values)["llm-judge:autoscaler"] == stack, "not scoped to this stack"
+
+
+def test_the_gpu_group_and_its_asg_carry_the_scope_tag(dev):
+    group = one(dev, NODE_GROUP, "-ng")
+    assert write_conditions(dev).items() <= group.inputs["tags"].items()
+    # EKS copies no node group tag to the group's Auto Scaling group, where discovery and IAM look.
+    (scope,) = [t.inputs for t in dev.of_type(ASG_TAG) if t.inputs["tag"]["key"] == "llm-judge:autoscaler"]
+    assert scope["tag"] == {"key": "llm-judge:autoscaler", "value": "dev", "propagateAtLaunch": False}
+    assert scope["autoscalingGroupName"] == dev.outputs["aws_gpu_autoscaling_group_name"]
+
+
+def test_release_deployment_and_service_account_are_named_for_the_stack(dev, prod):
+    for plan, stack in ((dev, "dev"), (prod, "prod")):
+        chart = one(plan, RELEASE, "autoscaler-chart").inputs
+        expected = f"llm-judge-{stack}-cluster-autoscaler"
+        assert chart["name"] == chart["values"]["fullnameOverride"] == expected
+        assert chart["values"]["rbac"]["serviceAccount"]["name"] == expected
+        assert one(plan, ASSOCIATION, "pod-identity").inputs["serviceAccount"] == expected
+
+
+@pytest.mark.parametrize(
+    "stack", ["dev", "Team.Dev_2", "a" * 80, "staging-eu-west-1-with-a-very-long-suffix-indeed"]
+)
+def test_every_stack_name_gives_a_valid_release_name(stack):
+    name = ca_spec.name(stack)
+    assert len(name) <= 53, "Helm refuses longer release names"
+    assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", name), name
+    assert name.startswith("llm-judge-")
+    assert name.endswith("-cluster-autoscaler")
+    assert ca_spec.name(stack + "x") != name
 
 
 def test_identity_is_eks_pod_identity_for_the_charts_service_account(dev):
@@ -91,12 +155,9 @@ def test_identity_is_eks_pod_identity_for_the_charts_service_account(dev):
     assert association["clusterName"] == "llm-judge-dev"
 
 
-def test_pod_identity_agent_is_installed_on_a_created_cluster_only():
-    assert render_aws("dev").of_type(ADDON) == []
-    subnets = ["subnet-0123456789abcdef0"]
-    created = render_aws(
-        "dev", {"cluster": {"create": True, "vpcId": "vpc-0123456789abcdef0", "privateSubnetIds": subnets}}
-    )
+def test_pod_identity_agent_is_installed_on_a_created_cluster_only(dev):
+    assert dev.of_type(ADDON) == []
+    created = render_created()
     # (A created cluster also gets the node monitoring agent add-on: test_cluster.py.)
     assert sorted(a.inputs["addonName"] for a in created.of_type(ADDON)) == [
         "eks-node-monitoring-agent",
@@ -104,6 +165,33 @@ def test_pod_identity_agent_is_installed_on_a_created_cluster_only():
     ]
     forced = render_aws("dev", {"clusterAutoscaler": {"installPodIdentityAgent": True}})
     assert [a.inputs["addonName"] for a in forced.of_type(ADDON)] == ["eks-pod-identity-agent"]
+
+
+def test_an_existing_cluster_without_the_pod_identity_agent_stops_the_plan_with_the_fix():
+    # The fake account's llm-judge-bare has no add-ons (tools/mock_outputs_aws.py).
+    with pytest.raises(ConfigError) as info:
+        render_aws("dev", {"cluster": {"name": "llm-judge-bare"}})
+    (problem,) = info.value.problems
+    assert problem.startswith(
+        "llm-judge:aws.clusterAutoscaler.installPodIdentityAgent: cluster llm-judge-bare"
+    )
+    assert "aws eks create-addon --cluster-name llm-judge-bare --addon-name eks-pod-identity-agent" in problem
+    assert "installPodIdentityAgent: true" in problem
+
+
+@pytest.mark.parametrize(
+    ("error", "missing"),
+    [
+        (
+            "invoke of aws:eks/getAddon:getAddon failed: reading EKS Add-On (c:a): couldn't find resource",
+            True,
+        ),
+        ("ResourceNotFoundException: No addon: eks-pod-identity-agent found in cluster: c", True),
+        ("reading EKS Add-On (c:a): operation error EKS: DescribeAddon, AccessDeniedException", False),
+    ],
+)
+def test_only_a_missing_add_on_reads_as_missing(error, missing):
+    assert addons.addon_missing(error) is missing
 
 
 def test_chart_and_image_match_the_clusters_kubernetes_minor(dev):
@@ -166,14 +254,69 @@ def test_scale_down_timings_come_from_config(dev, prod):
         == "10m"
     )
     values = one(dev, RELEASE, "autoscaler-chart").inputs["values"]
-    assert values["autoDiscovery"] == {"clusterName": "llm-judge-dev"}
+    assert values["autoDiscovery"]["clusterName"] == "llm-judge-dev"
     assert values["awsRegion"] == "us-east-1"
 
 
-def test_the_autoscaler_can_be_left_to_the_cluster():
-    plan = render_aws("dev", {"clusterAutoscaler": {"enabled": False}})
+def test_an_existing_cluster_gets_an_autoscaler_only_when_asked():
+    plan = render_aws("dev", {"clusterAutoscaler": {"enabled": None}})  # as if the key were left out
     assert [r.name for r in plan.of_type(RELEASE) if "autoscaler" in r.name] == []
     assert plan.of_type(ROLE_POLICY) == []
+    assert "llm-judge:autoscaler" not in one(plan, NODE_GROUP, "-ng").inputs["tags"]
+    assert [t for t in plan.of_type(ASG_TAG) if t.inputs["tag"]["key"] == "llm-judge:autoscaler"] == []
+    (warning,) = [m for sev, m in plan.diagnostics if "clusterAutoscaler.enabled" in m]
+    assert warning.startswith("llm-judge:aws.clusterAutoscaler.enabled is not set")
+    assert ("warning", warning) in plan.diagnostics
+
+
+@pytest.mark.parametrize(
+    ("create", "enabled", "installs"),
+    [
+        (False, None, False),
+        (False, True, True),
+        (False, False, False),
+        (True, None, True),
+        (True, False, False),
+    ],
+)
+def test_who_decides_whether_the_stack_installs_an_autoscaler(create, enabled, installs):
+    cluster = {
+        "create": True,
+        "vpcId": "vpc-0123456789abcdef0",
+        "privateSubnetIds": ["subnet-0123456789abcdef0"],
+    }
+    block = merged(aws_block("dev"), {"cluster": cluster, "nodeGroup": {"subnetIds": []}} if create else {})
+    block["clusterAutoscaler"] = {"enabled": enabled} if enabled is not None else {}
+    assert load_stack_config({"aws": block}).aws.installs_cluster_autoscaler is installs
+
+
+def test_the_plan_says_what_the_autoscaler_does_on_an_existing_cluster(dev):
+    (info,) = [m for sev, m in dev.diagnostics if sev == "info" and "cluster-autoscaler" in m]
+    assert "llm-judge-dev-cluster-autoscaler" in info
+    assert "llm-judge:autoscaler=dev" in info
+    assert "docs/aws.md#the-gpu-group-on-a-shared-cluster" in info
+    declined = load_stack_config({"aws": merged(aws_block("dev"), {"clusterAutoscaler": {"enabled": False}})})
+    ((severity, message),) = [n for n in shared_cluster.notes(declined.aws, "dev") if "autoscaler" in n[1]]
+    assert severity == "info"
+    assert "left to the cluster llm-judge-dev's own" in message
+    assert not [
+        n
+        for n in shared_cluster.notes(load_stack_config({"aws": aws_block("dev")}).aws, "dev")
+        if n[0] == "warning" and "autoscaler" in n[1]
+    ]
+
+
+def test_a_stack_autoscaler_without_group_tags_is_refused():
+    found = problems("dev", {"nodeGroup": {"autoscalerTags": False}})
+    assert any(p.startswith("llm-judge:aws.nodeGroup.autoscalerTags:") for p in found), found
+    load_stack_config(
+        {
+            "aws": merged(
+                aws_block("dev"),
+                {"nodeGroup": {"autoscalerTags": False}, "clusterAutoscaler": {"enabled": False}},
+            )
+        }
+    )
 
 
 def test_gpu_nodes_carry_the_accelerator_label_and_its_node_template_tag(dev):
@@ -225,11 +368,15 @@ def test_dev_scales_to_zero_and_prod_keeps_one_warm_and_scales_out(dev, prod):
     assert dev_so["cooldownPeriod"] == 900
 
 
-def test_pulumi_never_sets_the_replicas_keda_owns(dev, prod):
-    for plan in (dev, prod):
-        assert "replicas" not in one(plan, DEPLOYMENT, "inference-deploy").inputs["spec"]
+def test_the_judge_starts_at_min_replicas_and_pulumi_leaves_the_count_to_keda(dev, prod):
+    # dev's first `up` creates the judge asleep: no GPU node, nothing to wait for.
+    for plan, start in ((dev, 0), (prod, 1)):
+        deployment = one(plan, DEPLOYMENT, "inference-deploy")
+        assert deployment.inputs["spec"]["replicas"] == start
+        assert deployment.ignore_changes == ["spec.replicas"], "a later `up` would fight the HPA"
     fixed = render_aws("prod", {"autoscaling": {"enabled": False}, "vllm": {"replicas": 2}})
-    assert one(fixed, DEPLOYMENT, "inference-deploy").inputs["spec"]["replicas"] == 2
+    deployment = one(fixed, DEPLOYMENT, "inference-deploy")
+    assert (deployment.inputs["spec"]["replicas"], deployment.ignore_changes) == (2, [])
     assert fixed.of_type(SCALED_OBJECT) == []
 
 
@@ -251,45 +398,68 @@ def test_triggers_are_vllms_queue_and_a_latency_guardrail_with_separate_activati
         assert 'model_name="Qwen/Qwen2.5-7B-Instruct-AWQ"' in meta["query"]
 
 
-def test_dev_wakes_through_the_http_add_on(dev):
-    so = one(dev, SCALED_OBJECT, "scaledobject").inputs["spec"]
-    (wake,) = [t for t in so["triggers"] if t["type"] == "external-push"]
-    httpso = one(dev, HTTP_SCALED_OBJECT, "httpso").inputs
+def test_dev_wakes_through_an_interceptor_route(dev):
+    so = one(dev, SCALED_OBJECT, "scaledobject")
+    (wake,) = [t for t in so.inputs["spec"]["triggers"] if t["type"] == "external-push"]
+    route = one(dev, ROUTE, "-route")
     assert wake["metadata"] == {
         "scalerAddress": "keda-add-ons-http-external-scaler.keda:9090",
-        "httpScaledObject": httpso["metadata"]["name"],
+        "interceptorRoute": route.inputs["metadata"]["name"],
     }
-    # The add-on must not create a second ScaledObject for the same Deployment.
-    assert httpso["metadata"]["annotations"] == {
-        "httpscaledobject.keda.sh/skip-scaledobject-creation": "true"
-    }
-    ref = httpso["spec"]["scaleTargetRef"]
-    assert (ref["name"], ref["service"], ref["port"]) == (
-        "judge-inference-service",
-        "judge-inference-service",
-        8000,
-    )
+    assert route.urn in so.depends_on, "before its route exists KEDA would fall back to a CPU metric"
+    assert route.inputs["metadata"]["namespace"] == so.inputs["metadata"]["namespace"]
+    assert route.inputs["spec"]["target"] == {"service": "judge-inference-service", "port": 8000}
+    assert route.inputs["spec"]["scalingMetric"] == {"concurrency": {"targetValue": 16}}
+    assert [r.type for r in dev.resources if "HTTPScaledObject" in r.type] == [], "deprecated since 0.14"
     wake_svc = one(dev, SERVICE, "wake-svc").inputs
     assert wake_svc["spec"]["externalName"] == "keda-add-ons-http-interceptor-proxy.keda.svc.cluster.local"
     fqdn = "judge-inference-service-wake.llm-judge.svc.cluster.local"
-    assert {fqdn, f"{fqdn}:8080", "judge-inference-service-wake"} <= set(httpso["spec"]["hosts"])
     assert dev.outputs["aws_judge_base_url"] == f"http://{fqdn}:8080/v1"
 
 
-def test_interceptor_holds_for_the_configured_time_and_waits_for_whole_completions(dev):
+def test_the_route_answers_only_for_the_wake_service(dev):
+    (rule,) = one(dev, ROUTE, "-route").inputs["spec"]["rules"]
+    # A rule without hosts, or "*", would route every Host the interceptor meets to this judge.
+    assert rule == {
+        "hosts": [
+            "judge-inference-service-wake",
+            "judge-inference-service-wake.llm-judge",
+            "judge-inference-service-wake.llm-judge.svc",
+            "judge-inference-service-wake.llm-judge.svc.cluster.local",
+        ]
+    }
+
+
+def test_the_route_holds_for_the_configured_time_and_waits_for_whole_completions(dev):
+    assert one(dev, ROUTE, "-route").inputs["spec"]["timeouts"] == {
+        "readiness": "120s",
+        "responseHeader": "600s",  # a non-streamed completion sends its headers last
+        "request": "0s",
+    }
     values = one(dev, RELEASE, "http-add-on").inputs["values"]["interceptor"]
-    assert values["readinessTimeout"] == "120s"
-    assert values["responseHeaderTimeout"] == "600s", "a non-streamed completion sends its headers last"
+    assert (values["readinessTimeout"], values["responseHeaderTimeout"]) == ("120s", "600s")
     chart = one(dev, RELEASE, "http-add-on").inputs
     assert (chart["chart"], chart["version"], chart["namespace"]) == ("keda-add-ons-http", "0.15.0", "keda")
     keda = one(dev, RELEASE, "scaling-keda").inputs
     assert (keda["chart"], keda["version"]) == ("keda", "2.21.1")
 
 
+def test_an_add_on_without_interceptor_routes_is_refused():
+    found = problems("dev", {"autoscaling": {"wake": {"chartVersion": "0.13.0"}}})
+    assert any(p.startswith("llm-judge:aws.autoscaling.wake.chartVersion:") and "0.14" in p for p in found)
+
+
 def test_keda_and_the_add_on_can_be_left_to_the_cluster():
     plan = render_aws("dev", {"autoscaling": {"keda": {"install": False}, "wake": {"install": False}}})
     assert [r.name for r in plan.of_type(RELEASE)] == ["judge-cluster-autoscaler-chart"]
-    assert len(plan.of_type(SCALED_OBJECT)) == 1
+    assert len(plan.of_type(SCALED_OBJECT)) == len(plan.of_type(ROUTE)) == 1
+    # Someone else's interceptor may serve other teams' routes: no policy of ours in front of it, and
+    # the plan says so.
+    assert [p.name for p in plan.of_type(NETPOL) if p.inputs["metadata"]["namespace"] == "keda"] == []
+    assert any(
+        sev == "warning" and m.startswith("llm-judge:aws.autoscaling.wake.install is false")
+        for sev, m in plan.diagnostics
+    ), plan.diagnostics
 
 
 @pytest.mark.parametrize(
