@@ -7,6 +7,8 @@ than today's list of resources, so that whatever is added later is held to it:
   role above the bucket (project, folder, organization), no public principal in any IAM grant;
 - buckets-uniform-and-private: every GCS bucket has uniform bucket-level access and enforced public
   access prevention, and no ACL resource undoes either;
+- autoscaling-writes-scoped: an IAM policy lets nothing resize an Auto Scaling group or terminate its
+  instances unless the statement picks the groups out by tag (``aws:ResourceTag/...``) or by name;
 - imdsv2-required: launch templates and instances require IMDSv2 tokens; EKS node groups use a launch
   template (EKS's default one allows IMDSv1);
 - images-pinned: every container image (Kubernetes workloads, Cloud Run) has a digest or a tag other
@@ -33,6 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .access import check_buckets, check_iam
+from .autoscaling import check_autoscaling_writes
 from .base import UNKNOWN, Invariant, Resource, StackInvariant, Unknown
 from .imds import check_imdsv2
 from .secrets import check_secrets
@@ -64,6 +67,11 @@ RESOURCE_INVARIANTS = (
         "buckets-uniform-and-private",
         "GCS buckets have uniform bucket-level access and enforced public access prevention; no ACLs.",
         check_buckets,
+    ),
+    Invariant(
+        "autoscaling-writes-scoped",
+        "IAM policies let nothing resize or empty Auto Scaling groups but those picked out by tag or name.",
+        check_autoscaling_writes,
     ),
     Invariant(
         "imdsv2-required",

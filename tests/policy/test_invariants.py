@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -59,7 +60,7 @@ def test_the_stacks_with_their_secrets_set_keep_every_invariant(plan):
 
 def test_every_invariant_has_a_distinct_name_and_a_description():
     names = [i.name for i in (*inv.RESOURCE_INVARIANTS, *inv.STACK_INVARIANTS)]
-    assert len(names) == len(set(names)) == 6
+    assert len(names) == len(set(names)) == 7
     assert all(i.description.endswith(".") for i in (*inv.RESOURCE_INVARIANTS, *inv.STACK_INVARIANTS))
 
 
@@ -90,6 +91,13 @@ def _add(plan: Plan, type_: str, name: str, inputs: dict[str, Any]) -> Plan:
     plan = copy.deepcopy(plan)
     plan.resources.append(PlannedResource(f"urn:pulumi:x::y::{type_}::{name}", type_, name, None, inputs))
     return plan
+
+
+def _without_conditions(document: str) -> str:
+    policy = json.loads(document)
+    for statement in policy["Statement"]:
+        statement.pop("Condition", None)
+    return json.dumps(policy)
 
 
 DEPLOY = "kubernetes:apps/v1:Deployment"
@@ -159,6 +167,17 @@ MUTATIONS: dict[str, tuple[str, Callable[[Plan], Plan], str]] = {
             p, "gcp:storage/bucketACL:BucketACL", "x", {"bucket": "b", "roleEntities": ["READER:allUsers"]}
         ),
         "sets ACLs",
+    ),
+    "autoscaler-writes-on-every-group": (
+        "autoscaling-writes-scoped",
+        lambda p: _mutated(
+            p,
+            "aws:iam/rolePolicy:RolePolicy",
+            "autoscaler-policy",
+            lambda i: i.update(policy=_without_conditions(i["policy"])),
+        ),
+        "ScaleOwnGroupsOnly allows autoscaling:setdesiredcapacity, "
+        "autoscaling:terminateinstanceinautoscalinggroup on every Auto Scaling group",
     ),
     "imdsv1-allowed": (
         "imdsv2-required",
@@ -416,3 +435,47 @@ def test_the_invariants_import_nothing_but_the_standard_library():
             for name in names:
                 top = name.split(".")[0]
                 assert top in sys.stdlib_module_names or top == "__future__", f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize(
+    ("statement", "scoped"),
+    [
+        ({"Action": "autoscaling:*", "Resource": "*"}, False),
+        ({"Action": ["*"], "Resource": "*"}, False),
+        ({"Action": "AutoScaling:Set*", "Resource": "*"}, False),  # IAM actions ignore case
+        ({"NotAction": "s3:*", "Resource": "*"}, False),
+        ({"NotAction": "autoscaling:*", "Resource": "*"}, True),
+        ({"Action": "autoscaling:Describe*", "Resource": "*"}, True),
+        (
+            {
+                "Action": "autoscaling:SetDesiredCapacity",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/team": "a"}},
+            },
+            True,
+        ),
+        (
+            {
+                "Action": "autoscaling:UpdateAutoScalingGroup",
+                "Resource": "arn:aws:autoscaling:us-east-1:1:autoScalingGroup:*:autoScalingGroupName/gpu",
+            },
+            True,
+        ),
+        (
+            {
+                "Action": "autoscaling:UpdateAutoScalingGroup",
+                "Resource": "arn:aws:autoscaling:us-east-1:1:autoScalingGroup:*:autoScalingGroupName/eks-*",
+            },
+            False,
+        ),
+    ],
+)
+def test_autoscaling_writes_must_pick_their_groups(statement, scoped):
+    document = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", **statement}]})
+    for type_, props in (
+        ("aws:iam/policy:Policy", {"policy": document}),
+        ("aws:iam/role:Role", {"inlinePolicies": [{"name": "x", "policy": document}]}),
+    ):
+        found = inv.violations(type_, props, "p")
+        assert (found == []) is scoped, (type_, statement, found)
+    assert inv.violations("aws:iam/rolePolicy:RolePolicy", {"policy": inv.UNKNOWN}, "p") == []
