@@ -52,7 +52,6 @@ def require_pod_identity_agent(cfg: AwsConfig, provider: aws.Provider) -> None:
 
 class ClusterAutoscaler(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
-    release_name: str
 
     def __init__(
         self,
@@ -123,5 +122,4 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, *depends_on]),
         )
         self.role_arn = role.arn
-        self.release_name = own_name
         self.register_outputs({"role_arn": self.role_arn})
