@@ -158,7 +158,9 @@ class _JudgeCore:
             "response_format": prompt.openai_response_format(),
         }
         if params.max_tokens is not None:
-            self._base_kwargs["max_tokens"] = params.max_tokens
+            # vLLM reads `max_completion_tokens` first and keeps `max_tokens` only as a deprecated alias
+            # (vllm/entrypoints/openai/chat_completion/protocol.py, ChatCompletionRequest).
+            self._base_kwargs["max_completion_tokens"] = params.max_tokens
         if params.top_p is not None:
             self._base_kwargs["top_p"] = params.top_p
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography

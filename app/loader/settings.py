@@ -173,6 +173,10 @@ class LoaderSettings(BaseSettings):
         config: dict[str, Any] = {
             "bootstrap.servers": self.kafka_brokers,
             "group.id": self.kafka_consumer_group,
+            # Said, not assumed: librdkafka's default "will change to `consumer` in next releases"
+            # (CONFIGURATION.md), which refuses session.timeout.ms and heartbeat.interval.ms below and
+            # assigns incrementally, while the rebalance callbacks (rebalance.py) assign eagerly.
+            "group.protocol": "classic",
             "client.id": "llm-judge-loader",
             # Offsets move only when the loader commits them, after the objects are durable.
             "enable.auto.commit": False,

@@ -17,6 +17,12 @@ gets that fault (see ``FAULTS``).
 ``ThreadingHTTPServer`` gives each connection its own thread; the listen backlog is raised so 64+
 clients can connect at once.
 
+The answer's length cap follows vLLM's request model (``ChatCompletionRequest`` in
+vllm/entrypoints/openai/chat_completion/protocol.py): both ``max_completion_tokens`` and ``max_tokens``
+are accepted, ``max_tokens`` is marked deprecated "in favor of the max_completion_tokens field", and
+the cap applied is ``max_completion_tokens or max_tokens``. An answer longer than the cap (at the
+fake's four characters a token) is cut there and ends with ``finish_reason: "length"``, as vLLM's does.
+
 Two behaviours of the real deployment can be switched on, each following its own documentation:
 
 * ``queue(capacity, service_s)``: vLLM under load. vLLM's OpenAI server has no admission control: it
@@ -62,6 +68,7 @@ __all__ = [
     "Stall",
     "Status",
     "VllmQueue",
+    "completion_cap",
     "judge_answer",
 ]
 
@@ -83,6 +90,12 @@ def scored_completion() -> ChatCompletion:
             ],
         }
     )
+
+
+def completion_cap(body: dict[str, Any]) -> int | None:
+    """The token cap vLLM applies to a chat completion request: ``max_completion_tokens``, else the
+    deprecated ``max_tokens`` (``ChatCompletionRequest``, see the module docstring)."""
+    return body.get("max_completion_tokens") or body.get("max_tokens")
 
 
 _OVERRIDE = re.compile(r"OVERRIDE_VERDICT=(\{.*\})")
@@ -369,6 +382,10 @@ class FakeOpenAI:
         content = action.content if action.content is not None else judge_answer(body)
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
         completion_tokens = max(1, len(content) // 4)
+        finish_reason = action.finish_reason
+        cap = completion_cap(body)
+        if cap is not None and completion_tokens > cap:
+            content, completion_tokens, finish_reason = content[: cap * 4], cap, "length"
         return {
             "id": f"chatcmpl-fake-{number}",
             "object": "chat.completion",
@@ -378,7 +395,7 @@ class FakeOpenAI:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": content},
-                    "finish_reason": action.finish_reason,
+                    "finish_reason": finish_reason,
                 }
             ],
             "usage": {

@@ -23,6 +23,7 @@ from tests.support.fake_openai import (
     Reply,
     Stall,
     Status,
+    completion_cap,
     judge_answer,
     scored_completion,
 )
@@ -64,7 +65,8 @@ def test_request_body_has_explicit_temperature_schema_and_delimited_messages(
     (body,) = fake_openai.requests
     assert body["model"] == "fake-judge"
     assert body["temperature"] == 0.0
-    assert body["max_tokens"] == 512
+    assert body["max_completion_tokens"] == 512
+    assert "max_tokens" not in body, "deprecated in vLLM in favour of max_completion_tokens"
     assert body["response_format"] == {
         "type": "json_schema",
         "json_schema": {"name": "judge_scores", "schema": JUDGE_PROMPT.response_schema(), "strict": True},
@@ -213,6 +215,26 @@ def test_an_answer_cut_at_max_tokens_is_reported_as_truncated(
         Reply('{"reasoning": "lo', finish_reason="length"), Reply('{"reas', finish_reason="length")
     )
     assert client.judge("p", "r").failure.reason == "truncated"
+
+
+def test_the_servers_cap_is_the_prompts_max_tokens_and_an_answer_cut_there_is_truncated(
+    client: JudgeClient, fake_openai: FakeOpenAI
+) -> None:
+    # Longer than the prompt's 512-token cap: the fake applies the cap the way vLLM does
+    # (max_completion_tokens, else the deprecated max_tokens) and cuts the answer with "length".
+    long = json.dumps({"reasoning": "x" * 4000, "scores": REAL_SCORES})
+    fake_openai.script(Reply(long), Reply(long))
+
+    result = client.judge("p", "r")
+
+    assert result.failure.reason == "truncated"
+    assert [completion_cap(body) for body in fake_openai.requests] == [512, 512]
+
+
+def test_the_fake_reads_the_cap_as_vllm_does() -> None:
+    assert completion_cap({"max_completion_tokens": 64, "max_tokens": 512}) == 64
+    assert completion_cap({"max_tokens": 512}) == 512
+    assert completion_cap({}) is None
 
 
 def test_the_fake_judge_is_fooled_by_an_undelimited_injection() -> None:
