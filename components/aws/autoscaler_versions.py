@@ -7,15 +7,27 @@ kubernetes.github.io/autoscaler whose ``appVersion`` has that minor (from the ch
 refused by the config (``llm-judge:aws.cluster.version``) instead of guessed: add a row when EKS adds a
 minor. Rows exist only for versions the stack accepts at all (``components/config/eks_versions.py``); a
 test keeps the two tables in step.
+
+Read on ``CHECKED`` from the kubernetes/autoscaler repository (``SOURCE``; tags
+``cluster-autoscaler-<patch>`` and ``cluster-autoscaler-chart-<version>``, each chart's ``Chart.yaml``):
+the 1.35 chart 9.59.0 (2026-07-21) is the newest with ``appVersion`` 1.35.0 (9.54.0 to 9.55.0 shipped
+the 1.34 image), and v1.32.7, v1.33.6, v1.34.5, v1.35.2 are the newest patches. Fixes go to the latest
+minor and the three before it (the README's "n - 3"), so a row leaves that window when the fourth minor
+after it ships: components/lifecycle.py dates each row by that rule. Renovate proposes new patches of a
+row's minor (``renovate.json``); a new chart is approved on its dashboard, since which minor a chart
+serves is its ``appVersion``, which Renovate does not read.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 CHART_REPO = "https://kubernetes.github.io/autoscaler"
 CHART = "cluster-autoscaler"
 IMAGE = "registry.k8s.io/autoscaling/cluster-autoscaler"
+SOURCE = "https://github.com/kubernetes/autoscaler/tags"
+CHECKED = dt.date(2026, 12, 5)
 
 
 @dataclass(frozen=True)
@@ -29,10 +41,10 @@ class AutoscalerRelease:
 RELEASES: dict[str, AutoscalerRelease] = {
     row.kubernetes: row
     for row in (
-        AutoscalerRelease("1.32", "9.46.6", "v1.32.3"),
-        AutoscalerRelease("1.33", "9.51.0", "v1.33.1"),
-        AutoscalerRelease("1.34", "9.53.0", "v1.34.2"),
-        AutoscalerRelease("1.35", "9.56.0", "v1.35.0"),
+        AutoscalerRelease("1.32", "9.46.6", "v1.32.7"),
+        AutoscalerRelease("1.33", "9.51.0", "v1.33.6"),
+        AutoscalerRelease("1.34", "9.53.0", "v1.34.5"),
+        AutoscalerRelease("1.35", "9.59.0", "v1.35.2"),
     )
 }
 

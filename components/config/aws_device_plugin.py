@@ -13,9 +13,13 @@ class DevicePluginConfig(ConfigModel):
 
     enabled: bool = True
     image: ImageRepo = "nvcr.io/nvidia/k8s-device-plugin"
-    tag: ImageTag = "v0.20.1"
+    # renovate: datasource=docker depName=nvcr.io/nvidia/k8s-device-plugin
+    tag: ImageTag = "v0.20.0"
+    """The newest tag seen in NVIDIA/k8s-device-plugin (components/lifecycle.py has its source and date;
+    a ``v0.20.1`` named elsewhere was not found upstream)."""
     digest: ImageDigest | None = None
-    """Content digest of ``image:tag`` (``sha256:...``); set: the pods run ``image:tag@digest``."""
+    """Content digest of ``image:tag`` (``sha256:...``); set: the pods run ``image:tag@digest`` (README
+    "Pinning images by digest" says how to look it up)."""
 
     @property
     def image_ref(self) -> str:

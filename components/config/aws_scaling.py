@@ -22,7 +22,7 @@ _CHART_VERSION = re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$")
 _IMAGE_TAG = re.compile(r"^v[0-9]+\.[0-9]+\.[0-9]+$")
 
 ChartVersion = Annotated[
-    str, AfterValidator(pattern(_CHART_VERSION, "a pinned chart version such as '2.21.1'"))
+    str, AfterValidator(pattern(_CHART_VERSION, "a pinned chart version such as '2.21.0'"))
 ]
 
 
@@ -41,7 +41,7 @@ class ClusterAutoscalerConfig(ConfigModel):
     """Override of the chart version; None: the version pinned for the cluster's Kubernetes minor
     (components/aws/autoscaler_versions.py)."""
     image_tag: (
-        Annotated[str, AfterValidator(pattern(_IMAGE_TAG, "an image tag such as 'v1.33.1'"))] | None
+        Annotated[str, AfterValidator(pattern(_IMAGE_TAG, "an image tag such as 'v1.33.6'"))] | None
     ) = None
     """Override of the cluster-autoscaler image tag; None: the patch release pinned for the minor."""
     install_pod_identity_agent: bool | None = None
@@ -63,7 +63,10 @@ class KedaConfig(ConfigModel):
 
     install: bool = True
     namespace: Namespace = "keda"
-    chart_version: ChartVersion = "2.21.1"
+    # renovate: datasource=helm depName=keda registryUrl=https://kedacore.github.io/charts
+    chart_version: ChartVersion = "2.21.0"
+    """A release that exists (components/lifecycle.py: its source; a ``2.21.1`` pinned before was not
+    found upstream). KEDA supports a minor until the second one after it ships."""
 
 
 def _routes_supported(version: str) -> str:
@@ -85,6 +88,7 @@ class WakeConfig(ConfigModel):
     """Install the add-on's chart (into ``autoscaling.keda.namespace``); false where it runs already.
     Only an interceptor the stack installs gets a NetworkPolicy of the stack's (admitting only
     ``networkPolicy.clientPodLabels``): someone else's may serve other teams' routes too."""
+    # renovate: datasource=helm depName=keda-add-ons-http registryUrl=https://kedacore.github.io/charts
     chart_version: Annotated[ChartVersion, AfterValidator(_routes_supported)] = "0.15.0"
     """``keda-add-ons-http`` chart; 0.14 or newer (the ``InterceptorRoute`` the wake path uses)."""
     hold_seconds: int = Field(default=120, ge=10, le=3600)

@@ -31,6 +31,7 @@ class VllmConfig(ConfigModel):
     """``vllm``: the OpenAI-compatible server Deployment."""
 
     image: ImageRepo = "vllm/vllm-openai"
+    # renovate: datasource=docker depName=vllm/vllm-openai
     tag: ImageTag = "v0.33.0"
     """vLLM 0.33.0 is the newest release; its image is built on CUDA 13, which the AL2023 NVIDIA AMI's
     580 driver runs. Use the ``-cu129`` variant of the tag on nodes with an older driver."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 
 from components.aws.builders.checkov import digest_skip, skip_annotations
+from components.config.aws_device_plugin import DevicePluginConfig
+from components.config.aws_vllm import VllmConfig
 from tests.components.aws.helpers import DAEMONSET, DEPLOYMENT, container, one, render_aws
 
 DIGEST = "sha256:" + "1" * 64
@@ -51,8 +53,10 @@ def test_pinning_by_digest_runs_the_digest_and_drops_its_skips():
     deployment = one(plan, DEPLOYMENT, "inference-deploy")
     plugin = one(plan, DAEMONSET, "device-plugin-ds")
 
-    assert container(deployment, "vllm")["image"] == f"vllm/vllm-openai:v0.33.0@{DIGEST}"
-    assert container(plugin, "nvidia-device-plugin-ctr")["image"].endswith(f":v0.20.1@{DIGEST}")
+    assert container(deployment, "vllm")["image"] == f"vllm/vllm-openai:{VllmConfig().tag}@{DIGEST}"
+    assert container(plugin, "nvidia-device-plugin-ctr")["image"].endswith(
+        f":{DevicePluginConfig().tag}@{DIGEST}"
+    )
     for resource in (deployment, plugin):
         assert not {"CKV_K8S_43", "CKV_K8S_15"} & set(_skipped(resource)), resource.name
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from components.config.aws_device_plugin import DevicePluginConfig
 from tests.components.aws.helpers import DAEMONSET, container, one, pod_spec, render_aws
 
 
@@ -12,7 +13,7 @@ def test_device_plugin_runs_on_gpu_nodes_as_a_critical_pod():
     assert spec["priorityClassName"] == "system-node-critical"
     assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in spec["tolerations"]
     c = container(ds, "nvidia-device-plugin-ctr")
-    assert c["image"] == "nvcr.io/nvidia/k8s-device-plugin:v0.20.1"
+    assert c["image"] == f"nvcr.io/nvidia/k8s-device-plugin:{DevicePluginConfig().tag}"
     assert c["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     assert c["volumeMounts"] == [{"name": "device-plugin", "mountPath": "/var/lib/kubelet/device-plugins"}]
     # FAIL_ON_INIT_ERROR=false would keep a plugin that cannot load the GPUs Ready (NVIDIA removed it

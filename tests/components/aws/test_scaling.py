@@ -14,6 +14,7 @@ from components.aws.builders import addons, shared_cluster
 from components.aws.builders import cluster_autoscaler as ca_spec
 from components.aws.builders import judge_scaling as scaling_spec
 from components.config import ConfigError, load_stack_config
+from components.config.aws_scaling import KedaConfig
 from tests.components.aws.helpers import (
     DEPLOYMENT,
     NODE_GROUP,
@@ -196,9 +197,10 @@ def test_only_a_missing_add_on_reads_as_missing(error, missing):
 
 def test_chart_and_image_match_the_clusters_kubernetes_minor(dev):
     chart = one(dev, RELEASE, "autoscaler-chart").inputs
-    assert (chart["chart"], chart["version"]) == ("cluster-autoscaler", "9.56.0")
+    pinned = autoscaler_versions.RELEASES["1.35"]  # dev's cluster.version
+    assert (chart["chart"], chart["version"]) == ("cluster-autoscaler", pinned.chart_version)
     assert chart["repositoryOpts"] == {"repo": "https://kubernetes.github.io/autoscaler"}
-    assert chart["values"]["image"]["tag"] == "v1.35.0"
+    assert chart["values"]["image"]["tag"] == pinned.image_tag
     for version in ("1.32", "1.34"):
         plan = render_aws("dev", {"cluster": {"version": version}})
         row = autoscaler_versions.RELEASES[version]
@@ -441,7 +443,7 @@ def test_the_route_holds_for_the_configured_time_and_waits_for_whole_completions
     chart = one(dev, RELEASE, "http-add-on").inputs
     assert (chart["chart"], chart["version"], chart["namespace"]) == ("keda-add-ons-http", "0.15.0", "keda")
     keda = one(dev, RELEASE, "scaling-keda").inputs
-    assert (keda["chart"], keda["version"]) == ("keda", "2.21.1")
+    assert (keda["chart"], keda["version"]) == ("keda", KedaConfig().chart_version)
 
 
 def test_an_add_on_without_interceptor_routes_is_refused():
