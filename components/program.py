@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pulumi
+
+from components import lifecycle
 from components.config import ConfigError, StackConfig
 
 
 def build_stack(cfg: StackConfig) -> None:
     """Register every resource of the stack described by ``cfg``."""
+    # What this stack pins that ends soon (components/lifecycle.py): a warning, never a stop, since a
+    # running stack must not fail to render because the calendar moved on.
+    for warning in lifecycle.stack_warnings(cfg, dt.date.today()):
+        pulumi.log.warn(warning)
     if cfg.aws.enabled:
         from components.aws_stack import build_aws
 

@@ -29,6 +29,14 @@ IMAGE = "registry.k8s.io/autoscaling/cluster-autoscaler"
 SOURCE = "https://github.com/kubernetes/autoscaler/tags"
 CHECKED = dt.date(2026, 12, 5)
 
+NEWEST_MINOR = "1.36"
+"""The newest autoscaler minor released when ``CHECKED`` (tag ``cluster-autoscaler-1.36.0``)."""
+NEWEST_MINOR_RELEASED = dt.date(2026, 7, 1)
+SUPPORTED_MINORS = 4
+"""The README's support rule: the latest minor and the three before it ("n - 3") get fixes."""
+MINOR_CADENCE_DAYS = 122
+"""About four months between minors: Kubernetes ships three a year, the autoscaler follows each."""
+
 
 @dataclass(frozen=True)
 class AutoscalerRelease:

@@ -33,6 +33,9 @@ class EksVersion:
 
 
 CALENDAR_CHECKED = dt.date(2026, 11, 30)
+SOURCE = (
+    "https://docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html#kubernetes-release-calendar"
+)
 
 CALENDAR: tuple[EksVersion, ...] = (
     EksVersion("1.32", dt.date(2025, 1, 23), dt.date(2026, 3, 23), dt.date(2027, 3, 23)),
