@@ -7,7 +7,11 @@
   requirements.lock, and exactly the closure of the image's direct dependencies;
 - each Dockerfile installs its own subset, hash-checked and without resolving anything;
 - each isolated tool (checkov, the policy pack) has a hashed lock of its declared pins, and its own venv
-  is exactly that lock.
+  is exactly that lock;
+- every lock's header is the command that writes it, in the form Renovate's pip-compile manager re-runs.
+
+The locks are universal (tools/locks.py): an entry whose marker does not hold here (colorama on Windows)
+is locked but not installed, so what is installed is compared with the entries whose marker holds.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import re
 import subprocess
 
 import pytest
-from packaging.markers import default_environment
+from packaging.markers import Marker, default_environment
 from packaging.requirements import Requirement
 
 from tools.locks import (
@@ -26,15 +30,24 @@ from tools.locks import (
     ISOLATED,
     MAIN_LOCK,
     MAIN_SOURCE,
+    MAIN_SOURCES,
     REPO,
     SUBSETS,
+    Pin,
     canonical,
+    compile_command,
+    header_command,
     read_declared,
     read_lock,
     read_names,
 )
 
 LOCK = read_lock(MAIN_LOCK)
+
+
+def here(pins: dict[str, Pin]) -> dict[str, Pin]:
+    """The entries of a universal lock whose marker holds in this environment (Linux, CPython 3.11)."""
+    return {n: p for n, p in pins.items() if p.marker is None or Marker(p.marker).evaluate()}
 
 
 def test_the_lock_pins_every_declared_requirement_at_its_declared_version():
@@ -68,7 +81,9 @@ def test_every_locked_package_has_hashes():
 
 def test_the_venv_is_exactly_the_lock():
     installed = {canonical(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()}
-    differ = {n: (p.version, installed.get(n)) for n, p in LOCK.items() if installed.get(n) != p.version}
+    differ = {
+        n: (p.version, installed.get(n)) for n, p in here(LOCK).items() if installed.get(n) != p.version
+    }
     assert not differ, f"venv differs from requirements.lock (locked, installed): run `make venv`: {differ}"
 
 
@@ -105,7 +120,7 @@ def test_a_subset_is_exactly_the_closure_of_its_direct_dependencies(subset):
     roots = read_names(subset.source)
     assert roots, f"{subset.source.name} names nothing"
     expected = _closure(roots)
-    pinned = set(read_lock(subset.lock))
+    pinned = set(here(read_lock(subset.lock)))
     assert pinned == expected, (
         f"{subset.lock.name}: missing {sorted(expected - pinned)}, extra {sorted(pinned - expected)}"
         " (run `make lock`)"
@@ -169,7 +184,7 @@ def test_an_isolated_venv_is_exactly_its_lock(tool):
         timeout=60,
     )
     installed = {canonical(n): v for n, v in json.loads(listing.stdout).items()}
-    locked = {n: p.version for n, p in read_lock(tool.lock).items()}
+    locked = {n: p.version for n, p in here(read_lock(tool.lock)).items()}
     assert installed == locked, f"{tool.venv.relative_to(REPO)} differs from its lock: run `make tool-venvs`"
 
 
@@ -190,3 +205,44 @@ def test_make_creates_every_isolated_venv_from_its_lock():
         assert f"{venv}/.installed" in makefile
     assert "$(CHECKOV_STAMP)" in test_target.group(1)
     assert "$(POLICY_STAMP)" in test_target.group(1)
+
+
+# Options Renovate's pip-compile manager accepts in a `uv pip compile` header (renovate 44.121.2,
+# lib/modules/manager/pip-compile/common.ts, allowedOptions.uv): any other option makes it skip the lock
+# ("Option ... not supported (yet)"); those that take a value must be written --option=value.
+RENOVATE_UV_FLAGS = {"--no-strip-extras", "--universal", "-v", "--generate-hashes", "--emit-index-url"}
+RENOVATE_UV_OPTIONS_WITH_VALUES = {
+    *("--index-url", "--constraints", "--constraint", "--python-version", "--no-emit-package"),
+    *("--prerelease", "--format", "--resolution", "--fork-strategy", "--exclude-newer"),
+    *("--exclude-newer-package", "--group", "--override", "--overrides", "--output-file"),
+    *("--extra", "--extra-index-url"),
+}
+
+LOCKS = [
+    (MAIN_LOCK, MAIN_SOURCES, ()),
+    *((s.lock, (s.source,), (MAIN_LOCK,)) for s in SUBSETS),
+    *((t.lock, (t.source,), ()) for t in ISOLATED),
+]
+
+
+@pytest.mark.parametrize(("lock", "sources", "constraints"), LOCKS, ids=lambda v: getattr(v, "name", ""))
+def test_every_lock_header_is_a_command_renovate_can_run_again(lock, sources, constraints):
+    header = header_command(lock)
+
+    assert header == " ".join(["uv", *compile_command(sources, lock, *constraints)]), (
+        f"{lock.relative_to(REPO)}: header {header!r} is not the command tools/locks.py runs: `make lock`"
+    )
+    for arg in header.split()[3:]:
+        if arg.startswith("-"):
+            option = arg.split("=", 1)[0]
+            assert arg in RENOVATE_UV_FLAGS or ("=" in arg and option in RENOVATE_UV_OPTIONS_WITH_VALUES), (
+                f"{lock.relative_to(REPO)}: Renovate's pip-compile manager refuses {arg!r} in a header"
+            )
+        else:
+            assert (REPO / arg).is_file(), f"{lock.relative_to(REPO)}: source {arg} does not exist"
+
+
+def test_the_main_lock_names_every_file_with_declared_pins():
+    """Renovate reads a pin only in a source the header names: it does not follow `-r`."""
+    files = header_command(MAIN_LOCK).split()[3:]
+    assert {"requirements.txt", "requirements-dev.txt"} <= set(files)
