@@ -12,7 +12,7 @@ CRDS := tools/crds/node_modules/.installed
 # Python cache what it compiles, once, on first import.
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: venv crds tool-venvs policy-venv lock plan plan-diff test lint fmt bench report-sample browser clean
+.PHONY: venv crds tool-venvs policy-venv lock plan plan-diff test lint fmt bench report-sample browser clean renovate-check
 
 venv: $(STAMP)
 
@@ -29,6 +29,20 @@ crds: $(CRDS)
 $(CRDS): tools/crds/package-lock.json tools/crds/package.json
 	npm ci --prefix tools/crds --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Renovate's own config validator, npm packages pinned with hashes (tools/renovate/package-lock.json).
+RENOVATE := tools/renovate/node_modules/.installed
+
+$(RENOVATE): tools/renovate/package-lock.json tools/renovate/package.json
+	npm ci --prefix tools/renovate --no-audit --no-fund --loglevel=error
+	touch $@
+
+## renovate.json checked by Renovate's own validator, offline (--strict: a config that needs migrating
+## fails too). Not part of `make test`: its npm install is ~340 MB and 20-30 s on a fresh clone, ten
+## times what `make test` may grow by; CI runs it as a job of its own (docs/plan.md). Which pins the
+## config matches is tested in `make test` (tests/tools/test_renovate.py).
+renovate-check: $(RENOVATE)
+	tools/renovate/node_modules/.bin/renovate-config-validator --strict
 
 # Tools whose pins cannot share venv/ (tools/locks.py ISOLATED) get a venv of their own, synced to their
 # own hashed lock by the uv that venv/ holds: checkov for `make test`, and the policy pack, whose venv is
@@ -109,4 +123,5 @@ bench: $(STAMP)
 	$(PY) -m bench.report
 
 clean:
-	rm -rf build/plan build/bench build/report-sample .pytest_cache .ruff_cache tools/crds/node_modules
+	rm -rf build/plan build/bench build/report-sample .pytest_cache .ruff_cache tools/crds/node_modules \
+		tools/renovate/node_modules

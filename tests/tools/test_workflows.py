@@ -119,3 +119,28 @@ def test_preview_runs_the_policy_pack_from_its_own_venv():
     assert pulumi_step["with"]["policyPacks"] == "policy"
     assert (REPO_ROOT / "policy" / "PulumiPolicy.yaml").exists()
     assert steps.index(venv_step) < steps.index(pulumi_step), "the pack's venv must exist before the preview"
+
+
+def test_a_weekly_run_on_main_checks_the_pinned_dates():
+    lifecycle = _load("lifecycle.yml")
+    (job,) = lifecycle["jobs"].values()
+    scripts = "\n".join(s.get("run", "") for s in _steps(job))
+
+    # Scheduled workflows run on the default branch; once a week, and by hand.
+    (schedule,) = lifecycle["on"]["schedule"]
+    _minute, _hour, day, month, weekday = schedule["cron"].split()
+    assert (day, month) == ("*", "*")
+    assert weekday.isdigit()
+    assert "workflow_dispatch" in lifecycle["on"]
+    assert "tests/components/test_lifecycle.py" in scripts
+    assert (REPO_ROOT / "tests" / "components" / "test_lifecycle.py").exists()
+    assert "secrets." not in (WORKFLOWS / "lifecycle.yml").read_text()
+    assert "actions/workflows/lifecycle.yml/badge.svg" in (REPO_ROOT / "README.md").read_text()
+
+
+def test_ci_runs_renovates_validator():
+    ci = _load("ci.yml")
+    scripts = "\n".join(s.get("run", "") for job in ci["jobs"].values() for s in _steps(job))
+
+    assert "make renovate-check" in scripts
+    assert re.search(r"^renovate-check: ", (REPO_ROOT / "Makefile").read_text(), re.M)
