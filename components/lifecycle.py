@@ -88,8 +88,8 @@ STATIC: tuple[Entry, ...] = (
         "2.21",
         dt.date(2027, 5, 10),
         "KEDA fixes a minor until the second one after it ships (N+2); v2.23 is planned for "
-        "the 2nd week of May 2027 (ROADMAP.md). Chart 2.21.0 is the release images and charts of others "
-        "were seen running (2.21.1 was not found upstream)",
+        "the 2nd week of May 2027 (ROADMAP.md). Chart 2.21.0: others' "
+        "manifests and charts show it released (2.21.1, pinned before, was not found upstream)",
         "https://github.com/kedacore/keda/blob/main/ROADMAP.md",
         READ,
         "llm-judge:aws.autoscaling.keda.chartVersion (default in components/config/aws_scaling.py)",
