@@ -99,9 +99,9 @@ STATIC: tuple[Entry, ...] = (
         "keda-add-ons-http",
         "0.15",
         dt.date(2027, 6, 5),
-        "the HTTP add-on is beta with no support policy; HTTPScaledObject (http.keda.sh/v1alpha1) "
-        "is deprecated since 0.14 in favour of InterceptorRoute and goes 'in a future release' before "
-        "v1.0: the wake path must be on InterceptorRoute before the add-on is upgraded past that release",
+        "the HTTP add-on is beta with no support policy. HTTPScaledObject (http.keda.sh/v1alpha1) is "
+        "deprecated since 0.14 in favour of InterceptorRoute and goes 'in a future release' before v1.0 "
+        "(CHANGELOG); the wake path renders InterceptorRoute (components/aws/builders/judge_scaling.py)",
         "https://github.com/kedacore/http-add-on/blob/main/CHANGELOG.md",
         READ,
         "llm-judge:aws.autoscaling.wake.chartVersion (default in components/config/aws_scaling.py)",
@@ -355,7 +355,7 @@ def aws_choices(aws: AwsConfig, *, everything: bool = False) -> list[Choice]:
         out.append(Choice("al2023", ami.split("_")[0], f"{key}.cluster.systemNodes.amiType"))
     autoscaler = aws.cluster_autoscaler
     # The row that follows cluster.version is only in use when no override replaces it.
-    if (everything or autoscaler.enabled is not False) and autoscaler.chart_version is None:
+    if (everything or aws.installs_cluster_autoscaler) and autoscaler.chart_version is None:
         out.append(Choice("cluster-autoscaler", version, f"{key}.cluster.version (clusterAutoscaler)"))
     if everything or aws.device_plugin.enabled:
         out.append(Choice("nvidia-device-plugin", aws.device_plugin.tag, f"{key}.devicePlugin.tag"))
