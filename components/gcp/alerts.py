@@ -3,24 +3,20 @@ and the alert policies that read them (all built in builders/log_metrics.py and 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import pulumi
 import pulumi_gcp as gcp
 
+from app.gcp_labels import label_value
 from components.config.gcp_alerts import GcpAlertsConfig
 
 from .builders.alert_docs import DocContext
 from .builders.alert_policies import alert_policies
 from .builders.log_metrics import LogMetrics
+from .builders.names import STACK_LABEL
 
 TYPE = "llm-judge:gcp:Alerts"
-
-
-def _label_value(text: str) -> str:
-    """Policy labels take lower-case letters, digits, '_' and '-', at most 63 (alert.proto)."""
-    return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
 
 
 class Alerts(pulumi.ComponentResource):
@@ -84,7 +80,7 @@ class Alerts(pulumi.ComponentResource):
                 documentation=spec.documentation,
                 alert_strategy=spec.alert_strategy,
                 notification_channels=channels,
-                user_labels={"llm-judge-stack": _label_value(context.stack)},
+                user_labels={STACK_LABEL: label_value(context.stack)},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *needs]),
             )
             self.policies[spec.key] = policy.name

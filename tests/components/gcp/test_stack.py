@@ -4,6 +4,7 @@ checks before approving a preview: least privilege, no secret in the plan, the r
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -88,6 +89,38 @@ def test_one_explicit_gcp_provider_from_config(dev):
     assert provider.inputs["project"] == "llm-judge-dev"
     assert provider.inputs["region"] == "us-central1"
     assert json.loads(provider.inputs["defaultLabels"]) == {"llm-judge-stack": "dev", "env": "dev"}
+
+
+def label_values(plan) -> dict[str, str]:
+    """Every GCP label of the plan, ``resource name.key`` -> value: the provider's default labels and the
+    resources' own (a notification channel's ``labels`` are its address, not resource labels)."""
+    found: dict[str, str] = {}
+    for r in plan.resources:
+        if r.type == "pulumi:providers:gcp":
+            labels = json.loads(r.inputs.get("defaultLabels", "{}"))
+        elif r.type.startswith("gcp:") and r.type != "gcp:monitoring/notificationChannel:NotificationChannel":
+            labels = {**r.inputs.get("labels", {}), **r.inputs.get("userLabels", {})}
+        else:
+            continue
+        found.update({f"{r.name}.{key}": value for key, value in labels.items()})
+    return found
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod", "Team.Dev"])
+def test_every_label_is_valid_whatever_the_stacks_name(stack, dev, prod):
+    # GCP refuses a resource whose label value holds '.' or capitals: a stack named Team.Dev must not.
+    plan = {"dev": dev, "prod": prod}.get(stack) or render_gcp_as(stack)
+    values = label_values(plan)
+    assert any(key.endswith(".llm-judge-stack") for key in values), "no stack label in the plan"
+    for key, value in values.items():
+        assert re.fullmatch(r"[a-z0-9_-]{0,63}", value), f"{key}={value!r}"
+    expected = {"dev": "dev", "prod": "prod", "Team.Dev": "team-dev"}[stack]
+    assert {v for k, v in values.items() if k.endswith(".llm-judge-stack")} == {expected}
+
+
+def render_gcp_as(stack: str):
+    """The dev stack's GCP half under another stack name (which has no stack file of its own)."""
+    return render(stack, {"gcp": gcp_block("dev"), "aws": {"enabled": False}})
 
 
 def test_services_are_enabled_and_never_disabled_on_destroy(dev):
