@@ -450,7 +450,7 @@ def test_jobs_run_as_their_own_accounts_with_seed_names_and_resources(prod):
     )
     assert container(prod, "loader")["resources"] == {"limits": {"cpu": "1", "memory": "512Mi"}}
     assert loader["template"]["taskCount"] == 3
-    assert loader["template"]["template"]["timeout"] == "1100s"
+    assert loader["template"]["template"]["timeout"] == "1000s"
     assert loader["template"]["template"]["maxRetries"] == 2
     assert judge["template"]["template"]["timeout"] == "3600s"
 
