@@ -277,6 +277,40 @@ def test_every_policy_says_what_broke_and_names_its_runbook_section(dev):
         assert len(doc["content"]) <= 8192
 
 
+def runbook_sections() -> dict[str, str]:
+    text = RUNBOOK.read_text()
+    parts = re.split(r"^## (.+)$", text, flags=re.M)
+    return {title.strip(): body for title, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def test_a_failed_scheduler_attempt_is_not_taken_for_a_missed_run(dev):
+    # Scheduler retries: the alert fires at the first failed attempt, and starting the job by hand while a
+    # retry's execution runs would give two loaders in one consumer group.
+    content = policies(dev)["scheduler-failed"]["documentation"]["content"]
+    assert "a retry may still have started the execution" in content
+    for job in ("interaction-loader", "llm-judge-trigger", "llm-judge-collect"):
+        listed = content.index(f"gcloud run jobs executions list --job={job} ")
+        assert listed < content.index("gcloud scheduler jobs run"), job
+    section = runbook_sections()["Cloud Scheduler attempt failed"]
+    assert "a later attempt may\nstill have started the execution" in section
+    assert section.index("gcloud run jobs executions list") < section.index("gcloud scheduler jobs run")
+
+
+def test_every_runbook_section_that_starts_a_job_checks_for_a_running_execution_first():
+    starts = re.compile(r"gcloud (run jobs execute|scheduler jobs run) ")
+    sections = runbook_sections()
+    before = sections["Before you run a job by hand"]
+    assert "gcloud run jobs executions list" in before
+    assert "run.jobs.runWithOverrides" in before
+    assert "roles/run.developer" in before
+    for title, body in sections.items():
+        if title != "Before you run a job by hand" and starts.search(body) is not None:
+            marks = (body.find("executions list"), body.find("(#before-you-run-a-job-by-hand)"))
+            found = [i for i in marks if i >= 0]
+            assert found, title
+            assert min(found) < starts.search(body).start(), title
+
+
 def test_a_runbook_base_url_becomes_a_link_to_each_section(prefixed):
     for key, policy in policies(prefixed).items():
         (link,) = policy["documentation"]["links"]

@@ -1,8 +1,11 @@
-"""The brokers' firewall advice, as the docs and stack files give it. Cloud Run does not support its
-network tags as the source of an ingress firewall rule with Direct VPC egress ("use source IP ranges
-instead"), so a rule that admits the loader by tag drops every packet it sends: the docs must say to
-admit the subnet's range, and keep the tags (``jobs.loader.network.tags``) to egress rules. A text scan,
-cheap enough to run on every change of a doc."""
+"""What the GCP docs tell an operator to do, against the code. Text scans, cheap enough to run on every
+change of a doc.
+
+The brokers' firewall: Cloud Run does not support its network tags as the source of an ingress
+firewall rule with Direct VPC egress ("use source IP ranges instead"), so a rule that admits the loader
+by tag drops every packet it sends: the docs must say to admit the subnet's range, and keep the tags
+(``jobs.loader.network.tags``) to egress rules. The APIs an admin enables: the docs list exactly the
+ones the stack enables (they once said "seven" for nine)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+from components.gcp.services import SERVICES
 
 REPO = Path(__file__).resolve().parents[3]
 DOCS = sorted([REPO / "README.md", *(REPO / "docs").glob("*.md"), *REPO.glob("Pulumi.*.yaml")])
@@ -50,3 +55,15 @@ def test_the_gcp_docs_say_to_admit_the_subnets_range():
     (row,) = [line for line in text.splitlines() if line.startswith("| **a firewall rule**")]
     assert "source IP range = the subnet's range" in row
     assert "--source-ranges" in text
+
+
+def test_the_apis_an_admin_enables_are_the_ones_the_stack_enables():
+    text = (REPO / "docs" / "gcp.md").read_text()
+    command = re.search(r"gcloud services enable (.+?) --project", text.replace("\\\n", " "), re.S)
+    assert command is not None
+    assert command.group(1).split() == list(SERVICES)
+    tree = re.search(r"ProjectServices \.+ (.+?) \(enabled", text, re.S)
+    assert tree is not None
+    listed = [name.strip(" │\n") for name in tree.group(1).split(",")]
+    assert listed == [service.split(".", 1)[0] for service in SERVICES]
+    assert not re.search(r"\b(two|three|four|five|six|seven|eight|nine|ten|\d+) APIs\b", text)
