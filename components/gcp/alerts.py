@@ -1,5 +1,6 @@
 """The GCP half's alerting: e-mail notification channels, log-based metrics on the apps' summary lines,
-and the alert policies that read them (all built in builders/log_metrics.py and alert_policies.py)."""
+and the alert policies that read them (all built in builders/log_metrics.py and alert_policies.py),
+created once Monitoring knows the metrics (metric_wait.py)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .builders.alert_docs import DocContext
 from .builders.alert_policies import alert_policies
 from .builders.log_metrics import LogMetrics
 from .builders.names import STACK_LABEL
+from .metric_wait import MetricsVisible
 
 TYPE = "llm-judge:gcp:Alerts"
 
@@ -65,11 +67,22 @@ class Alerts(pulumi.ComponentResource):
                 opts=after_apis,
             )
 
+        # A policy naming a log-based metric is refused until Monitoring knows the metric, which can take
+        # minutes after it is created: the policies that read one wait for all of them (metric_wait.py).
+        token = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        visible = MetricsVisible(
+            f"{name}-metrics-visible",
+            project=project,
+            metric_types=[m.metric_type for m in metrics.all()],
+            access_token=token.access_token,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(created.values())),
+        )
+
         self.policies = {}
         for spec in alert_policies(config, metrics, context, loader_no_success_hours=loader_no_success_hours):
-            # A policy naming a log-based metric is refused until Monitoring knows the metric: create the
-            # metric first (and see docs/runbook.md for the first `pulumi up` of a new stack).
-            needs = [created[m.key] for m in spec.metrics]
+            needs: list[pulumi.Resource] = [created[m.key] for m in spec.metrics]
+            if needs:
+                needs.append(visible)
             policy = gcp.monitoring.AlertPolicy(
                 f"{name}-{spec.key}",
                 project=project,

@@ -12,13 +12,14 @@ from components.config import ConfigError, load_stack_config
 from components.gcp.builders.alert_docs import RUNBOOK_PATH, SECTIONS
 from components.gcp.builders.alert_policies import scheduler_filter
 from tests.support.cloud_logging import extract, matches
-from tools.plan_runtime import REPO_ROOT
+from tools.plan_runtime import REPO_ROOT, SECRET
 
 from .helpers import CREDENTIALS, SERVICE, gcp_block, merged, render_gcp
 
 POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
 CHANNEL = "gcp:monitoring/notificationChannel:NotificationChannel"
 LOG_METRIC = "gcp:logging/metric:Metric"
+METRICS_VISIBLE = "pulumi-python:dynamic/gcp:MetricsVisible"
 RUNBOOK = REPO_ROOT / RUNBOOK_PATH
 EXECUTIONS = "run.googleapis.com/job/completed_execution_count"
 LOADER_RUNS = "logging.googleapis.com/user/llm-judge/loader_runs"
@@ -94,6 +95,29 @@ def test_a_policy_is_created_after_the_log_based_metrics_it_reads(dev):
         for name, urn in metric_urns.items():
             if f'logging.googleapis.com/user/{name}"' in text:
                 assert urn in policy.depends_on, (policy.name, name)
+
+
+def test_a_policy_that_reads_a_log_based_metric_waits_until_monitoring_knows_every_metric(dev):
+    # A policy created seconds after its metric gets 404 "Cannot find metric(s)": a dependency alone is not
+    # enough, the policies wait for MetricsVisible, which is created after every metric.
+    (wait,) = dev.of_type(METRICS_VISIBLE)
+    metrics = dev.of_type(LOG_METRIC)
+    assert {m.urn for m in metrics} <= set(wait.depends_on)
+    assert wait.inputs["metric_types"] == sorted(
+        f"logging.googleapis.com/user/{m.inputs['name']}" for m in metrics
+    )
+    assert wait.inputs["project"] == "llm-judge-dev"
+    assert wait.inputs["access_token"] == SECRET  # the gcp provider's token, masked in the plan
+    readers = [
+        p for p in dev.of_type(POLICY) if "logging.googleapis.com/user/" in str(p.inputs["conditions"])
+    ]
+    assert {p.name for p in readers} == {
+        "gcp-alerts-collect",
+        "gcp-alerts-loader-behind",
+        "gcp-alerts-dead-letters",
+    }
+    for policy in dev.of_type(POLICY):
+        assert (wait.urn in policy.depends_on) == (policy in readers), policy.name
 
 
 EXISTING = "projects/llm-judge-dev/notificationChannels/1234567890"
