@@ -9,6 +9,14 @@ python-json-logger's; this module only fixes the field names so that every app w
 Call sites attach fields with ``log(logger, logging.INFO, "message", event="x.y", key=value)`` (or
 ``EventLogger``); the fields travel as one ``fields`` attribute so that no key can collide with a
 ``LogRecord`` attribute (``name``, ``module``, ``args``...).
+
+The head keys always win. Cloud Logging lifts some keys of a JSON line into the LogEntry itself
+(Google's "Structured logging", special JSON fields: ``severity``, ``message``, ``time``, ``timestamp``,
+``timestampSeconds``, ``timestampNanos``, ``httpRequest``, ``logging.googleapis.com/...``), so an
+event's field named ``time`` would move the entry in time, ``severity`` would change its level (and what
+the alerts count), ``logger`` or ``event`` would misname it. An event's field (or a ``logging`` extra) with
+one of those names, or one of this formatter's own (``logger``, ``event``, ``exception``), is kept under
+``field_<name>`` instead (``time`` -> ``field_time``), so nothing is lost.
 """
 
 from __future__ import annotations
@@ -28,13 +36,35 @@ LOG_FORMATS: tuple[LogFormat, ...] = ("auto", "json", "text")
 NOISY_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "filelock", "urllib3", "google_genai")
 
 
+# Keys Cloud Logging reads from a JSON line, and the keys this formatter writes itself.
+CLOUD_LOGGING_KEYS = frozenset(
+    {"severity", "message", "time", "timestamp", "timestampSeconds", "timestampNanos", "httpRequest"}
+)
+CLOUD_LOGGING_PREFIX = "logging.googleapis.com/"
+HEAD_KEYS = CLOUD_LOGGING_KEYS | {"logger", "event", "exception"}
+RENAMED_PREFIX = "field_"
+
+
+def _is_head_key(key: str) -> bool:
+    return key in HEAD_KEYS or key.startswith(CLOUD_LOGGING_PREFIX)
+
+
+def _free_name(key: str, taken: dict[str, Any]) -> str:
+    """``field_<key>`` (``field_field_<key>``... if the event has that field too)."""
+    name = RENAMED_PREFIX + key
+    while name in taken:
+        name = RENAMED_PREFIX + name
+    return name
+
+
 def _time(record: logging.LogRecord) -> str:
     when = datetime.fromtimestamp(record.created, UTC)
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class JsonFormatter(_PythonJsonFormatter):
-    """``{"severity", "message", "time", "logger", "event"?, ...fields, "exception"?}``."""
+    """``{"severity", "message", "time", "logger", "event"?, ...fields, "exception"?}``; a field named like a
+    head key is written as ``field_<name>``."""
 
     def __init__(self) -> None:
         super().__init__(
@@ -57,8 +87,14 @@ class JsonFormatter(_PythonJsonFormatter):
         event = getattr(record, "event", None)
         if event:
             head["event"] = event
-        head.update(getattr(record, "fields", None) or {})
-        head.update(log_data)
+        exception = log_data.pop("exception", None)  # the formatter's own (exc_info), written last
+        own = [*(getattr(record, "fields", None) or {}).items(), *log_data.items()]
+        head.update((key, value) for key, value in own if not _is_head_key(key))
+        for key, value in own:  # after the others, so that a renamed field takes a name nobody has
+            if _is_head_key(key):
+                head[_free_name(key, head)] = value
+        if exception is not None:
+            head["exception"] = exception
         log_data.clear()
         log_data.update(head)
 

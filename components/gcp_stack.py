@@ -6,6 +6,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_gcp as gcp
 
+from app.gcp_labels import label_value
 from components.config import NAMESPACE, ConfigError, StackConfig
 from components.config.gcp_schedules import ScheduleConfig
 from components.gcp.accounts import ServiceAccounts
@@ -15,7 +16,7 @@ from components.gcp.bucket_access import BucketAccess
 from components.gcp.builders.alert_docs import DocContext
 from components.gcp.builders.jobs import job_template, judge_env, loader_env
 from components.gcp.builders.log_metrics import log_metrics
-from components.gcp.builders.names import Names, default_bucket_name
+from components.gcp.builders.names import STACK_LABEL, Names, default_bucket_name
 from components.gcp.images import ContainerImages
 from components.gcp.job import ScheduledJob
 from components.gcp.kafka_credentials import KafkaCredentials
@@ -83,7 +84,8 @@ def build_gcp(cfg: StackConfig) -> None:
         f"{PREFIX}-provider",
         project=project,
         region=region,
-        default_labels={"llm-judge-stack": stack, **g.labels},
+        # A stack's name may hold what labels refuse (`Team.Dev`): GCP would refuse every labelled resource.
+        default_labels={STACK_LABEL: label_value(stack), **g.labels},
     )
     opts = pulumi.ResourceOptions(providers={"gcp": provider})
 

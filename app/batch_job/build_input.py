@@ -43,6 +43,8 @@ class BuildResult:
     rejected: int = 0
     rejected_by_reason: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
+    lone_surrogates: int = 0
+    """Surrogate code points the request lines carry as U+FFFD instead (request_lines.py)."""
     parts: list[PartInfo] = field(default_factory=list)
 
     def to_manifest(self) -> dict[str, Any]:
@@ -53,6 +55,7 @@ class BuildResult:
             "duplicates_skipped": self.duplicates,
             "rejected": self.rejected,
             "rejected_by_reason": dict(sorted(self.rejected_by_reason.items())),
+            "lone_surrogates_replaced": self.lone_surrogates,
             "objects": self.objects,
             "parts": [{"index": p.index, "requests": p.requests, "bytes": p.bytes} for p in self.parts],
         }
@@ -104,6 +107,7 @@ class DayInputBuilder:
 
     def build(self, blobs: Iterable[storage.Blob]) -> BuildResult:
         result = BuildResult()
+        surrogates_before = self.builder.lone_surrogates  # the builder serves every day of a run
         splitter = PartSplitter(self._open_part, self.max_requests, self.max_bytes)
         rejects = LazyWriter(self.client, self.layout.rejected)
         try:
@@ -115,6 +119,13 @@ class DayInputBuilder:
             rejects.close()
         result.parts = splitter.close()
         result.duplicates = splitter.duplicates
+        result.lone_surrogates = self.builder.lone_surrogates - surrogates_before
+        if result.lone_surrogates:
+            log.warning(
+                "%s: %d lone surrogate(s) in the texts replaced by U+FFFD (lone_surrogates_replaced)",
+                self.layout.day,
+                result.lone_surrogates,
+            )
         return result
 
     def _read_object(

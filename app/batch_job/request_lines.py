@@ -6,6 +6,9 @@ across all lines of a file, so every line has exactly the same keys and types: o
 out for the whole file rather than sent as null, and the constant tail of the request (the generation
 config with the response schema) is serialised once and reused, which also keeps building fast.
 
+Texts go out as ASCII JSON; a lone surrogate becomes U+FFFD, counted (``lone_surrogates``), since a line
+a strict parser refuses can fail a whole part's import.
+
 The record travels twice, because Google documents no custom id for batch lines: the sibling `"key"`
 (echoed by the service in practice, not documented) and `request.labels` (a documented field of
 GenerateContentRequest, and Vertex echoes the request it ran in each output line). Label values may only
@@ -28,6 +31,26 @@ LABEL_KEY = "llm_judge_key"
 
 # Gemini calls the assistant "model"; the system message travels separately as systemInstruction.
 _ROLES = {"user": "user", "assistant": "model"}
+# A lone surrogate (a "\ud800" escape that decoded to half a pair, or a prompt file's) cannot be encoded
+# as UTF-8: written as a \ud800 escape it is JSON that Vertex's importer may refuse, and one bad line can
+# fail the import of a whole part. It becomes U+FFFD (what a UTF-8 decoder makes of it) and is counted.
+REPLACEMENT_CHARACTER = "\ufffd"
+
+
+def replace_lone_surrogates(text: str) -> tuple[str, int]:
+    """``text`` with every lone surrogate replaced by U+FFFD, and how many there were. A high and a low
+    surrogate side by side (a str can hold a pair as two code points) are joined into the character they
+    encode instead. ASCII text, the common case, is answered without a scan."""
+    if text.isascii():
+        return text, 0
+    try:
+        text.encode("utf-8")  # a C pass that fails on a surrogate, several times faster than a regex
+        return text, 0
+    except UnicodeEncodeError:
+        pass
+    # UTF-16 joins the pairs; its decoder's "replace" turns what is left alone into U+FFFD.
+    fixed = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return fixed, fixed.count(REPLACEMENT_CHARACTER) - text.count(REPLACEMENT_CHARACTER)
 
 
 class MessageLike(Protocol):
@@ -117,10 +140,20 @@ class RequestLineBuilder:
         self._config_tail = (
             ',"generationConfig":' + _compact_dumps(self.generation_config) + "}}\n"
         ).encode()
-        self._system_cache: tuple[list[str], bytes] = ([], b"")
+        self._system_cache: tuple[list[str], bytes, int] = ([], b"", 0)
+        self.lone_surrogates = 0
+        """Surrogate code points replaced by U+FFFD in the texts of every line built so far."""
+
+    def _text(self, text: str) -> str:
+        cleaned, replaced = replace_lone_surrogates(text)
+        self.lone_surrogates += replaced
+        return cleaned
 
     def request(self, key: str, messages: Sequence[MessageLike]) -> dict[str, Any]:
         system, contents = split_messages(messages)
+        system = [self._text(text) for text in system]
+        for content in contents:
+            content["parts"] = [{"text": self._text(part["text"])} for part in content["parts"]]
         request: dict[str, Any] = {"contents": contents}
         if system:
             request["systemInstruction"] = {"parts": [{"text": text} for text in system]}
@@ -138,18 +171,25 @@ class RequestLineBuilder:
             if role is None:
                 system.append(message.content)
             else:
-                turns.append(f'{{"role":"{role}","parts":[{{"text":{quote(message.content)}}}]}}')
+                text = message.content
+                if not text.isascii():  # O(1) in CPython: ASCII text, the common case, is not scanned
+                    text = self._text(text)
+                turns.append(f'{{"role":"{role}","parts":[{{"text":{quote(text)}}}]}}')
         _require_turns(turns)
         head = '{"key":' + quote(key) + ',"request":{"contents":[' + ",".join(turns) + "]"
         parts = [head.encode("ascii")]
         if system:
-            # The system message is the same on every line of a day: serialise it once.
-            cached_texts, cached_json = self._system_cache
+            # The system message is the same on every line of a day: serialise it once (and count what it
+            # replaced on every line that carries it).
+            cached_texts, cached_json, replaced = self._system_cache
             if cached_texts != system:
+                cleaned = [replace_lone_surrogates(t) for t in system]
+                replaced = sum(n for _, n in cleaned)
                 cached_json = (
-                    ',"systemInstruction":' + dumps({"parts": [{"text": t} for t in system]})
+                    ',"systemInstruction":' + dumps({"parts": [{"text": t} for t, _ in cleaned]})
                 ).encode()
-                self._system_cache = (system, cached_json)
+                self._system_cache = (system, cached_json, replaced)
+            self.lone_surrogates += replaced
             parts.append(cached_json)
         parts.append(b',"labels":{"' + LABEL_KEY.encode() + b'":"' + key_label(key).encode() + b'"}')
         parts.append(self._config_tail)
@@ -160,8 +200,7 @@ class RequestLineBuilder:
 
 
 def _compact_dumps(value: Any) -> str:
-    # ASCII-escaped output is always valid UTF-8, even for texts holding lone surrogates from a
-    # "\\ud800" escape in the raw data, and CPython's ASCII encoder is its fastest path.
+    # ASCII-escaped output is always valid UTF-8, and CPython's ASCII encoder is its fastest path.
     return json.dumps(value, ensure_ascii=True, separators=(",", ":"))
 
 

@@ -139,5 +139,6 @@ def build_day(ctx: Context, layout: DayLayout) -> dict[str, Any]:
     ctx.say(
         f"[{layout.day}] {len(blobs)} object(s), {result.records} request(s) in {len(result.parts)} part(s), "
         f"{result.rejected} rejected line(s), {result.duplicates} duplicate(s) skipped"
+        + (f", {result.lone_surrogates} lone surrogate(s) replaced" if result.lone_surrogates else "")
     )
     return manifest

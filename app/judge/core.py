@@ -194,7 +194,7 @@ class _JudgeCore:
                     return self._finish(progress, failure=JudgeFailure(reason=exc.reason, error=exc.detail))
                 kwargs = {**kwargs, "messages": messages + self._correction(outcome, exc)}
                 continue
-            return self._finish(progress, answer=answer)
+            return self._finish(progress, answer=answer, reply=outcome.choices[0].message.content)
         raise AssertionError("unreachable")
 
     def _request(
@@ -333,7 +333,12 @@ class _JudgeCore:
         return follow_up
 
     def _finish(
-        self, progress: _Progress, *, answer: Answer | None = None, failure: JudgeFailure | None = None
+        self,
+        progress: _Progress,
+        *,
+        answer: Answer | None = None,
+        failure: JudgeFailure | None = None,
+        reply: str | None = None,
     ) -> Judgement:
         return Judgement(
             model=progress.model,
@@ -342,6 +347,7 @@ class _JudgeCore:
             failure=failure,
             usage=progress.usage,
             attempts=progress.attempts,
+            reply=reply,
         )
 
 

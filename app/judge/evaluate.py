@@ -10,14 +10,17 @@ Semantics kept from gh-models:
   (the judge's answer), sent after the unchanged ``systemPrompt`` to the grader model; the grader's
   reply, trimmed and lower-cased, is matched against the ``choices`` in file order, the first choice
   contained in it wins, and it passes when that choice's score is above 0; no match scores 0;
-* the model's reply is trimmed of surrounding white space; the JSON output has gh-models' shape
-  (``name``, ``description``, ``model``, ``testResults``, ``summary`` with ``passRate`` in percent).
+* the evaluators read the model's reply as it wrote it, trimmed of surrounding white space (gh-models'
+  ``cmd/eval/eval.go``, ``callModelWithRetry``: ``strings.TrimSpace`` of the streamed content, handed to
+  ``runEvaluators`` as ``response``), so ``contains: '"overall": 8'`` passes on ``{"overall": 8}`` here as
+  there; the JSON output has gh-models' shape (``name``, ``description``, ``model``, ``testResults``,
+  ``summary`` with ``passRate`` in percent).
 
 Where this departs, and why:
 
-* the test case goes through the judge client itself (retries, strict typed answer, ask-once-more), and
-  ``completion`` is that validated answer as JSON: the eval checks the judge the nightly job runs, not a
-  bare completion. A judgement that fails fails every evaluator of its case (gh-models stops the run);
+* the test case goes through the judge client itself (retries, strict typed answer, ask-once-more): the
+  eval checks the judge the nightly job runs, not a bare completion, and a reply the client refuses is
+  not evaluated. A judgement that fails fails every evaluator of its case (gh-models stops the run);
 * placeholders are replaced in one pass (gh-models replaces key by key, so a value holding
   ``{{other}}`` would be replaced again), and a placeholder with no variable is an error before any
   request is sent, not literal text sent to a model;
@@ -286,9 +289,12 @@ def _llm_result(
 
 
 def completion_text(judgement: Judgement) -> str:
-    """What the evaluators read: the judge's validated answer as JSON (reasoning first, schema order)."""
-    assert judgement.answer is not None
-    return judgement.answer.model_dump_json()
+    """What the evaluators read: the reply that gave the validated answer, as the model wrote it, trimmed
+    (gh-models: ``strings.TrimSpace`` of the content, cmd/eval/eval.go). Not the answer re-serialised:
+    ``model_dump_json()`` is compact, so ``contains: '"overall": 8'`` would fail on a reply that has it."""
+    if judgement.reply is None:
+        raise ValueError("a judgement without the model's reply cannot be evaluated (judge with JudgeClient)")
+    return judgement.reply.strip()
 
 
 def run_eval(
@@ -314,7 +320,7 @@ def run_eval(
             ]
             result = CaseResult(index, dict(case), "", error, results)
         else:
-            response = completion_text(judgement).strip()
+            response = completion_text(judgement)
             results = []
             for evaluator in evaluators:
                 if evaluator.string is not None:

@@ -230,6 +230,9 @@ class Judgement:
     failure: JudgeFailure | None = None
     usage: TokenUsage = field(default_factory=TokenUsage)
     attempts: int = 0
+    reply: str | None = None
+    """The model's reply that gave ``answer``, as it wrote it (``judge eval`` evaluates this text, as
+    ``gh models eval`` does); None on failure."""
 
     def __post_init__(self) -> None:
         if (self.answer is None) == (self.failure is None):

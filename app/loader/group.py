@@ -24,6 +24,13 @@ class TopicUnavailable(RuntimeError):
 
 
 def watermarks(consumer: Consumer, topic: str, partition: int) -> tuple[int, int]:
+    """``(low, end)`` of a partition, asked of the broker (ListOffsets) with the consumer's own
+    ``isolation.level`` (librdkafka's rd_kafka_ListOffsetsRequest takes ``rk_conf.isolation_level``).
+    The loader reads ``read_committed``, so ``end`` is the last stable offset, what
+    ``AdminClient.list_offsets(..., isolation_level=IsolationLevel.READ_COMMITTED)`` answers, not the high
+    watermark: a transaction a producer leaves open holds the high watermark above every offset this
+    consumer will be given (and above its partition-EOF), so a run that waited for it would never end.
+    Asking the consumer rather than an admin client keeps the end and what is read under one setting."""
     low, high = consumer.get_watermark_offsets(
         TopicPartition(topic, partition), timeout=KAFKA_TIMEOUT, cached=False
     )
@@ -31,7 +38,8 @@ def watermarks(consumer: Consumer, topic: str, partition: int) -> tuple[int, int
 
 
 def snapshot_end_offsets(consumer: Consumer, topic: str) -> dict[int, int]:
-    """The high watermark of every partition of ``topic``: where this run stops."""
+    """The end of every partition of ``topic`` (the last stable offset, see ``watermarks``): where this
+    run stops."""
     metadata = consumer.list_topics(topic, timeout=KAFKA_TIMEOUT)
     found = metadata.topics.get(topic)
     if found is None or found.error is not None:

@@ -19,7 +19,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from .base import ConfigModel, Problems, pattern
-from .gcp_alerts import MAX_ABSENCE_HOURS, GcpAlertsConfig
+from .gcp_alerts import ABSENCE_SLACK_SECONDS, MAX_ABSENCE_HOURS, GcpAlertsConfig
 from .gcp_bucket import BucketConfig
 from .gcp_images import ImagesConfig
 from .gcp_judge_job import CollectJobConfig, JudgeJobConfig
@@ -104,9 +104,12 @@ class GcpConfig(ConfigModel):
 
     @property
     def loader_no_success_hours(self) -> int:
-        """``alerts.loaderNoSuccessHours``, or the shortest whole number of hours above the quiet time."""
+        """``alerts.loaderNoSuccessHours``, or the shortest whole number of hours at least
+        ``ABSENCE_SLACK_SECONDS`` above the quiet time."""
         configured = self.alerts.loader_no_success_hours
-        return configured if configured is not None else self.loader_quiet_seconds() // 3600 + 1
+        if configured is not None:
+            return configured
+        return -(-(self.loader_quiet_seconds() + ABSENCE_SLACK_SECONDS) // 3600)
 
     def _check_alert_windows(self, p: Problems) -> None:
         """An alert window must be wider than what a healthy pipeline can show, and narrower than what
@@ -114,24 +117,28 @@ class GcpConfig(ConfigModel):
         alerts = self.alerts
         quiet = self.loader_quiet_seconds()
         hours = self.loader_no_success_hours
+        why = (
+            "the longest gap of schedules.loader.cron plus the longest run, jobs.loader.timeoutSeconds x "
+            "attempts"
+        )
         if alerts.loader_no_success_hours is not None:
+            slack = hours * 3600 - quiet
             p.check(
-                hours * 3600 > quiet,
+                slack >= ABSENCE_SLACK_SECONDS,
                 "alerts.loaderNoSuccessHours",
-                f"{hours} h is not longer than {quiet} s, the longest a healthy loader goes without a "
-                "completed run (the longest gap of schedules.loader.cron plus the longest run, "
-                "jobs.loader.timeoutSeconds x attempts): "
-                "it would fire between healthy runs. Raise it, or leave it out to have it derived",
+                f"{hours} h leaves {slack} s over {quiet} s, the longest a healthy loader goes without a "
+                f"completed run ({why}); it needs at least {ABSENCE_SLACK_SECONDS} s more (a summary reaches "
+                "the metric minutes after the run ends), or it would fire between healthy runs. Raise it, "
+                "lower jobs.loader.timeoutSeconds, or leave it out to have it derived",
             )
         else:
             p.check(
                 hours <= MAX_ABSENCE_HOURS,
                 "alerts.loaderNoSuccessHours",
-                f"a healthy loader can go {quiet} s without a completed run (the longest gap of "
-                "schedules.loader.cron plus the longest run, jobs.loader.timeoutSeconds x attempts), longer "
-                "than the "
-                f"{MAX_ABSENCE_HOURS} h a metric-absence condition can watch: run the loader more often "
-                "(the topic's retention is its real budget)",
+                f"a healthy loader can go {quiet} s without a completed run ({why}); with "
+                f"{ABSENCE_SLACK_SECONDS} s of slack that is longer than the {MAX_ABSENCE_HOURS} h a "
+                "metric-absence condition can watch: run the loader more often (the topic's retention is its "
+                "real budget)",
             )
         if self.jobs.collect.enabled:
             lookback = lookback_days(self.jobs.collect.args)

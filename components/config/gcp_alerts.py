@@ -2,8 +2,8 @@
 their thresholds.
 
 Bounds come from what each condition type accepts (Google's alert.proto and "Types of alerting
-policies"): a metric-absence condition's duration is 120 s to 24.5 h, so "no successful loader run"
-is counted in whole hours from 1 to 24; a log-match policy must rate-limit its notifications, at least
+policies"): a metric-absence condition watches 120 s to 23.5 h, so "no successful loader run" is
+counted in whole hours from 1 to 23; a log-match policy must rate-limit its notifications, at least
 5 minutes apart. Cross-checks against the schedules (a window shorter than the gap between two healthy
 runs would fire between them) live in ``GcpConfig``, which sees both.
 """
@@ -24,8 +24,14 @@ _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(\.[A-Za-z0
 _CHANNEL = re.compile(r"^projects/([a-z][a-z0-9-]{4,28}[a-z0-9]|[0-9]{1,20})/notificationChannels/[0-9]+$")
 _HTTPS_URL = re.compile(r"^https://[^\s#?]+$")
 
-# Metric-absence duration: at least 120 s, at most 24.5 h through the API (whole hours here).
-MAX_ABSENCE_HOURS = 24
+# Metric-absence duration: at least 120 s, at most 23.5 h (Cloud Monitoring's limit; older pages said
+# 24.5 h). Whole hours here.
+MAX_ABSENCE_HOURS = 23
+# How much longer than the longest healthy gap between two completed loader runs the absence window must
+# be: a run's summary reaches the metric some time after the run ends (task start-up, log ingestion) and
+# the condition reads it through a 300 s alignment period, so 5 minutes of slack could still page between
+# two healthy runs.
+ABSENCE_SLACK_SECONDS = 600
 
 Email = Annotated[str, AfterValidator(pattern(_EMAIL, "an e-mail address such as oncall@example.com"))]
 ChannelId = Annotated[
@@ -50,11 +56,11 @@ class GcpAlertsConfig(ConfigModel):
     runbook_base_url: HttpsUrl | None = None
     """Where docs/runbook.md of your copy of this repository is served (e.g. its GitHub URL): each
     policy then links to its own section. None: the documentation names the file and section."""
-    loader_no_success_hours: int | None = Field(default=None, ge=1, le=MAX_ABSENCE_HOURS)
-    """Alert when no loader task has completed a run for this long (a metric-absence condition). None:
-    the shortest whole number of hours longer than a healthy loader can go without a completed run
-    (the longest gap of ``schedules.loader.cron`` plus ``jobs.loader.timeoutSeconds``): 2 h for the
-    hourly default."""
+    loader_no_success_hours: int | None = Field(default=None, ge=1)
+    """Alert when no loader task has completed a run for this long (a metric-absence condition, at most
+    23 h). None: the shortest whole number of hours at least ``ABSENCE_SLACK_SECONDS`` longer than a
+    healthy loader can go without a completed run (the longest gap of ``schedules.loader.cron`` plus the
+    longest run): 2 h for the hourly default."""
     loader_lag_left: int = Field(default=100_000, ge=1)
     """Alert when a loader run ends with more than this many messages of the topic still unread."""
     dead_letters_per_run: int = Field(default=100, ge=1)
@@ -68,6 +74,13 @@ class GcpAlertsConfig(ConfigModel):
     @model_validator(mode="after")
     def _check(self) -> GcpAlertsConfig:
         p = Problems()
+        hours = self.loader_no_success_hours
+        p.check(
+            hours is None or hours <= MAX_ABSENCE_HOURS,
+            "loaderNoSuccessHours",
+            f"{hours} h is longer than Cloud Monitoring watches a metric's absence (23.5 h): at most "
+            f"{MAX_ABSENCE_HOURS}",
+        )
         for key, values in (("emails", self.emails), ("notificationChannels", self.notification_channels)):
             seen: set[str] = set()
             for i, value in enumerate(values):

@@ -61,7 +61,8 @@ class VpcEgressConfig(ConfigModel):
 
     The job gets an interface in ``subnetwork`` (Cloud Run takes its IPs from that subnet) and sends
     the traffic ``egress`` selects through the VPC; DNS names of the brokers must resolve there (a
-    Cloud DNS private zone bound to the network). See docs/gcp.md for the firewall rule it needs."""
+    Cloud DNS private zone bound to the network). The brokers' firewall admits the subnet's IP range,
+    never the loader's tags (docs/gcp.md)."""
 
     network: NetworkName | None = None
     """VPC network. None: the subnetwork's network."""
@@ -72,7 +73,9 @@ class VpcEgressConfig(ConfigModel):
     """What goes through the VPC: private (RFC 1918) destinations only, or everything (then Google
     APIs and the internet need Private Google Access or Cloud NAT on the subnet)."""
     tags: list[NetworkTag] = Field(default_factory=list)
-    """Network tags of the loader's traffic, for firewall rules that admit it by source tag."""
+    """Network tags on the loader's interface, for egress firewall rules of the VPC that target it. Not for
+    the brokers' ingress rule: Cloud Run does not support its network tags as an ingress rule's source,
+    so that rule admits the subnet's IP range (docs/gcp.md)."""
 
     @property
     def subnetwork_region(self) -> str | None:

@@ -7,21 +7,23 @@ from typing import Annotated
 
 from pydantic import AfterValidator
 
+from app.gcp_labels import is_label_value
+
 from .base import pattern
 
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 _LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 
 
 def _labels(value: dict[str, str]) -> dict[str, str]:
     bad = [k for k in value if not _LABEL_KEY.match(k)] + [
-        f"{k}={v}" for k, v in value.items() if not _LABEL_VALUE.match(v)
+        f"{k}={v}" for k, v in value.items() if not is_label_value(v)
     ]
     if bad:
         raise ValueError(
-            f"GCP labels are lower-case letters, digits, '_' and '-' (keys start with a letter): {bad}"
+            "GCP labels are lower-case letters, digits, '_' and '-' (keys start with a letter and are "
+            f"ASCII here; values may hold international lower-case letters), at most 63 characters: {bad}"
         )
     return value
 

@@ -1,26 +1,24 @@
 """The GCP half's alerting: e-mail notification channels, log-based metrics on the apps' summary lines,
-and the alert policies that read them (all built in builders/log_metrics.py and alert_policies.py)."""
+and the alert policies that read them (all built in builders/log_metrics.py and alert_policies.py),
+created once Monitoring knows the metrics (metric_wait.py)."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import pulumi
 import pulumi_gcp as gcp
 
+from app.gcp_labels import label_value
 from components.config.gcp_alerts import GcpAlertsConfig
 
 from .builders.alert_docs import DocContext
 from .builders.alert_policies import alert_policies
 from .builders.log_metrics import LogMetrics
+from .builders.names import STACK_LABEL
+from .metric_wait import MetricsVisible
 
 TYPE = "llm-judge:gcp:Alerts"
-
-
-def _label_value(text: str) -> str:
-    """Policy labels take lower-case letters, digits, '_' and '-', at most 63 (alert.proto)."""
-    return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
 
 
 class Alerts(pulumi.ComponentResource):
@@ -69,11 +67,22 @@ class Alerts(pulumi.ComponentResource):
                 opts=after_apis,
             )
 
+        # A policy naming a log-based metric is refused until Monitoring knows the metric, which can take
+        # minutes after it is created: the policies that read one wait for all of them (metric_wait.py).
+        token = gcp.organizations.get_client_config_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        visible = MetricsVisible(
+            f"{name}-metrics-visible",
+            project=project,
+            metric_types=[m.metric_type for m in metrics.all()],
+            access_token=token.access_token,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(created.values())),
+        )
+
         self.policies = {}
         for spec in alert_policies(config, metrics, context, loader_no_success_hours=loader_no_success_hours):
-            # A policy naming a log-based metric is refused until Monitoring knows the metric: create the
-            # metric first (and see docs/runbook.md for the first `pulumi up` of a new stack).
-            needs = [created[m.key] for m in spec.metrics]
+            needs: list[pulumi.Resource] = [created[m.key] for m in spec.metrics]
+            if needs:
+                needs.append(visible)
             policy = gcp.monitoring.AlertPolicy(
                 f"{name}-{spec.key}",
                 project=project,
@@ -84,7 +93,7 @@ class Alerts(pulumi.ComponentResource):
                 documentation=spec.documentation,
                 alert_strategy=spec.alert_strategy,
                 notification_channels=channels,
-                user_labels={"llm-judge-stack": _label_value(context.stack)},
+                user_labels={STACK_LABEL: label_value(context.stack)},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[*depends_on, *needs]),
             )
             self.policies[spec.key] = policy.name

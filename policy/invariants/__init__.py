@@ -4,7 +4,8 @@ Each is true of every resource this program registers, and each states a rule of
 than today's list of resources, so that whatever is added later is held to it:
 
 - no-project-storage-or-primitive-roles: no basic role (owner, editor, viewer) anywhere, no storage
-  role above the bucket (project, folder, organization), no public principal in any IAM grant;
+  role above the bucket and no log writer above a resource (project, folder, organization), no public
+  principal in any IAM grant;
 - buckets-uniform-and-private: every GCS bucket has uniform bucket-level access and enforced public
   access prevention, and no ACL resource undoes either;
 - autoscaling-writes-scoped: an IAM policy lets nothing resize an Auto Scaling group or terminate its
@@ -60,7 +61,7 @@ __all__ = [
 RESOURCE_INVARIANTS = (
     Invariant(
         "no-project-storage-or-primitive-roles",
-        "No basic roles, no storage roles above the bucket, no public principals in IAM grants.",
+        "No basic roles, no storage role or log writer above a resource, no public principal in IAM grants.",
         check_iam,
     ),
     Invariant(

@@ -1,5 +1,5 @@
-"""GCP access: no basic roles, no storage roles above the bucket, no public principals; buckets with
-uniform access and enforced public access prevention, and no ACLs."""
+"""GCP access: no basic roles, no storage roles above the bucket, no log writer above a resource, no
+public principals; buckets with uniform access and enforced public access prevention, and no ACLs."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from .base import UNKNOWN, items
 
 BASIC_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
 PUBLIC_PRINCIPALS = frozenset({"allUsers", "allAuthenticatedUsers"})
+# Cloud Run ships a job's stdout/stderr to Cloud Logging without any role on its account; a log writer
+# on the project could write any entry, including the ones the stack's log-based metrics count.
+LOG_WRITER = "roles/logging.logWriter"
 _IAM_TYPE = re.compile(r"^gcp:[^:]+:[A-Za-z]*(IAM|Iam)(Member|Binding|Policy)$")
 _ABOVE_RESOURCES = ("gcp:projects/", "gcp:folder/", "gcp:organizations/")
 
@@ -39,6 +42,7 @@ def check_iam(resource_type: str, props: Mapping[str, Any], name: str) -> Iterat
     if not _IAM_TYPE.match(resource_type):
         return
     above_resources = resource_type.startswith(_ABOVE_RESOURCES)
+    scope = resource_type.split(":")[1].split("/")[0].rstrip("s")
     for role, members in _grants(props):
         if not isinstance(role, str):
             continue
@@ -46,8 +50,13 @@ def check_iam(resource_type: str, props: Mapping[str, Any], name: str) -> Iterat
             yield f"grants the basic role {role}: grant a predefined role with only the permissions needed"
         elif above_resources and role.startswith("roles/storage."):
             yield (
-                f"grants {role} on a whole {resource_type.split(':')[1].split('/')[0].rstrip('s')}: "
+                f"grants {role} on a whole {scope}: "
                 "grant storage roles on the bucket (gcp.storage.BucketIAMMember), with a condition per prefix"
+            )
+        elif above_resources and role == LOG_WRITER:
+            yield (
+                f"grants {role} on a whole {scope}: Cloud Run ships the jobs' stdout to Cloud Logging "
+                "without it, and it would let an account write the entries the log-based metrics count"
             )
         for member in members:
             if member in PUBLIC_PRINCIPALS:

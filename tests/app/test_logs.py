@@ -52,6 +52,50 @@ def test_json_has_cloud_loggings_fields_first_then_the_event_and_its_fields(rest
     assert (entry["logger"], entry["event"], entry["free"], entry["name"]) == ("app.test", "disk.low", 3, "x")
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["time", "severity", "timestamp", "timestampSeconds", "httpRequest", "logging.googleapis.com/labels"],
+)
+def test_an_events_field_never_overrides_what_cloud_logging_reads(restore_root, name):
+    # Cloud Logging lifts these keys into the entry: a field named `time` would move it in time, one named
+    # `severity` would change its level (and what the log-based alert metrics count).
+    out = io.StringIO()
+    logs.setup("json", "INFO", stream=out)
+    logs.log(
+        logging.getLogger("app.test"), logging.WARNING, "disk low", event="disk.low", **{name: "event's"}
+    )
+    entry = json.loads(_lines(out)[0])
+    assert entry[f"field_{name}"] == "event's"
+    assert (entry["severity"], entry["message"], entry["logger"], entry["event"]) == (
+        "WARNING",
+        "disk low",
+        "app.test",
+        "disk.low",
+    )
+    assert entry["time"].endswith("Z")
+    assert entry.get(name) != "event's"
+
+
+def test_logging_extras_named_like_a_head_key_are_kept_under_another_name(restore_root):
+    out = io.StringIO()
+    logs.setup("json", "INFO", stream=out)
+    logging.getLogger("app.test").warning("x", extra={"logger": "someone else", "time": 3})
+    entry = json.loads(_lines(out)[0])
+    assert entry["logger"] == "app.test"
+    assert entry["time"].endswith("Z")
+    assert (entry["field_logger"], entry["field_time"]) == ("someone else", 3)
+
+
+def test_a_renamed_field_never_overrides_a_field_of_the_new_name(restore_root):
+    out = io.StringIO()
+    logs.setup("json", "INFO", stream=out)
+    fields = {"time": "event's time", "field_time": "event's field_time"}
+    logs.log(logging.getLogger("app.test"), logging.INFO, "m", event="e", **fields)
+    entry = json.loads(_lines(out)[0])
+    assert entry["field_time"] == "event's field_time"
+    assert entry["field_field_time"] == "event's time"
+
+
 def test_a_record_without_an_event_has_no_event_key_and_a_traceback_goes_in_exception(restore_root):
     out = io.StringIO()
     logs.setup("json", "INFO", stream=out)

@@ -116,6 +116,16 @@ MUTATIONS: dict[str, tuple[str, Callable[[Plan], Plan], str]] = {
         ),
         "grant storage roles on the bucket",
     ),
+    "log-writer-on-the-project": (
+        "no-project-storage-or-primitive-roles",
+        lambda p: _add(
+            p,
+            "gcp:projects/iAMMember:IAMMember",
+            "x",
+            {"project": "p", "role": "roles/logging.logWriter", "member": SA},
+        ),
+        "grants roles/logging.logWriter on a whole project",
+    ),
     "basic-role-on-the-bucket": (
         "no-project-storage-or-primitive-roles",
         lambda p: _mutated(

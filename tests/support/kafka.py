@@ -4,6 +4,11 @@ loopback port, plus helpers to create topics, produce and read offsets.
 Tansu reports a partition's high watermark as the base offset of its last record batch + 1 (real
 Kafka: last offset + 1). ``produce`` therefore ends every partition with a message produced in a batch
 of its own, which makes the watermark exact.
+
+Tansu supports transactions (``transactional.id``, commit and abort markers, ``read_committed`` fetches
+that stop at the last stable offset). One deviation: while a transaction is open on a partition, its
+ListOffsets ``READ_COMMITTED`` answers 0 there (real Kafka: the open transaction's first offset), though
+its fetches still give the committed messages before it and the partition-EOF at that offset.
 """
 
 from __future__ import annotations

@@ -79,6 +79,11 @@ def _body(ctx: DocContext) -> dict[str, str]:
         "| jq -r '[.partition,.offset,.reason,.detail] | @tsv'"
     )
     resubmit = f"gcloud run jobs execute {ctx.judge_job} {_where(ctx)} --args=submit,--date,YYYY-MM-DD --wait"
+    executions_now = "\n".join(
+        f"gcloud run jobs executions list --job={job} {_where(ctx)} --limit=3"
+        for job in (ctx.loader_job, ctx.judge_job, ctx.collect_job)
+        if job is not None
+    )
     scheduler_logs = (
         f"gcloud logging read 'resource.type=\"cloud_scheduler_job\" AND severity>=ERROR' "
         f"--project={ctx.project} --freshness=1d --limit=20"
@@ -117,12 +122,16 @@ def _body(ctx: DocContext) -> dict[str, str]:
             f"gcloud run jobs execute {collect} {_where(ctx)} --args=collect,--date,YYYY-MM-DD --wait\n```"
         ),
         SCHEDULER.title: (
-            "Cloud Scheduler could not start a job: its `:run` call failed after its retries "
-            "(`${log.extracted_label.job}`, status `${log.extracted_label.status}`), so that scheduled "
-            "execution never ran. Typical causes: the invoker account lost `roles/run.invoker`, the job "
-            "was deleted or renamed, or the Cloud Run Admin API refused the call.\n\n"
-            "**Do:** read the attempt's error, fix it, then trigger the schedule by hand:\n\n"
-            f"```\n{scheduler_logs}\n"
+            "An attempt of Cloud Scheduler to start a job failed (`${log.extracted_label.job}`, status "
+            "`${log.extracted_label.status}`). Scheduler retries a failed `:run` call (`schedules.retry`), "
+            "and this alert fires on every failed attempt: **a retry may still have started the "
+            "execution**. Typical causes when none did: the invoker account lost `roles/run.invoker`, the "
+            "job was deleted or renamed, or the Cloud Run Admin API refused the call.\n\n"
+            "**Do:** first check whether the scheduled execution ran after all (a retry's execution and "
+            "one started by hand would overlap: two loaders in one consumer group take each other's "
+            "partitions). Only if no execution started at the scheduled time, read the attempt's error, "
+            "fix it, and trigger the schedule by hand:\n\n"
+            f"```\n{executions_now}\n{scheduler_logs}\n"
             f"gcloud scheduler jobs describe SCHEDULE --location={ctx.region} --project={ctx.project}\n"
             f"gcloud scheduler jobs run SCHEDULE --location={ctx.region} --project={ctx.project}\n```\n\n"
             f"Schedules of this stack: {', '.join(f'`{s}`' for s in ctx.schedules)}."

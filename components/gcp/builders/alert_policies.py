@@ -9,7 +9,7 @@ Which condition type for which signal, and why (field semantics from Google's al
   attempt. ``EVALUATION_MISSING_DATA_INACTIVE``: no point means nothing failed, and the incident closes.
 - Threshold alerts on the apps' log-based counters work the same way (see log_metrics.py).
 - "No completed loader run for N hours" must fire when nothing runs at all, so it is a
-  metric-absence condition (``condition_absent``: 120 s to 24.5 h), which needs a point to have been
+  metric-absence condition (``condition_absent``: 120 s to 23.5 h), which needs a point to have been
   seen since the policy was created or changed; a counter "at zero" would never be written.
 - A failed Cloud Scheduler attempt is a log line of Cloud Scheduler itself (``AttemptFinished`` with
   severity ERROR in ``cloudscheduler.googleapis.com/executions`` on ``cloud_scheduler_job``): a log-match

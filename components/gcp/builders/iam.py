@@ -2,9 +2,15 @@
 
 Storage roles are granted on the bucket, never on the project, and writes are scoped to the prefixes
 each principal owns with IAM conditions (the bucket has uniform bucket-level access, which conditions
-need). The only project-level grants are the ones that have no narrower resource: Vertex AI job
-creation and log writing. Secret access is granted on the Kafka secrets themselves
-(components/gcp/kafka_credentials.py) and ``roles/run.invoker`` on each job (components/gcp/job.py).
+need). The only project-level grant is the one that has no narrower resource: Vertex AI job
+creation. Secret access is granted on the Kafka secrets themselves (components/gcp/kafka_credentials.py)
+and ``roles/run.invoker`` on each job (components/gcp/job.py).
+
+No log-writing role: the apps print JSON lines to stdout/stderr and Cloud Run ships them to Cloud
+Logging itself, with no role on the job's account. ``roles/logging.logWriter`` on the project would
+only let either account write entries of its choosing anywhere in the project, including the entries
+the log-based metrics count (a forged ``loader summary``), so it is never granted (the policy pack
+refuses it above a resource: policy/invariants/access.py).
 """
 
 from __future__ import annotations
@@ -105,8 +111,6 @@ BUCKET_GRANTS: tuple[BucketGrant, ...] = (
 
 PROJECT_GRANTS: tuple[ProjectGrant, ...] = (
     ProjectGrant("batch", "roles/aiplatform.user", "create and poll Vertex AI batch prediction jobs"),
-    ProjectGrant("batch", "roles/logging.logWriter", "structured logs through the Cloud Logging API"),
-    ProjectGrant("loader", "roles/logging.logWriter", "structured logs through the Cloud Logging API"),
 )
 
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"  # noqa: S105 - a role name

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SA_ID_MAX = 30
+STACK_LABEL = "llm-judge-stack"
+"""The label every GCP resource of a stack carries; its value is ``app.gcp_labels.label_value(stack)``."""
 
 
 @dataclass(frozen=True)

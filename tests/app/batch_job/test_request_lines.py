@@ -6,6 +6,7 @@ import json
 import re
 from dataclasses import dataclass
 
+import orjson
 import pytest
 
 from app.batch_job.request_lines import (
@@ -14,6 +15,7 @@ from app.batch_job.request_lines import (
     json_depth,
     key_label,
     record_key,
+    replace_lone_surrogates,
     split_messages,
 )
 
@@ -78,6 +80,26 @@ def test_serialised_line_equals_the_dict_form():
     assert line.count(b"\n") == 1
     assert json.loads(line) == BUILDER.line_dict("r-x", messages)
     line.decode("ascii")  # always plain ASCII, so valid UTF-8 whatever the text held
+
+
+def test_lone_surrogates_become_the_replacement_character_on_both_paths_and_are_counted():
+    # One line that a strict JSON parser refuses (here orjson: "no low surrogate") could fail the import of
+    # a whole part. An emoji stays, as one code point or as the pair of surrogates that encodes it.
+    builder = RequestLineBuilder(SCHEMA, GenerationSettings())
+    user = "a\ud800b \U0001f600 \ud83d\ude00 \udc00 \ufffd"
+    messages = [Msg("system", "judge \udfff"), Msg("user", user)]
+    line = builder.line("r-1", messages)
+    assert builder.lone_surrogates == 3  # two in the user text, one in the system text
+    parsed = orjson.loads(line)
+    assert (
+        parsed["request"]["contents"][0]["parts"][0]["text"] == "a\ufffdb \U0001f600 \U0001f600 \ufffd \ufffd"
+    )
+    assert parsed["request"]["systemInstruction"]["parts"][0]["text"] == "judge \ufffd"
+    assert builder.line_dict("r-1", messages) == parsed
+    assert builder.lone_surrogates == 6
+    builder.line("r-2", messages)  # the system text is serialised once, and counted on every line
+    assert builder.lone_surrogates == 9
+    assert replace_lone_surrogates("plain ascii") == ("plain ascii", 0)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import orjson
 import pytest
+import yaml
 
 from app.batch_job.prompt import load_judge_prompt
 from tests.app.batch_job.conftest import DAY, PROMPT, record
@@ -44,6 +46,26 @@ def test_submit_writes_input_and_sends_the_create_request(batch_env):
     assert [line["key"] for line in lines] == ["r-req-3", "r-req-1", "r-req-2"]
     prompt = load_judge_prompt(PROMPT)
     assert lines[1] == prompt.builder.line_dict("r-req-1", prompt.render(record(1)))
+
+
+def test_lone_surrogates_are_replaced_and_counted_in_the_days_manifest(batch_env, tmp_path):
+    # A prompt file may hold "\ud800" (YAML escapes it); stored records cannot (the record parser refuses
+    # them), but whatever the text came from, every input line must stay valid UTF-8 JSON.
+    data = yaml.safe_load(PROMPT.read_text())
+    data["messages"][0]["content"] = data["messages"][0]["content"].replace("reviewer", "\ud800reviewer", 1)
+    prompt = tmp_path / "surrogate.prompt.yml"
+    prompt.write_text(yaml.safe_dump(data))
+    batch_env.write_raw(RAW, [record(1), record(2)])
+
+    code, output = batch_env.run("submit", "--date", str(DAY), prompt_path=prompt)
+
+    assert code == 0, output
+    assert "2 lone surrogate(s) replaced" in output
+    manifest = json.loads(batch_env.out_text(f"batch/{DAY}/manifest.json"))
+    assert manifest["lone_surrogates_replaced"] == 2
+    for raw in batch_env.out_text(f"batch/{DAY}/input/part-00000.jsonl").splitlines():
+        system = orjson.loads(raw)["request"]["systemInstruction"]["parts"][0]["text"]
+        assert "\ufffdreviewer" in system
 
 
 def test_every_input_line_has_the_same_keys(batch_env):

@@ -35,7 +35,10 @@ def _answer(verdict: str = "unsafe") -> Judgement:
         if verdict == "unsafe"
         else {"severity": "none", "categories": []}
     )
-    return Judgement("m", 1.0, answer=SecurityAnswer(reasoning="Leaks A KEY.", verdict=verdict, **fields))
+    answer = SecurityAnswer(reasoning="Leaks A KEY.", verdict=verdict, **fields)
+    # As a model writes it: spaces after the separators, white space around.
+    reply = "\n  " + json.dumps({"reasoning": "Leaks A KEY.", "verdict": verdict, **fields}) + "  \n"
+    return Judgement("m", 1.0, answer=answer, reply=reply)
 
 
 CASE = [{"prompt": "p", "response": "r", "expected_verdict": "unsafe"}]
@@ -48,7 +51,7 @@ def test_string_evaluators_compare_as_gh_models_does():
             {"name": "equals-is-exact", "string": {"equals": '{"reasoning":"leaks a key."}'}},
             {"name": "starts", "string": {"startsWith": '{"REASONING"'}},
             {"name": "ends", "string": {"endsWith": '"SECRET_LEAKAGE"]}'}},
-            {"name": "templated", "string": {"contains": '"verdict":"{{expected_verdict}}"'}},
+            {"name": "templated", "string": {"contains": '"verdict": "{{expected_verdict}}"'}},
         ],
         CASE,
     )
@@ -57,12 +60,31 @@ def test_string_evaluators_compare_as_gh_models_does():
     assert {n: r.passed for n, r in results.items()} == {
         "contains-any-case": True,
         "equals-is-exact": False,
-        "starts": True,
+        "starts": True,  # the reply is trimmed first, as gh-models trims it
         "ends": True,
         "templated": True,
     }
-    assert results["templated"].details == """Expected to contain: '"verdict":"unsafe"'"""
-    assert run.cases[0].model_response.startswith('{"reasoning":"Leaks A KEY.","verdict":"unsafe"')
+    assert results["templated"].details == """Expected to contain: '"verdict": "unsafe"'"""
+    assert run.cases[0].model_response.startswith('{"reasoning": "Leaks A KEY.", "verdict": "unsafe"')
+
+
+def test_evaluators_read_the_reply_as_the_model_wrote_it_not_the_answer_serialised_again():
+    # gh-models evaluates strings.TrimSpace(content) (cmd/eval/eval.go): `"verdict": "unsafe"` with its
+    # space passes there, and must pass here; the compact model_dump_json() has no space.
+    reply = _answer().reply
+    assert reply is not None
+    prompt = _prompt(
+        [
+            {"name": "spaced", "string": {"contains": '"verdict": "unsafe"'}},
+            {"name": "whole-reply", "string": {"equals": reply.strip()}},
+        ],
+        CASE,
+    )
+    run = run_eval(prompt, lambda p, r: _answer(), None, model="m")
+    assert [r.passed for r in run.cases[0].results] == [True, True]
+    answer = _answer().answer
+    assert answer is not None
+    assert '"verdict": "unsafe"' not in answer.model_dump_json()
 
 
 def test_llm_evaluators_take_the_first_choice_the_reply_contains():
@@ -100,7 +122,7 @@ def test_llm_evaluators_take_the_first_choice_the_reply_contains():
     model, messages = asked[0]
     assert model == "openai/gpt-4o-mini"
     assert messages[0] == {"role": "system", "content": "You check {{expected_verdict}}."}  # not templated
-    assert messages[1]["content"].startswith('Expected unsafe. Output: {"reasoning":"Leaks A KEY."')
+    assert messages[1]["content"].startswith('Expected unsafe. Output: {"reasoning": "Leaks A KEY."')
 
 
 def test_templates_are_filled_in_one_pass_and_values_print_like_go():
@@ -272,6 +294,22 @@ def test_string_evaluators_alone_need_no_grader(fake_openai, monkeypatch, capsys
     assert main(argv) == 2
     assert "llm evaluators need a grader: set GITHUB_TOKEN" in capsys.readouterr().err
     assert fake_openai.requests == []
+
+
+@pytest.mark.integration
+def test_the_cli_evaluates_the_judges_raw_reply(fake_openai, tmp_path, capsys):
+    data = yaml.safe_load(SECURITY.read_text())
+    data["testData"] = data["testData"][:1]
+    data["evaluators"] = [{"name": "spaced", "string": {"contains": '"severity": "none"'}}]
+    prompt = tmp_path / "spaced.prompt.yml"
+    prompt.write_text(yaml.safe_dump(data))
+    raw = '\n{"reasoning": "fine",\n "verdict": "safe", "severity": "none", "categories": []}\n\n'
+    fake_openai.script(Reply(raw))
+    argv = ["eval", str(prompt), "--base-url", fake_openai.base_url, "--model", "fake-judge", "--json"]
+    assert main(argv) == 0
+    (case,) = json.loads(capsys.readouterr().out)["testResults"]
+    assert case["modelResponse"] == raw.strip()
+    assert case["evaluationResults"][0]["passed"] is True
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):

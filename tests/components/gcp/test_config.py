@@ -333,11 +333,18 @@ def test_lifecycle_prefixes_are_unique_and_end_with_a_slash():
         ("region", "us central"),
         ("namePrefix", "dev"),
         ("labels", {"Env": "dev"}),
+        ("labels", {"team": "Team.Dev"}),
         ("bucket", {"name": "goog-bucket"}),
     ],
 )
 def test_gcp_names_are_validated(key, value):
     assert one_problem({key: value}).startswith(f"llm-judge:gcp.{key}")
+
+
+def test_label_values_follow_googles_rule_international_letters_included():
+    labels = {"team": "équipe-nord", "site": "東京", "env": "dev_1"}
+    assert load_stack_config({"gcp": {"labels": labels}, "aws": {"enabled": False}}).gcp.labels == labels
+    assert "at most 63 characters" in one_problem({"labels": {"team": "a" * 64}})
 
 
 def test_required_keys_are_listed_when_the_half_is_built_not_when_it_loads():
