@@ -1,4 +1,4 @@
-"""python -m app.batch_job submit|status|cancel|collect|report: flags override the environment
+"""python -m app.batch_job submit|status|cancel|collect|report|check: flags override the environment
 (BatchJobSettings).
 
 Exit status: 0 done, 1 a job failed, Google Cloud refused a call or a report could not be written, 2 invalid
@@ -34,7 +34,11 @@ def _date(text: str) -> dt.date:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--project", dest="gcp_project", help="GCP project (env GCP_PROJECT)")
-    common.add_argument("--location", dest="gcp_location", help="Vertex AI region (env GCP_LOCATION)")
+    common.add_argument(
+        "--location",
+        dest="gcp_location",
+        help="Vertex AI location: global, us, eu or a region (env GCP_LOCATION)",
+    )
     common.add_argument(
         "--input", dest="gcs_input_uri", help="input pattern, may hold {date} (env GCS_INPUT_URI)"
     )
@@ -61,11 +65,17 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument(
         "--wait", action="store_true", help="poll until the job(s) end; non-zero if one failed"
     )
-    submit.add_argument(
-        "--backend", choices=["vertex", "openai"], help="vertex (default) or a self-hosted server"
+    _backend_arguments(submit)
+    check = sub.add_parser(
+        "check",
+        parents=[common],
+        help="send the canary alone: one request with the day's exact settings (the post-deploy smoke test)",
+        description="One generateContent with the project, location, model and request settings the "
+        "nightly submit would use (or, with --backend openai, one judgement through the self-hosted "
+        "server with the prompt's schema); prints the answer's token counts, thoughtsTokenCount included. "
+        + HELP,
     )
-    submit.add_argument("--base-url", dest="openai_base_url", help="OpenAI-compatible URL (backend openai)")
-    submit.add_argument("--model", help="Vertex model id, or the served model name with --backend openai")
+    _backend_arguments(check)
 
     sub.add_parser("status", parents=[common], help="show the state of the day's job(s)")
     sub.add_parser("cancel", parents=[common], help="cancel the day's queued or running job(s)")
@@ -83,6 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _report_parser(sub, common)
     return parser
+
+
+def _backend_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--backend", choices=["vertex", "openai"], help="vertex (default) or a self-hosted server"
+    )
+    parser.add_argument("--base-url", dest="openai_base_url", help="OpenAI-compatible URL (backend openai)")
+    parser.add_argument("--model", help="Vertex model id, or the served model name with --backend openai")
 
 
 def _report_parser(sub: Any, common: argparse.ArgumentParser) -> None:

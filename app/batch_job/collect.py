@@ -9,8 +9,15 @@ instances followed by an `error` holding a google.rpc.Status), as the BatchPredi
 reference describes them.
 
 A line finds its record by the sibling `key` when Vertex echoes it (observed, not documented), else by
-the `llm_judge_key` label of the echoed request (documented request field), else by the fingerprint of
-the echoed user text.
+a digest of the echoed request's user text (Google documents that each line echoes the request it ran)
+against the part's own input file: identical texts are given one line each, and the text is compared,
+not the request's JSON, so an echo that reshapes the request (a one-part list as an object, coerced
+numbers) still finds its record.
+
+An answer cut at `maxOutputTokens` (`finishReason: MAX_TOKENS`) that is not a complete answer gets the
+reason `truncated` (status `failed` without text, `invalid` with a cut one), its error says how much of
+the output the model spent thinking, and the summary's `truncated` block sums that over the day: a
+model whose answers get cut is seen, not just counted as failures.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from app.batch_job.gcs import GcsPath, iter_object_lines, read_json
 from app.batch_job.judgements import JudgementsWriter, Outcome, check_backend, distribution_fields
 from app.batch_job.layout import DayLayout
 from app.batch_job.parts import IndexEntry
-from app.batch_job.request_lines import LABEL_KEY, key_label, text_fingerprint
+from app.batch_job.request_lines import text_fingerprint
 from app.batch_job.vertex import FAILED_STATES, JobView
 
 if TYPE_CHECKING:
@@ -76,27 +83,74 @@ def interpret_prediction(line: Mapping[str, Any], answer_model: type[Answer]) ->
         )
     finish = str(candidate.get("finishReason") or "")
     text = _joined_text(parts, skip_thoughts=True)
-    hint = _thinking_hint(response) if finish == "MAX_TOKENS" else ""
     if not text.strip():
+        if finish == "MAX_TOKENS":
+            return Outcome("failed", reason=TRUNCATED, error="no answer text" + _cut_note(response))
         reason = f"finish_{finish.lower()}" if finish and finish != "STOP" else "empty_answer"
-        error = f"no answer text (finishReason {finish or 'unset'}){hint}"
-        return Outcome("failed", reason=reason, error=error)
+        return Outcome("failed", reason=reason, error=f"no answer text (finishReason {finish or 'unset'})")
     outcome = validate_answer(text, answer_model, finish)
-    if hint and outcome.status == "invalid":
-        return Outcome(outcome.status, reason=outcome.reason, error=(outcome.error or "") + hint)
+    if finish == "MAX_TOKENS" and outcome.status != "ok":
+        return Outcome("invalid", reason=TRUNCATED, error=(outcome.error or "") + _cut_note(response))
     return outcome
 
 
-def _thinking_hint(response: Mapping[str, Any]) -> str:
-    """Why an answer hit the cap, when Gemini's thinking took part of it (thoughts count against it)."""
+TRUNCATED = "truncated"
+
+
+def thought_counts(response: Mapping[str, Any]) -> tuple[int, int]:
+    """(thoughtsTokenCount, candidatesTokenCount) of a response; absent counts are 0 (proto3 JSON)."""
     usage = response.get("usageMetadata")
-    thoughts = usage.get("thoughtsTokenCount") if isinstance(usage, Mapping) else None
-    if not isinstance(thoughts, int) or thoughts <= 0:
-        return ""
-    return (
-        f"; thinking used {thoughts} tokens of maxOutputTokens: lower modelParameters.thinkingBudget "
-        "in the prompt file or raise maxTokens by as much"
-    )
+    if not isinstance(usage, Mapping):
+        return 0, 0
+    counts = [usage.get("thoughtsTokenCount"), usage.get("candidatesTokenCount")]
+    thoughts, output = (c if isinstance(c, int) and not isinstance(c, bool) else 0 for c in counts)
+    return thoughts, output
+
+
+def _cut_note(response: Mapping[str, Any]) -> str:
+    """What a cut answer says about why: how much of the output cap went to thinking, and what to change."""
+    thoughts, output = thought_counts(response)
+    spent = thoughts + output
+    head = "; cut at maxOutputTokens (finishReason MAX_TOKENS)"
+    if spent == 0:
+        return head
+    share = f"thinking took {thoughts} of {spent} output tokens ({100 * thoughts / spent:.0f} %)"
+    if thoughts * 2 >= spent:
+        fix = (
+            "lower modelParameters.thinkingLevel in the prompt, or raise that level's room in "
+            "app/batch_job/gemini_models.yaml (measure it with python -m app.batch_job check)"
+        )
+    else:
+        fix = "raise modelParameters.maxTokens in the prompt"
+    return f"{head}: {share}: {fix}"
+
+
+class TruncationStats:
+    """The day's answers cut at the output cap, and the share of their output tokens spent thinking."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.thoughts = 0
+        self.output = 0
+
+    def add(self, line: Mapping[str, Any], outcome: Outcome) -> None:
+        if outcome.reason != TRUNCATED:
+            return
+        self.records += 1
+        response = line.get("response")
+        if isinstance(response, Mapping):
+            thoughts, output = thought_counts(response)
+            self.thoughts += thoughts
+            self.output += output
+
+    def to_dict(self) -> dict[str, Any]:
+        spent = self.thoughts + self.output
+        return {
+            "records": self.records,
+            "thoughts_tokens": self.thoughts,
+            "output_tokens": self.output,
+            "thought_share": round(self.thoughts / spent, 4) if spent else None,
+        }
 
 
 # usageMetadata fields (GenerateContentResponse) -> the names of summary.json's `usage`.
@@ -181,12 +235,6 @@ class PartIndex:
                 self.by_key[entry.key] = entry
                 self.order.append(entry.key)
         self._by_fp: dict[str, list[str]] | None = None
-        self._by_label: dict[str, str] | None = None
-
-    def _labels(self) -> dict[str, str]:
-        if self._by_label is None:
-            self._by_label = {key_label(key): key for key in self.order}
-        return self._by_label
 
     def _fingerprints(self) -> dict[str, list[str]]:
         if self._by_fp is None:
@@ -204,11 +252,6 @@ class PartIndex:
         key = line.get("key")
         if isinstance(key, str) and key in self.by_key:
             return key
-        request = line.get("request")
-        labels = request.get("labels") if isinstance(request, Mapping) else None
-        label = labels.get(LABEL_KEY) if isinstance(labels, Mapping) else None
-        if isinstance(label, str) and label in self._labels():
-            return self._labels()[label]
         text = echoed_user_text(line)
         if text is None:
             return None
@@ -290,6 +333,7 @@ def collect_day(
     found_any = False
     parts_report = []
     usage = new_usage()
+    truncated = TruncationStats()
     for part in manifest["parts"]:
         index = PartIndex(ctx, layout, part["index"])
         job = next(iter(jobs.get(part["index"], ())), None)
@@ -306,8 +350,10 @@ def collect_day(
                 continue
             done.add(key)
             entry = index.by_key[key]
-            writer.add(entry.id, entry.source, interpret_prediction(line, answer_model))
+            outcome = interpret_prediction(line, answer_model)
+            writer.add(entry.id, entry.source, outcome)
             add_usage(usage, line)
+            truncated.add(line, outcome)
         left = unanswered(job)
         for key in index.order:
             if key not in done:
@@ -331,6 +377,7 @@ def collect_day(
             "rejected_raw_lines": manifest.get("rejected", 0),
             **stats,
             "usage": usage,
+            "truncated": truncated.to_dict(),
             "parts": parts_report,
         }
     )

@@ -3,8 +3,11 @@
 Every run ends with one ``<command>.summary`` log event (``submit.summary``, ``collect.summary``, ...):
 what the command did to which days and its exit code, at INFO (ERROR when the code is not 0). On Cloud
 Run it is ``jsonPayload.<field>``; the stack's log-based metrics and alerts read ``collect.summary``'s
-``oldest_uncollected_age_days`` (components/gcp/builders/log_metrics.py): rename nothing here without
-them.
+``oldest_uncollected_age_days`` and ``not_judged_percent_max`` (components/gcp/builders/log_metrics.py):
+rename nothing here without them.
+
+``submit`` on Vertex AI starts with the canary (canary.py): one ``generateContent`` with the day's exact
+request settings, before any input is written or any job is created; ``check`` runs it alone.
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ import datetime as dt
 import logging
 from typing import Any
 
+from app.batch_job.canary import CanaryRefused, CanaryUnavailable
+from app.batch_job.catalogue import ModelChoiceError
 from app.batch_job.collect import CollectError, collect_day
 from app.batch_job.context import Context
 from app.batch_job.exits import EXIT_JOB_FAILED, EXIT_NO_PREDICTIONS, EXIT_OK, EXIT_USAGE
 from app.batch_job.gcs import read_json
 from app.batch_job.judgements import BackendMismatch
+from app.batch_job.settings import SettingsError
 from app.batch_job.submit import SubmitError, submit_day
 from app.batch_job.thinking import ThinkingConfigError
 from app.batch_job.vertex import ACTIVE_STATES, FAILED_STATES, JobView, VertexError
@@ -52,6 +58,13 @@ def run(
     except VertexError as exc:
         print(f"error: {exc}", file=ctx.out)
         code = _failed(summary, exc, EXIT_USAGE if exc.is_configuration else EXIT_JOB_FAILED)
+    except (CanaryRefused, ModelChoiceError) as exc:
+        # The model, location or request will not be accepted: one line, nothing written or created.
+        print(f"error: {exc}", file=ctx.out)
+        code = _failed(summary, exc)
+    except CanaryUnavailable as exc:
+        print(f"error: {exc}", file=ctx.out)
+        code = _failed(summary, exc, EXIT_JOB_FAILED)
     except (PromptFileError, SchemaConversionError, ThinkingConfigError) as exc:
         # A missing or broken PROMPT_PATH is a setup mistake: say which file and field, no traceback.
         print(f"error: prompt {ctx.settings.prompt_path}: {exc}", file=ctx.out)
@@ -72,7 +85,9 @@ def _dispatch(
     today: dt.date,
 ) -> int:
     if command == "submit":
-        return _submit(ctx, days, args, summary)
+        return _submit(ctx, days, args, summary, today)
+    if command == "check":
+        return _check(ctx, summary, today)
     if command == "status":
         return _status(ctx, days)
     if command == "collect":
@@ -102,7 +117,9 @@ def _log_summary(command: str, code: int, summary: Summary) -> None:
     )
 
 
-def _submit(ctx: Context, days: list[dt.date], args: argparse.Namespace, summary: Summary) -> int:
+def _submit(
+    ctx: Context, days: list[dt.date], args: argparse.Namespace, summary: Summary, today: dt.date
+) -> int:
     summary["backend"] = ctx.settings.backend
     if ctx.settings.backend == "openai":
         from app.batch_job.openai_backend import judge_day
@@ -110,6 +127,8 @@ def _submit(ctx: Context, days: list[dt.date], args: argparse.Namespace, summary
         for day in days:
             judge_day(ctx, day, force=args.force)
         return EXIT_OK
+    if not args.dry_run:
+        summary["canary"] = _canary(ctx, today)
     jobs: list[JobView] = []
     actions: dict[str, str] = {}
     for day in days:
@@ -119,6 +138,76 @@ def _submit(ctx: Context, days: list[dt.date], args: argparse.Namespace, summary
     summary.update(actions=actions, jobs=len(jobs))  # created now or found live
     if args.wait and jobs and not args.dry_run:
         return EXIT_OK if wait_for_jobs(ctx, jobs) else EXIT_JOB_FAILED
+    return EXIT_OK
+
+
+def _canary(ctx: Context, today: dt.date) -> str:
+    """The canary before the night's work: raises on a refusal; an answer that came back cut or invalid
+    is said and logged, and the night goes on (collect's summary and its alert see such answers)."""
+    from app.batch_job.canary import describe_answer, run_vertex_canary
+    from app.batch_job.online import OnlineAnswer
+
+    result = run_vertex_canary(ctx, today)
+    prompt = ctx.prompt
+    note = describe_answer(result, prompt.generation.max_output_tokens, prompt.thinking.room)
+    if isinstance(result, OnlineAnswer):
+        ctx.say(f"canary: {ctx.settings.model_id} in {ctx.settings.gcp_location} {note}")
+        return "ok"
+    ctx.say(f"warning: canary: {note}")
+    log(logger, logging.WARNING, f"canary: {note}", event="batch.canary_answer", reason=result.reason)
+    return result.reason
+
+
+def _check(ctx: Context, summary: Summary, today: dt.date) -> int:
+    """The canary alone: the post-deploy smoke test (vertex), or one judgement through vLLM (openai)."""
+    settings = ctx.settings
+    summary["backend"] = settings.backend
+    if settings.backend == "openai":
+        return _check_openai(ctx, summary)
+    from app.batch_job.canary import describe_answer, run_vertex_canary
+    from app.batch_job.online import OnlineAnswer
+
+    prompt = ctx.prompt
+    generation = prompt.generation
+    ctx.say(
+        f"check: {settings.model_id} in {settings.gcp_location} (project {settings.gcp_project}), prompt "
+        f"{settings.prompt_path}: {prompt.thinking.describe()}, maxOutputTokens "
+        f"{generation.max_output_tokens}"
+    )
+    result = run_vertex_canary(ctx, today)
+    ctx.say(
+        ("ok: " if isinstance(result, OnlineAnswer) else "error: ")
+        + describe_answer(result, generation.max_output_tokens, prompt.thinking.room)
+    )
+    summary["canary"] = "ok" if isinstance(result, OnlineAnswer) else result.reason
+    summary["thoughts_tokens"] = result.usage.thoughts_tokens if result.usage is not None else None
+    return EXIT_OK if isinstance(result, OnlineAnswer) else EXIT_JOB_FAILED
+
+
+def _check_openai(ctx: Context, summary: Summary) -> int:
+    """One judgement of the canary interaction through the self-hosted server, with the prompt's schema
+    (the judge library's client, as the vLLM path of submit uses it)."""
+    from app.batch_job.canary import CANARY
+    from app.judge.client import JudgeClient
+
+    settings = ctx.settings
+    if not settings.openai_base_url:
+        raise SettingsError("check --backend openai needs --base-url (or OPENAI_BASE_URL)")
+    key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+    with JudgeClient(
+        prompt=ctx.prompt.file, base_url=settings.openai_base_url, model=settings.openai_model, api_key=key
+    ) as client:
+        ctx.say(f"check: {client.model} at {settings.openai_base_url}, prompt {settings.prompt_path}")
+        judgement = client.judge(CANARY.prompt, CANARY.response)
+    usage = judgement.usage
+    spent = f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
+    if judgement.failure is not None:
+        ctx.say(f"error: no usable answer: {judgement.error} ({spent})")
+        summary["canary"] = judgement.failure.reason
+        code = EXIT_USAGE if judgement.failure.reason == "request_rejected" else EXIT_JOB_FAILED
+        return code
+    ctx.say(f"ok: answered in {judgement.latency_ms / 1000:.1f} s ({spent})")
+    summary["canary"] = "ok"
     return EXIT_OK
 
 
@@ -171,6 +260,7 @@ def _collect(
     without_predictions: list[str] = []
     reported: list[str] = []
     report_failed: list[str] = []
+    not_judged: dict[str, float] = {}
     summary.update(
         days_reported=reported,
         days_report_failed=report_failed,
@@ -196,6 +286,7 @@ def _collect(
             continue
         outcome = collect_day(ctx, day, force=args.force, jobs=jobs)
         collected.append(day.isoformat())
+        not_judged[day.isoformat()] = outcome.summary["not_judged_percent"]
         if not outcome.predictions_found and outcome.summary["records"]:
             ended = sorted({views[0].state for views in jobs.values() if views[0].state in FAILED_STATES})
             if ended:
@@ -216,6 +307,10 @@ def _collect(
         oldest_uncollected_day=oldest.isoformat() if oldest else None,
         # Always a number (0: nothing left behind), so the metric filter compares a number on every run.
         oldest_uncollected_age_days=(today - oldest).days if oldest else 0,
+        # Per collected day, the share of its records without an answer; the worst of them always a
+        # number (0.0: nothing collected), for the "records not judged" alert.
+        not_judged_percent=not_judged,
+        not_judged_percent_max=max(not_judged.values(), default=0.0),
     )
     return code
 

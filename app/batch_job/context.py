@@ -34,7 +34,8 @@ class Context:
     def prompt(self) -> JudgePrompt:
         from app.batch_job.prompt import load_judge_prompt
 
-        return load_judge_prompt(self.settings.prompt_path, self.settings.model_id)
+        settings = self.settings
+        return load_judge_prompt(settings.prompt_path, settings.model_id, settings.stack_label)
 
     @cached_property
     def vertex(self) -> VertexJobs:

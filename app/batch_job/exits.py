@@ -12,8 +12,9 @@ EXIT_USAGE = 2
 EXIT_NO_PREDICTIONS = 3
 
 HELP = (
-    "Exit codes: 0 done; 1 failed at run time (a job failed, a report could not be written); "
-    "2 usage or configuration error; 3 collect: the day's jobs are still running or left no predictions."
+    "Exit codes: 0 done; 1 failed at run time (a job failed, Vertex AI unavailable, a report could not be "
+    "written, check: no usable answer); 2 usage or configuration error (also: the canary refused, "
+    "naming what to change); 3 collect: the day's jobs are still running or left no predictions."
 )
 REPORT_HELP = (
     "Exit codes: 0 written; 1 a day has no results or the report could not be written; "

@@ -79,6 +79,11 @@ def _lookup(answer: Mapping[str, Any], path: str) -> Any:
     return value
 
 
+def not_judged_percent(not_judged: int, total: int) -> float:
+    """The share of a day's records left without an answer, in percent (two decimals; 0.0 for no records)."""
+    return round(100.0 * not_judged / total, 2) if total else 0.0
+
+
 class SummaryBuilder:
     def __init__(self, fields: Mapping[str, str]) -> None:
         self.fields = dict(fields)
@@ -119,9 +124,13 @@ class SummaryBuilder:
         for path, (n, lo, hi, total) in self._numeric.items():
             distributions[path] = {"count": n, "min": lo, "max": hi, "mean": round(total / n, 6)}
         total = sum(self.counts.values())
+        not_judged = total - self.counts["ok"]
         return {
             "records": total,
             "counts": dict(self.counts),
+            # Records without an answer, and their share: what the stack's "records not judged" alert reads.
+            "not_judged": not_judged,
+            "not_judged_percent": not_judged_percent(not_judged, total),
             "failures_by_reason": dict(sorted(self.failures.items())),
             "by_source": {src: dict(c) for src, c in sorted(self.by_source.items())},
             "distributions": distributions,

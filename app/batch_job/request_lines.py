@@ -1,33 +1,37 @@
 """Vertex AI Gemini batch input lines, built from an abstract prompt.
 
 One line per record: `{"key": "r-<id>", "request": {"contents": [...], "systemInstruction": {...},
-"labels": {"llm_judge_key": "k<digest>"}, "generationConfig": {...}}}`. Vertex infers one type per key
+"labels": {"llm-judge-stack": "<stack>"}, "generationConfig": {...}}}`. Vertex infers one type per key
 across all lines of a file, so every line has exactly the same keys and types: optional settings are left
-out for the whole file rather than sent as null, and the constant tail of the request (the generation
-config with the response schema) is serialised once and reused, which also keeps building fast.
+out for the whole file rather than sent as null, and the constant tail of the request (the labels and
+the generation config with the response schema) is serialised once and reused, which also keeps
+building fast.
 
 Texts go out as ASCII JSON; a lone surrogate becomes U+FFFD, counted (``lone_surrogates``), since a line
 a strict parser refuses can fail a whole part's import.
 
-The record travels twice, because Google documents no custom id for batch lines: the sibling `"key"`
-(echoed by the service in practice, not documented) and `request.labels` (a documented field of
-GenerateContentRequest, and Vertex echoes the request it ran in each output line). Label values may only
-hold lowercase letters, digits, `_` and `-`, at most 63 characters, which arbitrary record ids are not:
-the label is a digest of the key (`key_label`), and collect maps it back through the part's index.
+Google documents no custom id for batch lines: its examples show `{"request": ...}` only, and each
+output line echoes the request it ran. So a record is found again by the sibling `"key"` (echoed by the
+service in practice, a third-party observation, not documented) and otherwise by a digest of the echoed
+request's user text against the part's own input file (`text_fingerprint`; collect.PartIndex). The
+request's `labels` (a documented GenerateContentRequest field) reach Cloud Billing's export, so they
+carry one low-cardinality value, the stack, and never a record's identity.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from json.encoder import encode_basestring_ascii as quote  # the C string encoder json.dumps uses
 from typing import Any, Protocol
 
 KEY_PREFIX = "r-"
-# The label that carries a record's key; the value is `key_label(key)`.
-LABEL_KEY = "llm_judge_key"
+# The one request label: the stack that sent the request (the key the stack's resources carry too).
+STACK_LABEL_KEY = "llm-judge-stack"
+_LABEL_VALUE_BAD = re.compile(r"[^a-z0-9_-]")
 
 # Gemini calls the assistant "model"; the system message travels separately as systemInstruction.
 _ROLES = {"user": "user", "assistant": "model"}
@@ -91,11 +95,18 @@ def record_key(record_id: str) -> str:
     return KEY_PREFIX + record_id
 
 
-def key_label(key: str) -> str:
-    """The label value of a key: a 96-bit digest in the characters labels allow (letter-led, so that the
-    importer's type inference never reads it as a number). Collisions within a part of 200,000 keys have
-    a probability of about 1e-19."""
-    return "k" + hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+def label_value(text: str) -> str:
+    """`text` under GCP's label rules (lower-case letters, digits, `_` and `-`, at most 63 characters),
+    led by a letter so that the importer's type inference never reads it as a number."""
+    value = _LABEL_VALUE_BAD.sub("-", text.lower())
+    if not value[:1].isalpha():
+        value = "s-" + value
+    return value[:63]
+
+
+def request_labels(stack: str) -> dict[str, str]:
+    """The labels of every request of a stack: one key, one value per stack (billing groups by it)."""
+    return {STACK_LABEL_KEY: label_value(stack)}
 
 
 def text_fingerprint(text: str) -> str:
@@ -135,10 +146,17 @@ def _require_turns(turns: Sequence[object]) -> None:
 class RequestLineBuilder:
     """Builds the request object and the serialised JSONL line for each record of one prompt."""
 
-    def __init__(self, response_schema: Mapping[str, Any], generation: GenerationSettings) -> None:
+    def __init__(
+        self, response_schema: Mapping[str, Any], generation: GenerationSettings, labels: Mapping[str, str]
+    ) -> None:
         self.generation_config = generation.to_vertex(response_schema)
+        self.labels = dict(labels)
         self._config_tail = (
-            ',"generationConfig":' + _compact_dumps(self.generation_config) + "}}\n"
+            ',"labels":'
+            + _compact_dumps(self.labels)
+            + ',"generationConfig":'
+            + _compact_dumps(self.generation_config)
+            + "}}\n"
         ).encode()
         self._system_cache: tuple[list[str], bytes, int] = ([], b"", 0)
         self.lone_surrogates = 0
@@ -157,7 +175,7 @@ class RequestLineBuilder:
         request: dict[str, Any] = {"contents": contents}
         if system:
             request["systemInstruction"] = {"parts": [{"text": text} for text in system]}
-        request["labels"] = {LABEL_KEY: key_label(key)}
+        request["labels"] = dict(self.labels)
         request["generationConfig"] = self.generation_config
         return request
 
@@ -191,7 +209,6 @@ class RequestLineBuilder:
                 self._system_cache = (system, cached_json, replaced)
             self.lone_surrogates += replaced
             parts.append(cached_json)
-        parts.append(b',"labels":{"' + LABEL_KEY.encode() + b'":"' + key_label(key).encode() + b'"}')
         parts.append(self._config_tail)
         return b"".join(parts)
 

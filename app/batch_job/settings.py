@@ -12,7 +12,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from app.batch_job.gcs import GcsPath
 from app.batch_job.parts import MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_JOB
 
-DEFAULT_MODEL_ID = "publishers/google/models/gemini-2.5-flash"
+# A current model and a location that serves it (app/batch_job/gemini_models.yaml: its dates, locations
+# and thinking control; components/config/gcp_judge_job.py has the stack's defaults, the same pair).
+DEFAULT_MODEL_ID = "publishers/google/models/gemini-3.5-flash-lite"
+DEFAULT_LOCATION = "global"
+DEFAULT_STACK_LABEL = "llm-judge"
 DATE_PLACEHOLDER = "{date}"
 
 
@@ -28,10 +32,18 @@ class BatchJobSettings(BaseSettings):
     )
 
     gcp_project: str | None = Field(None, description="Project of the Vertex AI jobs (--project).")
-    gcp_location: str = Field("us-central1", description="Vertex AI region (--location).")
+    gcp_location: str = Field(
+        DEFAULT_LOCATION,
+        description="Vertex AI location: global, a multi-region (us, eu) or a region (--location).",
+    )
     input_bucket: str | None = Field(None, description="Bucket holding raw/<source>/<date>/*.jsonl.")
     output_bucket: str | None = Field(None, description="Bucket for batch/ and judgements/.")
     model_id: str = Field(DEFAULT_MODEL_ID, description="Vertex model of the batch jobs.")
+    stack_label: str = Field(
+        DEFAULT_STACK_LABEL,
+        validation_alias="LLM_JUDGE_STACK",
+        description="The stack name: the one billing label (llm-judge-stack) of every Vertex request.",
+    )
     prompt_path: Path = Field(Path("prompts/security-judge.prompt.yml"), description="The .prompt.yml file.")
     gcs_input_uri: str | None = Field(
         None,

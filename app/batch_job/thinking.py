@@ -1,134 +1,152 @@
-"""Gemini's thinking budget, checked against the model family before a single request is sent.
+"""A prompt's thinking intent, translated for the job's model family before a single request is sent.
 
-Gemini 2.5 models think before they answer, and the thinking tokens count against `maxOutputTokens`
-(Vertex AI's "Thinking" guide; `usageMetadata.thoughtsTokenCount` reports what was spent). 2.5 Flash and
-Flash-Lite think with a dynamic budget unless told otherwise, up to thousands of tokens on a judge prompt,
-so a prompt's answer-sized cap of 512 or 768 ends most answers at `finishReason: MAX_TOKENS` with empty or
-cut text. A prompt file therefore states its budget explicitly (`modelParameters.thinkingBudget`), and
-this module turns it into `generationConfig.thinkingConfig` for the job's model, or refuses it with the
-fix:
+Prompt files stay model-neutral: they state how much the judge should think
+(``modelParameters.thinkingLevel``: ``minimal``, ``low``, ``medium``, ``high`` or ``off``), and may keep
+a Gemini 2.5 ``thinkingBudget`` in tokens. The model's row in the catalogue (``catalogue.py``) says how
+its thinking is controlled, and this module turns the intent into ``generationConfig.thinkingConfig``
+with exactly one control, never both (Vertex answers 400 to both at once, and to ``thinkingBudget`` on
+Gemini 3):
 
-| family                | thinkingBudget                    | turn off | default without a budget |
-| --------------------- | --------------------------------- | -------- | ------------------------ |
-| gemini-2.5-pro        | 128..32768, or -1 (dynamic)       | no       | dynamic                  |
-| gemini-2.5-flash      | 0..24576, or -1 (dynamic)         | 0        | dynamic                  |
-| gemini-2.5-flash-lite | 0, 512..24576, or -1 (dynamic)    | 0        | off                      |
-| gemini-2.0-*, 1.5-*   | none (no thinking; 0 is accepted) | -        | off                      |
+- Gemini 3 (``control: level``): ``thinkingLevel``, the prompt's level if the model accepts it, else the
+  nearest accepted one at most one step away along minimal < low < medium < high (a tie goes to the
+  higher level). No level within a step is a configuration error naming the levels the model accepts.
+  ``off``: Gemini 3 cannot turn thinking off; ``off`` becomes ``MINIMAL`` on a model that accepts it
+  (Google: "close to no thinking"), and is refused on a model whose lowest level is ``LOW`` (3.7 and
+  3.8 Flash), which thinks hundreds of tokens: silently turning "off" into that would be a surprise.
+  No level in the prompt: the model's default level, sent explicitly. A ``thinkingBudget`` alone is
+  refused with the fix (add a ``thinkingLevel``).
+- Gemini 2.5 (``control: budget``): ``thinkingBudget``, the prompt's budget if it sets one (checked
+  against the model's range), else its level translated to the row's budget for that level, ``off`` to
+  0 where the model can turn thinking off. Neither on a model that thinks by default is refused, as
+  before: its dynamic budget is unbounded by the prompt.
 
-`thinkingLevel` is Gemini 3's control and an error on 2.5, so it is never sent. A model outside the table
-(a Gemini 3 model, a tuned endpoint) cannot be checked: its budget is sent as given and a warning says so.
-A fixed budget must leave the answer at least `MIN_ANSWER_TOKENS` of `maxTokens`; a dynamic one (-1)
-needs room for the family's largest budget.
+Thinking counts against ``maxOutputTokens``, so the room it needs is added to the prompt's
+``maxTokens`` (the answer's room): the row's room for the level, the budget itself for a fixed budget,
+the model's largest budget for ``-1``. ``usageMetadata.thoughtsTokenCount`` reports what was spent
+(``python -m app.batch_job check`` prints it).
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from app import logs
+from app.batch_job.catalogue import LEVELS, GeminiModel, Level
 
-log = logging.getLogger(__name__)
-
-# The least room an answer keeps after the thinking budget: the judge prompts' answers (a reasoning
-# sentence or two and a few labels) take about 60-250 tokens.
-MIN_ANSWER_TOKENS = 256
 DYNAMIC = -1
+LEVEL_KEY = "modelParameters.thinkingLevel"
+BUDGET_KEY = "modelParameters.thinkingBudget"
 
 
 class ThinkingConfigError(ValueError):
-    """The prompt's thinking budget does not fit the job's model; the message names the key and the fix."""
+    """The prompt's thinking intent does not fit the job's model; the message names the key and the fix."""
 
 
 @dataclass(frozen=True)
-class ThinkingFamily:
-    name: str
-    thinks: bool
-    minimum: int = 0
-    maximum: int = 0
-    can_turn_off: bool = True
-    thinks_by_default: bool = True
+class ThinkingPlan:
+    """What goes into the requests: ``generationConfig.thinkingConfig`` (None: none sent) and the tokens
+    added to ``maxOutputTokens`` for the thinking."""
 
-    def allowed(self) -> str:
-        fixed = f"{self.minimum}..{self.maximum}"
-        return f"{'0 (off), ' if self.can_turn_off else ''}{fixed} or -1 (dynamic)"
+    config: dict[str, Any] | None
+    room: int
+    level: Level | None = None
 
-
-# Longest prefix wins: flash-lite before flash.
-FAMILIES = (
-    ThinkingFamily("gemini-2.5-flash-lite", True, 512, 24576, can_turn_off=True, thinks_by_default=False),
-    ThinkingFamily("gemini-2.5-flash", True, 1, 24576, can_turn_off=True),
-    ThinkingFamily("gemini-2.5-pro", True, 128, 32768, can_turn_off=False),
-    ThinkingFamily("gemini-2.0", False),
-    ThinkingFamily("gemini-1.5", False),
-)
-_PUBLISHER = re.compile(r"^(?:projects/[^/]+/locations/[^/]+/)?publishers/google/models/")
+    def describe(self) -> str:
+        if self.config is None:
+            return "no thinking"
+        (key, value), *_ = self.config.items()
+        return f"{key} {value}, {self.room} tokens of room"
 
 
-def model_name(model_id: str) -> str:
-    """`publishers/google/models/gemini-2.5-flash-001` and `google/gemini-2.5-flash` -> the model name."""
-    return _PUBLISHER.sub("", model_id).removeprefix("google/").removeprefix("models/")
+def plan_thinking(model: GeminiModel, level: str | None, budget: int | None) -> ThinkingPlan:
+    """The thinking config of ``model`` for a prompt's ``thinkingLevel`` and ``thinkingBudget``."""
+    if model.thinking.control == "level":
+        return _by_level(model, level, budget)
+    return _by_budget(model, level, budget)
 
 
-def family_of(model_id: str) -> ThinkingFamily | None:
-    name = model_name(model_id)
-    matches = [f for f in FAMILIES if name == f.name or name.startswith(f.name + "-")]
-    return max(matches, key=lambda f: len(f.name), default=None)
+def nearest_level(accepted: tuple[Level, ...], wanted: Level) -> Level | None:
+    """``wanted`` if accepted, else the accepted level one step away (the higher one on a tie)."""
+    if wanted in accepted:
+        return wanted
+    index = LEVELS.index(wanted)
+    for candidate in (index + 1, index - 1):
+        if 0 <= candidate < len(LEVELS) and LEVELS[candidate] in accepted:
+            return LEVELS[candidate]
+    return None
 
 
-def thinking_config(model_id: str, budget: int | None, max_tokens: int | None) -> dict[str, Any] | None:
-    """`generationConfig.thinkingConfig` for `model_id`, None to send none; ThinkingConfigError if the
-    prompt's budget does not fit the model."""
-    family = family_of(model_id)
-    key = "modelParameters.thinkingBudget"
-    if family is None:
+def _by_level(model: GeminiModel, level: str | None, budget: int | None) -> ThinkingPlan:
+    thinking = model.thinking
+    accepted = ", ".join(thinking.levels)
+    if level is None:
         if budget is not None:
-            logs.log(
-                log,
-                logging.WARNING,
-                f"{model_id!r} is not a model family this job knows: {key} {budget} is sent unchecked",
-                event="batch.thinking_unchecked",
-                model=model_id,
-                budget=budget,
-            )
-            return {"thinkingBudget": budget}
-        return None
-    if not family.thinks:
-        if budget not in (None, 0):
-            raise ThinkingConfigError(f"{key}: {model_id} does not think; remove the key or set it to 0")
-        return None
-    cap = f"maxTokens {max_tokens}" if max_tokens is not None else "no maxTokens"
-    if budget is None:
-        if not family.thinks_by_default:
-            return None
-        off = "0 (no thinking) or " if family.can_turn_off else ""
-        raise ThinkingConfigError(
-            f"{key}: not set, and {family.name} thinks by default with a dynamic budget that counts "
-            f"against {cap}; set it to {off}a fixed budget ({family.allowed()}) "
-            "and raise maxTokens by as much"
-        )
-    if budget == 0:
-        if not family.can_turn_off:
             raise ThinkingConfigError(
-                f"{key}: {family.name} cannot turn thinking off; set {family.minimum}..{family.maximum} "
-                f"and raise maxTokens to at least the budget + {MIN_ANSWER_TOKENS}"
+                f"{BUDGET_KEY}: {budget} is Gemini 2.5's setting and {model.name} refuses it; add "
+                f"{LEVEL_KEY} ({accepted}, or off) to the prompt (the budget stays for 2.5 models)"
             )
-        return {"thinkingBudget": 0}
-    if budget == DYNAMIC:
-        if max_tokens is not None and max_tokens < family.maximum + MIN_ANSWER_TOKENS:
+        assert thinking.default is not None
+        chosen: Level = thinking.default
+    elif level == "off":
+        if thinking.levels[0] != "minimal":
             raise ThinkingConfigError(
-                f"{key}: -1 (dynamic) may think up to {family.maximum} tokens, which {cap} cannot hold "
-                f"with an answer; set a fixed budget, or maxTokens of at least "
-                f"{family.maximum + MIN_ANSWER_TOKENS}"
+                f"{LEVEL_KEY}: off: {model.name} cannot turn thinking off and its lowest level is "
+                f"{thinking.levels[0]}; set {LEVEL_KEY} to one of {accepted}"
             )
-        return {"thinkingBudget": DYNAMIC}
-    if not family.minimum <= budget <= family.maximum:
-        raise ThinkingConfigError(f"{key}: {budget} is outside {family.name}'s range {family.allowed()}")
-    if max_tokens is not None and max_tokens - budget < MIN_ANSWER_TOKENS:
+        chosen = "minimal"
+    else:
+        found = nearest_level(thinking.levels, _as_level(level))
+        if found is None:
+            raise ThinkingConfigError(
+                f"{LEVEL_KEY}: {level}: {model.name} accepts {accepted}, none of them within one step of "
+                f"{level}; set {LEVEL_KEY} to one of them"
+            )
+        chosen = found
+    return ThinkingPlan({"thinkingLevel": chosen.upper()}, thinking.room[chosen].tokens, chosen)
+
+
+def _as_level(level: str) -> Level:
+    for known in LEVELS:
+        if level == known:
+            return known
+    raise ThinkingConfigError(f"{LEVEL_KEY}: {level!r} is not one of {', '.join(LEVELS)}, off")
+
+
+def _by_budget(model: GeminiModel, level: str | None, budget: int | None) -> ThinkingPlan:
+    thinking = model.thinking
+    low, high = thinking.minimum, thinking.maximum
+    assert low is not None
+    assert high is not None
+    if budget is not None:
+        if budget == 0:
+            if not thinking.can_turn_off:
+                raise ThinkingConfigError(
+                    f"{BUDGET_KEY}: {model.name} cannot turn thinking off; set {low}..{high} "
+                    f"(or {LEVEL_KEY} minimal, which becomes {thinking.room['minimal'].tokens})"
+                )
+            return ThinkingPlan({"thinkingBudget": 0}, 0)
+        if budget == DYNAMIC:
+            return ThinkingPlan({"thinkingBudget": DYNAMIC}, high)
+        if not low <= budget <= high:
+            raise ThinkingConfigError(
+                f"{BUDGET_KEY}: {budget} is outside {model.name}'s range {thinking.allowed()}"
+            )
+        return ThinkingPlan({"thinkingBudget": budget}, budget)
+    if level is None:
+        if not thinking.thinks_by_default:
+            return ThinkingPlan(None, 0)
+        off = f"{LEVEL_KEY} off or " if thinking.can_turn_off else ""
         raise ThinkingConfigError(
-            f"{key}: {budget} leaves the answer {max_tokens - budget} of {cap} (thinking counts against "
-            f"it); raise maxTokens to at least {budget + MIN_ANSWER_TOKENS} or lower the budget"
+            f"{LEVEL_KEY}: not set, and {model.name} thinks by default with a dynamic budget the prompt's "
+            f"maxTokens does not bound; set {off}a level (minimal, low, medium, high), or {BUDGET_KEY}"
         )
-    return {"thinkingBudget": budget}
+    if level == "off":
+        if not thinking.can_turn_off:
+            raise ThinkingConfigError(
+                f"{LEVEL_KEY}: off: {model.name} cannot turn thinking off; set {LEVEL_KEY} minimal "
+                f"(a budget of {thinking.room['minimal'].tokens})"
+            )
+        return ThinkingPlan({"thinkingBudget": 0}, 0)
+    chosen = _as_level(level)
+    tokens = thinking.room[chosen].tokens
+    return ThinkingPlan({"thinkingBudget": tokens}, tokens, chosen)

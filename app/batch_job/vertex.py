@@ -6,7 +6,7 @@ makes submit idempotent: before submitting, the day's jobs are listed by display
 The list filter is `display_name:"llm-judge-2024-05-01-part-*"`: the proto field name, as the
 ListBatchPredictionJobs reference gives it (`display_name supports =, != comparisons, and : wildcard`)
 and as google-genai's own recorded test calls it (`tests/batches/test_list.py`). Every call goes
-through `_calling`, so a refusal (403, 404, quota) reaches the user as one line naming the HTTP status
+through `calling`, so a refusal (403, 404, quota) reaches the user as one line naming the HTTP status
 and what to check, never as a traceback.
 """
 
@@ -59,19 +59,23 @@ class VertexError(RuntimeError):
     """A Vertex AI call failed; the message is one line with the operation, the HTTP status and a hint.
 
     ``status`` is the HTTP status (0 when no answer came back at all): 4xx other than 429 are settings
-    or permissions (exit 2), anything else is a run-time failure (exit 1).
+    or permissions (exit 2), anything else is a run-time failure (exit 1). ``code`` is Google's status
+    name (``FAILED_PRECONDITION``, ``NOT_FOUND``, ...) when the answer had one, ``detail`` the service's
+    own message.
     """
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int, code: str = "", detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
+        self.detail = detail
 
     @property
     def is_configuration(self) -> bool:
         return 400 <= self.status < 500 and self.status != 429
 
 
-def _calling(operation: str, call: Callable[[], T]) -> T:
+def calling(operation: str, call: Callable[[], T]) -> T:
     try:
         return call()
     except genai_errors.APIError as exc:
@@ -80,7 +84,7 @@ def _calling(operation: str, call: Callable[[], T]) -> T:
         detail = " ".join(str(exc.message or exc.details or "").split())[:300]
         hint = _HINTS.get(code, "Vertex AI failed on its side; retry later" if code >= 500 else "")
         text = f"Vertex AI {operation}: {status}: {detail}" + (f" ({hint})" if hint else "")
-        raise VertexError(text, code) from None
+        raise VertexError(text, code, str(exc.status or ""), detail) from None
     except auth_exceptions.GoogleAuthError as exc:
         message = " ".join(str(exc).split())[:300]
         raise VertexError(
@@ -186,7 +190,7 @@ class VertexJobs:
         head = day_prefix(self.name_prefix, day)
         config = types.ListBatchJobsConfig(page_size=100, filter=f'display_name:"{head}*"')
         # The pager fetches further pages while it is iterated: the whole walk is one call.
-        listed = _calling(
+        listed = calling(
             f"list jobs {head}*",
             lambda: [JobView.of(job) for job in self.client.batches.list(config=config)],
         )
@@ -202,7 +206,7 @@ class VertexJobs:
 
     def create(self, day: dt.date, part: int, input_uri: str, output_uri: str) -> JobView:
         display_name = job_display_name(self.name_prefix, day, part)
-        job = _calling(
+        job = calling(
             f"create job {display_name}",
             lambda: self.client.batches.create(
                 model=self.model_id,
@@ -216,10 +220,10 @@ class VertexJobs:
         return JobView.of(job)
 
     def get(self, name: str) -> JobView:
-        return JobView.of(_calling(f"get job {name}", lambda: self.client.batches.get(name=name)))
+        return JobView.of(calling(f"get job {name}", lambda: self.client.batches.get(name=name)))
 
     def cancel(self, name: str) -> None:
-        _calling(f"cancel job {name}", lambda: self.client.batches.cancel(name=name))
+        calling(f"cancel job {name}", lambda: self.client.batches.cancel(name=name))
 
 
 def create_request_preview(

@@ -8,11 +8,14 @@ miss a variable, and JSON Schema keywords that the two judge backends (vLLM's Op
 ``json_schema`` and Vertex AI's ``responseSchema`` subset) cannot both express are errors that name
 the field (``messages[1].role``, ``jsonSchema.schema.properties.scores``).
 
-``modelParameters.thinkingBudget`` is this project's one addition to the format (gh-models decodes the
-file without strict field checking, so it ignores the key): the thinking budget of Gemini models, in
-tokens, ``0`` for none and ``-1`` for dynamic. Gemini counts thinking against ``maxTokens``, so the batch
-job refuses a budget that does not fit the job's model (``app.batch_job.thinking``). OpenAI-compatible
-servers never get it: vLLM has no such parameter, and the judge model there (Qwen2.5) does not think.
+``modelParameters.thinkingLevel`` and ``modelParameters.thinkingBudget`` are this project's additions
+to the format (gh-models decodes the file without strict field checking, so it ignores both keys; its
+format has no thinking key of its own). ``thinkingLevel`` states how much a thinking model should think
+(``minimal``, ``low``, ``medium``, ``high``, or ``off``), whatever the model; ``thinkingBudget`` is Gemini
+2.5's budget in tokens (``0`` for none, ``-1`` for dynamic), still read for 2.5 models. The batch job
+translates the intent for its model's family and leaves room for the thinking in the output cap
+(``app.batch_job.thinking``); ``maxTokens`` stays the answer's room. OpenAI-compatible servers never get
+either key: vLLM has no such parameter, and the judge model there (Qwen2.5) does not think.
 
 Optional values: JSON Schema spells them ``"type": ["string", "null"]`` (exactly one type and
 ``"null"``). Both backends take that form: vLLM's structured-output backends read type lists, and the
@@ -124,7 +127,9 @@ class ModelParameters(_Model):
     max_tokens: int | None = Field(default=None, gt=0)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    # Gemini's thinking budget in tokens (0 off, -1 dynamic); see the module docstring.
+    # How much a thinking model should think, and Gemini 2.5's budget in tokens (0 off, -1 dynamic);
+    # see the module docstring.
+    thinking_level: Literal["minimal", "low", "medium", "high", "off"] | None = None
     thinking_budget: int | None = Field(default=None, ge=-1, le=65536)
 
 

@@ -1,11 +1,13 @@
-"""A small Vertex AI batch prediction server for tests, speaking the REST wire format google-genai uses.
+"""A small Vertex AI server for tests, speaking the REST wire format google-genai uses, and following
+the model lifecycle Google documents.
 
 google-genai (vertexai=True) is pointed at it with `HttpOptions(base_url=server.url)` and a static OAuth
 token. It answers `batchPredictionJobs` create / get / list (paging, and the filter grammar of the
 ListBatchPredictionJobs reference: `display_name` with `=`, `!=` and the `:` wildcard, `state` with `=`
-and `!=`, terms joined by `AND`) / cancel, keeps every request it received for assertions, and can "run"
-a job: read its input file from fake-gcs-server and write `prediction-model-<time>/predictions.jsonl`
-under the job's output prefix, answering each line with a function of the tests' choosing.
+and `!=`, terms joined by `AND`) / cancel, and `publishers/google/models/{m}:generateContent`, keeps every
+request it received for assertions (with the time it came in), and can "run" a job: read its input file
+from fake-gcs-server and write `prediction-model-<time>/predictions.jsonl` under the job's output prefix,
+answering each line with a function of the tests' choosing.
 
 The filter takes the proto field names only (`display_name`, as in the reference's examples and in
 google-genai's recorded `tests/batches/test_list.py`); anything else is refused with 400
@@ -13,11 +15,31 @@ INVALID_ARGUMENT, so a client that sends another spelling fails here as it would
 `fail_next(status, ...)` makes the next calls answer with a Google API error body, as the real service
 does for a missing permission or an exhausted quota.
 
-`run_job_as_gemini` answers each line the way a Gemini 2.5 model does according to Vertex AI's
-"Thinking" guide and the GenerateContentResponse reference (see `GeminiThinking`): it thinks first, by
-default with a dynamic budget, and the thinking tokens count against `maxOutputTokens`, so a small cap
-yields `finishReason: MAX_TOKENS` with empty or cut text; `usageMetadata.thoughtsTokenCount` reports
-the thinking; a budget outside the model's range is refused for that line.
+The model lifecycle and the request checks read the model catalogue (app/batch_job/gemini_models.yaml)
+and follow these pages:
+
+- Vertex AI "Model versions and lifecycle" (gemini-enterprise-agent-platform/models/model-versions):
+  "one month before the retirement date, new access to the model is blocked for online inference,
+  batch inference, and tuning"; "API requests referencing a retired model ID typically return a 404
+  error". So a model closed to new access or retired answers a project without prior use of it
+  (`FakeVertex.used`) 400 FAILED_PRECONDITION with the message seen in practice ("Project `p` is not
+  allowed to use Publisher Model `...`"), and a project with prior use 404 NOT_FOUND once it is retired
+  (third parties quote a notice that such projects keep access for months longer; this fake follows
+  Google's page); a model the catalogue does not list in the request's location answers 404 NOT_FOUND
+  ("Publisher Model `...` was not found or your project does not have access to it"). Both at batch job
+  creation and on generateContent.
+- Vertex AI "Thinking" guide and the Gemini 3 developer's guides: Gemini 3 takes
+  `thinkingConfig.thinkingLevel` and only the levels its row lists; `thinkingBudget` on a Gemini 3 model,
+  both controls at once, a level the model refuses, a budget outside a 2.5 model's range, and
+  `thinkingLevel` on 2.5 are 400 INVALID_ARGUMENT (a per-line `status` in a batch job, as batch
+  prediction reports a failed request). Label keys and values outside GCP's label rules are refused too.
+- The GenerateContentResponse reference: `candidates[].content.parts`, `finishReason`, `usageMetadata`
+  (`promptTokenCount`, `candidatesTokenCount`, `thoughtsTokenCount`, `totalTokenCount`; zeros left out,
+  as proto3 JSON does), `modelVersion`. Thinking counts against `maxOutputTokens` (see `GeminiThinking`).
+- "Batch inference from Cloud Storage": one JSONL input file per job; each output line echoes the
+  request and has `response` or a non-empty `status`.
+
+`today` (default: the real UTC date) is the date the lifecycle is judged on.
 """
 
 from __future__ import annotations
@@ -30,13 +52,22 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import parse_qs, urlsplit
+
+from app.batch_job.catalogue import lookup
 
 _COLLECTION = re.compile(
     r"^/(?P<version>v1(?:beta1)?)/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
     r"/batchPredictionJobs(?:/(?P<job>[^/:]+))?(?::(?P<verb>cancel))?$"
 )
+_GENERATE = re.compile(
+    r"^/(?P<version>v1(?:beta1)?)/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
+    r"/publishers/google/models/(?P<model>[^/:]+):generateContent$"
+)
+_MODEL = re.compile(r"^(?:projects/[^/]+/locations/[^/]+/)?publishers/google/models/(?P<model>[^/:]+)$")
+_LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _TERM = re.compile(r'^(?P<field>[A-Za-z_.]+)\s*(?P<op>!=|=|:)\s*"(?P<value>[^"]*)"$')
 Echo = Literal["request", "key", "text"]
 _FILTER_FIELDS = {"display_name": "displayName", "state": "state"}
@@ -49,6 +80,7 @@ class RecordedRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: Any
+    at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
 @dataclass
@@ -66,11 +98,44 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+class Refusal(NamedTuple):
+    status: int
+    code: str
+    message: str
+
+
+def _default_answer(request: dict[str, Any]) -> str:
+    """The smallest answer the request's responseSchema allows (the first enum value, the minimum...)."""
+    schema = (request.get("generationConfig") or {}).get("responseSchema")
+    return json.dumps(schema_instance(schema) if schema else {"answer": "ok"})
+
+
+def schema_instance(schema: dict[str, Any]) -> Any:
+    kind = schema.get("type")
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "OBJECT":
+        return {name: schema_instance(sub) for name, sub in schema.get("properties", {}).items()}
+    if kind == "ARRAY":
+        return []
+    if kind in ("INTEGER", "NUMBER"):
+        return schema.get("minimum", 1)
+    if kind == "BOOLEAN":
+        return False
+    return "The interaction is benign."
+
+
 class FakeVertex:
-    def __init__(self, page_size: int = 2) -> None:
+    def __init__(self, page_size: int = 2, today: dt.date | None = None) -> None:
         # A small default page size makes the client walk several pages of a list.
         self.state = FakeVertexState()
         self.page_size = page_size
+        self.today = today
+        # (project, model name) pairs with prior use: they keep a model closed to new access.
+        self.used: set[tuple[str, str]] = set()
+        # The answer text of a generateContent request (before the model's thinking and cap apply).
+        self.online_answer: Callable[[dict[str, Any]], str] = _default_answer
+        self.gemini = GeminiThinking()
         self._ids = itertools.count(1_000_000_001)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -100,11 +165,47 @@ class FakeVertex:
             self.state.requests.clear()
             self.state.scripted.clear()
             self.state.failures.clear()
+        self.today = None
+        self.used.clear()
+        self.online_answer = _default_answer
+        self.gemini = GeminiThinking()
 
     # --- inspection and control from tests -------------------------------------------------------------
 
     def created(self) -> list[RecordedRequest]:
-        return [r for r in self.state.requests if r.method == "POST" and not r.path.endswith(":cancel")]
+        """The batch job create requests, in order (refused ones included)."""
+        return [
+            r for r in self.state.requests if r.method == "POST" and r.path.endswith("/batchPredictionJobs")
+        ]
+
+    def generated(self) -> list[RecordedRequest]:
+        """The generateContent requests, in order."""
+        return [r for r in self.state.requests if r.path.endswith(":generateContent")]
+
+    def on(self) -> dt.date:
+        return self.today or dt.datetime.now(dt.UTC).date()
+
+    def access_refusal(self, project: str, location: str, model: str) -> Refusal | None:
+        """How Vertex refuses `model` (a publisher model name or path) for `project` in `location`."""
+        match = _MODEL.match(model) or re.match(r"^(?P<model>gemini-[^/]+)$", model)
+        name = match["model"] if match else model
+        path = f"projects/{project}/locations/{location}/publishers/google/models/{name}"
+        row = lookup(name)
+        missing = Refusal(
+            404,
+            "NOT_FOUND",
+            f"Publisher Model `{path}` was not found or your project does not have access to it. "
+            "Please ensure you are using a valid model version.",
+        )
+        if row is None or not row.serves(location):
+            return missing
+        state = row.lifecycle(self.on())
+        if state != "current" and (project, row.name) not in self.used:
+            message = f"Project `{project}` is not allowed to use Publisher Model `{path}`"
+            return Refusal(400, "FAILED_PRECONDITION", message)
+        if state == "retired":
+            return missing
+        return None
 
     def jobs(self) -> list[dict[str, Any]]:
         with self.state.lock:
@@ -125,7 +226,7 @@ class FakeVertex:
     def fail_next(
         self, status: int, code: str, message: str, *, times: int = 1, on: str | None = None
     ) -> None:
-        """The next `times` calls (of operation `on`: create, get, list or cancel; None: any) answer
+        """The next `times` calls (of operation `on`: create, get, list, cancel or generate; None: any) answer
         `status` with Google's error body instead of doing anything."""
         with self.state.lock:
             self.state.failures.extend([(on, status, code, message)] * times)
@@ -202,10 +303,11 @@ class FakeVertex:
         gemini: GeminiThinking | None = None,
         **kwargs: Any,
     ) -> str:
-        """`run_job` with each line answered by `gemini` (a Gemini 2.5 model as documented) giving the
-        text `answer_text(line)` would be, if its output tokens allow."""
+        """`run_job` with each line answered by `gemini` (the job's model as its catalogue row and Google's
+        pages describe it) giving the text `answer_text(line)` would be, if its output tokens allow; a
+        line the model refuses gets a `status`."""
         model = self.jobs_by_name()[name.rsplit("/", 1)[-1]]["model"]
-        behaviour = gemini or GeminiThinking()
+        behaviour = gemini or self.gemini
         return self.run_job(
             name,
             gcs_client,
@@ -250,6 +352,14 @@ class FakeVertex:
                 if not self.headers.get("Authorization", "").startswith("Bearer "):
                     self._error(401, "UNAUTHENTICATED", "Request is missing a bearer token.")
                     return
+                generate = _GENERATE.match(split.path)
+                if generate and method == "POST":
+                    failure = fake._take_failure("generate")
+                    if failure is not None:
+                        self._error(*failure)
+                    else:
+                        self._generate(generate, body or {})
+                    return
                 match = _COLLECTION.match(split.path)
                 if not match:
                     self._error(404, "NOT_FOUND", f"no route for {method} {split.path}")
@@ -262,7 +372,13 @@ class FakeVertex:
                     self._error(*failure)
                     return
                 if method == "POST" and job_id is None:
-                    self._send(200, fake._create(parent, body or {}))
+                    refusal = fake.access_refusal(
+                        match["project"], match["location"], (body or {}).get("model", "")
+                    )
+                    if refusal is not None:
+                        self._error(*refusal)
+                    else:
+                        self._send(200, fake._create(parent, body or {}))
                 elif method == "GET" and job_id is None:
                     self._list(query)
                 elif method == "GET":
@@ -279,6 +395,19 @@ class FakeVertex:
                         self._send(200, {})
                 else:
                     self._error(405, "UNIMPLEMENTED", f"{method} {split.path}")
+
+            def _generate(self, match: re.Match[str], body: dict[str, Any]) -> None:
+                refusal = fake.access_refusal(match["project"], match["location"], match["model"])
+                if refusal is not None:
+                    self._error(*refusal)
+                    return
+                model = match["model"]
+                problem = request_problem(model, body)
+                if problem is not None:
+                    self._error(400, "INVALID_ARGUMENT", problem)
+                    return
+                answer = fake.gemini.respond(body, model, fake.online_answer(body))
+                self._send(200, answer["response"])
 
             def _list(self, query: dict[str, list[str]]) -> None:
                 flt = query.get("filter", [""])[0]
@@ -379,59 +508,93 @@ def _matches(job: dict[str, Any], term: str) -> bool:
     return (actual == value) == (op == "=")
 
 
-# Gemini 2.5 thinking budgets by family (Vertex AI "Thinking" guide): (minimum, maximum, can turn off,
-# thinks when the request sets no budget).
-_THINKING = {
-    "gemini-2.5-pro": (128, 32768, False, True),
-    "gemini-2.5-flash-lite": (512, 24576, True, False),
-    "gemini-2.5-flash": (1, 24576, True, True),
-}
-# What the dynamic budget may spend at most when the request does not set one.
+# What the dynamic budget of a 2.5 model may spend at most when the request does not set one.
 _DYNAMIC_CAP = 8192
 _DEFAULT_MAX_OUTPUT = 65535
 _REFUSED = "Bad Request: 400 INVALID_ARGUMENT: "
+# What a Gemini 3 model thinks per level on a judge prompt: 0 and 466 as observed for 3.5 Flash-Lite
+# (the catalogue's evidence for minimal and low); medium and high are this fake's own assumptions.
+LEVEL_THOUGHTS = {"MINIMAL": 0, "LOW": 466, "MEDIUM": 1500, "HIGH": 4000}
+
+
+def _thinking_config(request: dict[str, Any]) -> dict[str, Any]:
+    """`generationConfig.thinkingConfig` with its keys in lowerCamelCase: proto3 JSON accepts a field's
+    original name too (`thinking_level`), and google-genai's typed config sends that spelling."""
+    config = request.get("generationConfig") or request.get("generation_config") or {}
+    thinking = config.get("thinkingConfig") or config.get("thinking_config") or {}
+    names = {"thinking_level": "thinkingLevel", "thinking_budget": "thinkingBudget"}
+    return {names.get(key, key): value for key, value in thinking.items()}
+
+
+def request_problem(model: str, request: dict[str, Any]) -> str | None:
+    """Why `model` refuses this request (400 INVALID_ARGUMENT), per its catalogue row; None to accept."""
+    row = lookup(model)
+    if row is None:
+        return f"Model {model} is not supported."
+    for key, value in (request.get("labels") or {}).items():
+        if not (_LABEL_KEY.match(str(key)) and isinstance(value, str) and _LABEL_VALUE.match(value)):
+            return f"Invalid label {key}={value!r}: labels are lower-case letters, digits, '_' and '-'."
+    thinking = _thinking_config(request)
+    if "thinkingBudget" in thinking and "thinkingLevel" in thinking:
+        return "You can only set one of thinking budget and thinking level."
+    control = row.thinking
+    if control.control == "level":
+        if "thinkingBudget" in thinking:
+            return "Thinking budget is not supported for this model. Please use thinking level instead."
+        level = thinking.get("thinkingLevel")
+        if level is not None and str(level).lower() not in control.levels:
+            return f"Thinking level {level} is not supported for this model."
+        return None
+    if "thinkingLevel" in thinking:
+        return "thinking_level is not supported by this model."
+    budget = thinking.get("thinkingBudget")
+    assert control.minimum is not None
+    assert control.maximum is not None
+    if budget == 0 and not control.can_turn_off:
+        return "Budget 0 is invalid. This model only works in thinking mode."
+    if budget not in (None, 0, -1) and not control.minimum <= budget <= control.maximum:
+        return (
+            f"The thinking budget {budget} is invalid. Please choose a value between "
+            f"{control.minimum} and {control.maximum}."
+        )
+    return None
 
 
 @dataclass
 class GeminiThinking:
-    """How a Gemini 2.5 model spends its output tokens on one request.
+    """How a Gemini model spends its output tokens on one request.
 
-    Follows Vertex AI's "Thinking" guide: 2.5 Pro and Flash think by default with a dynamic budget,
-    Flash-Lite only when given a budget; `thinkingBudget` 0 turns thinking off where the model allows it
-    (2.5 Pro refuses it, and any budget outside the model's range is refused: a per-line `status`, as batch
-    prediction reports a failed request); `thinkingLevel` is Gemini 3's setting and an error on 2.5; the
-    thinking counts against `maxOutputTokens`, and an answer that does not fit after it ends with
-    `finishReason: MAX_TOKENS` and empty or cut text. `usageMetadata` carries `thoughtsTokenCount` (left
-    out when zero, as proto3 JSON does). `thoughts` is what this judge prompt would make the model think
-    with a free hand: "thousands of tokens" for a dynamic budget.
+    Follows Vertex AI's "Thinking" guide and the Gemini 3 guides, with the model's catalogue row for its
+    control: a 2.5 model thinks by default with a dynamic budget (Pro and Flash; Flash-Lite only when
+    given a budget), `thinkingBudget` 0 turns thinking off where the model allows it; a Gemini 3 model
+    thinks at its level (the request's `thinkingLevel`, else the row's default), `LEVEL_THOUGHTS` tokens
+    of it. A request the model refuses (`request_problem`) gets a per-line `status`, as batch prediction
+    reports a failed request. The thinking counts against `maxOutputTokens`, and an answer that does not
+    fit after it ends with `finishReason: MAX_TOKENS` and empty or cut text. `usageMetadata` carries
+    `thoughtsTokenCount` (left out when zero, as proto3 JSON does). `thoughts` is what a 2.5 model would
+    think on this judge prompt with a free hand: "thousands of tokens" for a dynamic budget.
     """
 
     thoughts: int = 1500
     chars_per_token: int = 4
+    level_thoughts: dict[str, int] = field(default_factory=lambda: dict(LEVEL_THOUGHTS))
 
     def respond(self, request: dict[str, Any], model: str, text: str) -> dict[str, Any]:
         name = model.rsplit("/", 1)[-1]
-        family = next((f for f in sorted(_THINKING, key=len, reverse=True) if name.startswith(f)), None)
+        problem = request_problem(name, request)
+        if problem is not None:
+            return {"status": _REFUSED + problem}
+        row = lookup(name)
+        assert row is not None
         config = request.get("generationConfig") or {}
-        thinking = config.get("thinkingConfig") or {}
+        thinking = _thinking_config(request)
         cap = int(config.get("maxOutputTokens", _DEFAULT_MAX_OUTPUT))
-        if family is None:
-            if thinking:
-                return {"status": _REFUSED + f"thinking is not supported by {name}"}
-            thoughts = 0
+        if row.thinking.control == "level":
+            level = str(thinking.get("thinkingLevel") or row.thinking.default).upper()
+            thoughts = self.level_thoughts[level]
         else:
-            low, high, can_turn_off, by_default = _THINKING[family]
-            if "thinkingLevel" in thinking:
-                return {"status": _REFUSED + "thinking_level is not supported by this model"}
             budget = thinking.get("thinkingBudget")
-            if budget == 0 and not can_turn_off:
-                return {"status": _REFUSED + "Budget 0 is invalid. This model only works in thinking mode."}
-            if budget not in (None, 0, -1) and not low <= budget <= high:
-                return {
-                    "status": _REFUSED + f"The thinking budget {budget} is invalid. "
-                    f"Please choose a value between {low} and {high}."
-                }
-            if budget is None and not by_default:
+            if budget is None and not row.thinking.thinks_by_default:
                 budget = 0
             limit = _DYNAMIC_CAP if budget in (None, -1) else budget
             thoughts = min(self.thoughts, limit)

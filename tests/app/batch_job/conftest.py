@@ -113,7 +113,7 @@ def settings_for(input_bucket: str, output_bucket: str, vertex_url: str) -> dict
     """The batch job's settings against the emulator's buckets and a FakeVertex."""
     return {
         "gcp_project": "test-project",
-        "gcp_location": "us-central1",
+        "gcp_location": "global",
         "input_bucket": input_bucket,
         "output_bucket": output_bucket,
         "prompt_path": PROMPT,

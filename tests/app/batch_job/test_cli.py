@@ -41,12 +41,12 @@ def test_settings_come_from_the_seed_environment(monkeypatch):
     assert settings.output_root == GcsPath("out-bucket", "")
 
 
-def test_defaults_match_the_seed(monkeypatch):
+def test_defaults_are_a_current_model_in_a_location_that_serves_it(monkeypatch):
     for key in (*SEED_ENV, "GCS_INPUT_URI", "GCS_OUTPUT_PREFIX"):
         monkeypatch.delenv(key, raising=False)
     settings = BatchJobSettings()
-    assert settings.gcp_location == "us-central1"
-    assert settings.model_id == "publishers/google/models/gemini-2.5-flash"
+    assert settings.gcp_location == "global"
+    assert settings.model_id == "publishers/google/models/gemini-3.5-flash-lite"
     assert str(settings.prompt_path) == "prompts/security-judge.prompt.yml"
 
 
@@ -74,7 +74,7 @@ def test_model_flag_names_the_served_model_with_the_openai_backend():
     args = _parse("submit", "--backend", "openai", "--base-url", "http://vllm:8000/v1", "--model", "qwen")
     settings = settings_from(args, BatchJobSettings)
     assert settings.openai_model == "qwen"
-    assert settings.model_id == "publishers/google/models/gemini-2.5-flash"
+    assert settings.model_id == "publishers/google/models/gemini-3.5-flash-lite"
 
 
 def test_missing_buckets_are_named_in_the_error(monkeypatch):
@@ -136,7 +136,7 @@ def test_module_entry_point_runs_a_dry_run_from_the_environment(gcs_server):
     )
     assert proc.returncode == 0, proc.stderr
     request = json.loads(proc.stdout[proc.stdout.index("{") : proc.stdout.rindex("}") + 1])
-    assert request["model"] == "publishers/google/models/gemini-2.5-flash"
+    assert request["model"] == "publishers/google/models/gemini-3.5-flash-lite"
     assert out.blob(f"batch/{DAY}/input/part-00000.jsonl").exists()
 
 

@@ -71,7 +71,7 @@ def _submit_and_run(batch_env, echo: str = "request", **settings: Any) -> None:
 @pytest.mark.parametrize(
     "echo",
     ["request", "key", "text"],
-    ids=["labels-only-as-documented", "key-echoed", "neither-text-fingerprint"],
+    ids=["request-echoed-as-documented", "key-echoed", "request-without-labels"],
 )
 def test_collect_keeps_every_record_with_its_outcome(batch_env, echo):
     _submit_and_run(batch_env, echo=echo)
@@ -133,17 +133,26 @@ def test_collect_joins_predictions_of_every_part(batch_env):
 
 
 @pytest.mark.integration
-def test_records_with_identical_texts_keep_their_own_outcomes(batch_env):
-    """The label joins each line to its own record; a text fingerprint cannot tell two equal texts apart."""
+@pytest.mark.parametrize("echo", ["key", "request"])
+def test_records_with_identical_texts_each_get_one_line(batch_env, echo):
+    """With the key echoed, each line finds its own record; with only the documented echo of the request,
+    two equal texts are told apart by nothing, and each record gets one of the two lines (neither is
+    dropped as a duplicate, nor judged twice)."""
     same = {"prompt": "What is the capital of France?", "response": "Paris."}
     batch_env.write_raw(f"raw/web/{DAY}/a.jsonl", [record("first", **same), record("second", **same)])
     assert batch_env.run("submit", "--date", str(DAY))[0] == 0
     outcomes = {"r-req-first": SCENARIOS["safe"], "r-req-second": SCENARIOS["vertex-error"]}
     (job,) = batch_env.vertex.jobs()
-    batch_env.vertex.run_job(job["name"], batch_env.client, lambda line: outcomes[line["key"]])
+    batch_env.vertex.run_job(job["name"], batch_env.client, lambda line: outcomes[line["key"]], echo=echo)
     assert batch_env.run("collect", "--date", str(DAY))[0] == 0
     results = {line["id"]: line for line in batch_env.out_lines(f"judgements/{DAY}/results.jsonl")}
-    assert (results["req-first"]["status"], results["req-second"]["status"]) == ("ok", "failed")
+    statuses = (results["req-first"]["status"], results["req-second"]["status"])
+    if echo == "key":
+        assert statuses == ("ok", "failed")
+    else:
+        assert sorted(statuses) == ["failed", "ok"]
+    summary = json.loads(batch_env.out_text(f"judgements/{DAY}/summary.json"))
+    assert summary["duplicate_predictions"] == 0
 
 
 @pytest.mark.integration

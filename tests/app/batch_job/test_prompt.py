@@ -49,6 +49,9 @@ def test_templates_with_braces_and_several_placeholders_render_the_same():
 def test_the_security_prompt_converts_for_vertex():
     prompt = load_judge_prompt(PROMPT)
     assert prompt.vertex_schema["required"] == ["reasoning", "verdict", "severity", "categories"]
-    assert prompt.generation.temperature == 0.0
-    assert prompt.generation.max_output_tokens == 768
+    # Gemini 3.5 Flash-Lite ignores a custom temperature: none is sent; the answer keeps its 768 tokens
+    # and the model gets its minimal level's room to think in.
+    assert prompt.generation.temperature is None
+    assert prompt.generation.thinking == {"thinkingLevel": "MINIMAL"}
+    assert prompt.generation.max_output_tokens == 768 + prompt.model.thinking.room["minimal"].tokens
     assert prompt.answer_model.__name__ == "SecurityAnswer"

@@ -13,9 +13,10 @@ from app.batch_job.request_lines import (
     GenerationSettings,
     RequestLineBuilder,
     json_depth,
-    key_label,
+    label_value,
     record_key,
     replace_lone_surrogates,
+    request_labels,
     split_messages,
 )
 
@@ -52,7 +53,8 @@ def _shape(value: object) -> object:
     return type(value).__name__
 
 
-BUILDER = RequestLineBuilder(SCHEMA, GenerationSettings(temperature=0.0, max_output_tokens=512))
+LABELS = request_labels("dev")
+BUILDER = RequestLineBuilder(SCHEMA, GenerationSettings(temperature=0.0, max_output_tokens=512), LABELS)
 
 
 def test_line_has_the_documented_request_layout():
@@ -62,7 +64,7 @@ def test_line_has_the_documented_request_layout():
         "request": {
             "contents": [{"role": "user", "parts": [{"text": "<p>hi</p><r>hello</r>"}]}],
             "systemInstruction": {"parts": [{"text": "You are a security judge."}]},
-            "labels": {"llm_judge_key": key_label("r-1")},
+            "labels": {"llm-judge-stack": "dev"},
             "generationConfig": {
                 "temperature": 0.0,
                 "maxOutputTokens": 512,
@@ -85,7 +87,7 @@ def test_serialised_line_equals_the_dict_form():
 def test_lone_surrogates_become_the_replacement_character_on_both_paths_and_are_counted():
     # One line that a strict JSON parser refuses (here orjson: "no low surrogate") could fail the import of
     # a whole part. An emoji stays, as one code point or as the pair of surrogates that encodes it.
-    builder = RequestLineBuilder(SCHEMA, GenerationSettings())
+    builder = RequestLineBuilder(SCHEMA, GenerationSettings(), LABELS)
     user = "a\ud800b \U0001f600 \ud83d\ude00 \udc00 \ufffd"
     messages = [Msg("system", "judge \udfff"), Msg("user", user)]
     line = builder.line("r-1", messages)
@@ -112,7 +114,7 @@ def test_every_line_has_the_same_shape(texts):
 
 
 def test_unset_parameters_are_left_out_not_null():
-    builder = RequestLineBuilder(SCHEMA, GenerationSettings())
+    builder = RequestLineBuilder(SCHEMA, GenerationSettings(), LABELS)
     config = json.loads(builder.line("r-1", _messages("a", "b")))["request"]["generationConfig"]
     assert config == {"responseMimeType": "application/json", "responseSchema": SCHEMA}
 
@@ -143,16 +145,23 @@ def test_line_nesting_stays_within_vertex_limit():
     assert json_depth(json.loads(BUILDER.line("r-1", _messages("a", "b")))) <= 15
 
 
-@pytest.mark.parametrize("record_id", ["12345", "Ärger/über:42", "a" * 500, "UPPER case id", "\ud800"])
-def test_the_key_label_is_a_valid_vertex_label_value_for_any_id(record_id):
-    """GenerateContentRequest.labels: values up to 63 characters of lowercase letters, digits, _ and -."""
-    label = json.loads(BUILDER.line(record_key(record_id), _messages("a", "b")))["request"]["labels"]
-    assert list(label) == ["llm_judge_key"]
-    value = label["llm_judge_key"]
-    assert re.fullmatch(r"[a-z][a-z0-9_-]{0,62}", value)
-    assert value == key_label(record_key(record_id))
+def test_no_record_identity_reaches_the_billing_labels():
+    """Request labels land in Cloud Billing's export: one value per stack, never per record."""
+    lines = [json.loads(BUILDER.line(record_key(str(n)), _messages(str(n), "b"))) for n in range(50)]
+    assert {json.dumps(line["request"]["labels"]) for line in lines} == {'{"llm-judge-stack": "dev"}'}
 
 
-def test_key_labels_differ_per_key():
-    labels = {key_label(record_key(str(n))) for n in range(10_000)}
-    assert len(labels) == 10_000
+@pytest.mark.parametrize(
+    ("stack", "value"),
+    [
+        ("prod", "prod"),
+        ("Team.Prod/EU", "team-prod-eu"),
+        ("2026-prod", "s-2026-prod"),
+        ("x" * 80, "x" * 63),
+        ("ünï", "s--n-"),
+    ],
+)
+def test_the_stack_label_follows_gcp_label_rules(stack, value):
+    """Label values: at most 63 of lowercase letters, digits, _ and -; letter-led, never a number."""
+    assert label_value(stack) == value
+    assert re.fullmatch(r"[a-z][a-z0-9_-]{0,62}", label_value(stack))

@@ -25,11 +25,11 @@ def test_submit_writes_input_and_sends_the_create_request(batch_env):
 
     assert code == 0, output
     (create,) = batch_env.vertex.created()
-    assert create.path == "/v1beta1/projects/test-project/locations/us-central1/batchPredictionJobs"
+    assert create.path == "/v1beta1/projects/test-project/locations/global/batchPredictionJobs"
     assert create.headers["Authorization"] == "Bearer test-token"
     assert create.body == {
         "displayName": f"llm-judge-{DAY}-part-00000",
-        "model": "publishers/google/models/gemini-2.5-flash",
+        "model": "publishers/google/models/gemini-3.5-flash-lite",
         "inputConfig": {
             "instancesFormat": "jsonl",
             "gcsSource": {"uris": [f"gs://{batch_env.out.name}/batch/{DAY}/input/part-00000.jsonl"]},

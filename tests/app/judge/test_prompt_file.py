@@ -224,6 +224,20 @@ def test_thinking_budget_is_an_integer_from_minus_one(budget) -> None:
     assert "modelParameters.thinkingBudget" in error_fields(data)
 
 
-def test_both_shipped_prompts_state_their_thinking_budget() -> None:
+@pytest.mark.parametrize("level", ["minimal", "low", "medium", "high", "off"])
+def test_thinking_level_is_a_model_neutral_intent(level) -> None:
+    data = minimal(modelParameters={"maxTokens": 512, "thinkingLevel": level})
+    assert PromptFile.from_mapping(data).model_parameters.thinking_level == level
+
+
+@pytest.mark.parametrize("level", ["MINIMAL", "none", 0, "dynamic"])
+def test_an_unknown_thinking_level_names_the_key(level) -> None:
+    data = minimal(modelParameters={"maxTokens": 512, "thinkingLevel": level})
+    assert "modelParameters.thinkingLevel" in error_fields(data)
+
+
+def test_both_shipped_prompts_state_a_thinking_level_and_no_budget() -> None:
+    """Model-neutral: the intent only; the batch job translates it for its model's family."""
     for path in sorted((ROOT / "prompts").glob("*.prompt.yml")):
-        assert PromptFile.load(path).model_parameters.thinking_budget == 0, path
+        parameters = PromptFile.load(path).model_parameters
+        assert (parameters.thinking_level, parameters.thinking_budget) == ("minimal", None), path
