@@ -65,6 +65,16 @@ def config_problems(cfg: StackConfig, default_project: str | None) -> tuple[list
     return errors, warnings
 
 
+def judge_model_summary(model_id: str, location: str) -> str:
+    """What the plan shows of the judge's model: its id, location and lifecycle, from the catalogue."""
+    from app.batch_job.catalogue import lookup
+
+    model = lookup(model_id)
+    if model is None:  # the config check refuses it; this only keeps the summary total
+        return f"{model_id} in {location}"
+    return f"{model_id} in {location}: {model.retirement_text()} (catalogue read {model.read_on})"
+
+
 def build_gcp(cfg: StackConfig) -> None:
     """Register the GCP half and export its outputs."""
     g = cfg.gcp
@@ -208,7 +218,7 @@ def build_gcp(cfg: StackConfig) -> None:
         depends_on=[*enabled, *(credentials.bindings if credentials else [])],
     )
     judge_image = image_for(JUDGE_IMAGE, g.jobs.judge.image)
-    judge_environment = judge_env(project=project, bucket=bucket.name, job=g.jobs.judge)
+    judge_environment = judge_env(project=project, bucket=bucket.name, job=g.jobs.judge, stack=stack)
     judge = scheduled(
         "judge",
         job_name=names.judge_job,
@@ -277,6 +287,7 @@ def build_gcp(cfg: StackConfig) -> None:
     pulumi.export("gcp_judge_job_name", judge.job_name)
     pulumi.export("gcp_loader_schedule_name", loader.schedule_name)
     pulumi.export("gcp_judge_schedule_name", judge.schedule_name)
+    pulumi.export("gcp_judge_model", judge_model_summary(g.jobs.judge.model_id, g.jobs.judge.location))
     if collect is not None:
         pulumi.export("gcp_collect_job_name", collect.job_name)
         pulumi.export("gcp_collect_schedule_name", collect.schedule_name)

@@ -132,6 +132,13 @@ class ModelParameters(_Model):
     thinking_level: Literal["minimal", "low", "medium", "high", "off"] | None = None
     thinking_budget: int | None = Field(default=None, ge=-1, le=65536)
 
+    @field_validator("thinking_level", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        # PyYAML reads YAML 1.1, where a bare `off` is the boolean false (gh-models' YAML 1.2 reader
+        # keeps it a string): `thinkingLevel: off` means off either way.
+        return "off" if value is False else value
+
 
 class StringEvaluator(_Model):
     equals: str | None = None

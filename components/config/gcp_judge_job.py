@@ -1,25 +1,52 @@
 """``jobs.judge`` and ``jobs.collect``: the daily Vertex AI batch submit (Gemini model, its location,
 the prompt file) and the collect run that turns a day's predictions into judgements. What is checked
-of the model before deploying (Gemini's thinking budget against the prompt) is checked here."""
+of the model before deploying is checked here, against the batch job's model catalogue
+(app/batch_job/gemini_models.yaml): that the model is not retired or closed to new projects on the
+plan's date, runs batch jobs and is served in the location, and that the prompt's thinking intent
+translates for its family."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from .base import ConfigModel, Problems
+from .base import ConfigModel, Problems, pattern
 from .gcp_jobs import MAX_TASK_TIMEOUT_SECONDS, JobConfig, JobResources
-from .gcp_names import Region
 
 # The image's working directory holds the repository's prompts/ (build/Dockerfile.batch-job).
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-DEFAULT_MODEL_ID = "publishers/google/models/gemini-2.5-flash"
+# The batch job's own defaults (app/batch_job/settings.py), a current model and a location serving it.
+DEFAULT_MODEL_ID = "publishers/google/models/gemini-3.5-flash-lite"
+DEFAULT_LOCATION = "global"
 DEFAULT_PROMPT_PATH = "prompts/security-judge.prompt.yml"
 
 # Names the stack sets itself; ``extraEnv`` may not override them.
-JUDGE_ENV = ("GCP_PROJECT", "GCP_LOCATION", "INPUT_BUCKET", "OUTPUT_BUCKET", "MODEL_ID", "PROMPT_PATH")
+JUDGE_ENV = (
+    "GCP_PROJECT",
+    "GCP_LOCATION",
+    "INPUT_BUCKET",
+    "OUTPUT_BUCKET",
+    "MODEL_ID",
+    "PROMPT_PATH",
+    "LLM_JUDGE_STACK",
+)
+
+# Vertex AI's locations: the global endpoint, a multi-region (us, eu) or a region.
+_VERTEX_LOCATION = re.compile(r"^(global|us|eu|[a-z]+-[a-z]+[0-9]+)$")
+VertexLocation = Annotated[
+    str,
+    AfterValidator(pattern(_VERTEX_LOCATION, "global, a multi-region (us, eu) or a region such as us-east4")),
+]
+
+
+def plan_date() -> dt.date:
+    """The date the catalogue's lifecycle is judged on at plan time (UTC)."""
+    return dt.datetime.now(dt.UTC).date()
 
 
 class JudgeJobConfig(JobConfig):
@@ -28,8 +55,9 @@ class JudgeJobConfig(JobConfig):
     timeout_seconds: int = Field(default=3600, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
     resources: JobResources = Field(default_factory=lambda: JobResources(cpu="1", memory="1Gi"))
     model_id: str = Field(default=DEFAULT_MODEL_ID, pattern=r"^publishers/[a-z0-9-]+/models/[A-Za-z0-9._-]+$")
-    location: Region = "us-central1"
-    """Vertex AI region of the batch jobs (``GCP_LOCATION``)."""
+    """Gemini model of the batch jobs (``MODEL_ID``): a row of app/batch_job/gemini_models.yaml."""
+    location: VertexLocation = DEFAULT_LOCATION
+    """Vertex AI location of the batch jobs (``GCP_LOCATION``): one the model is served in."""
     prompt_path: str = Field(default=DEFAULT_PROMPT_PATH, pattern=r"^[^/].*\.prompt\.ya?ml$")
     """Prompt file inside the image, relative to its working directory (``PROMPT_PATH``)."""
 
@@ -38,32 +66,37 @@ class JudgeJobConfig(JobConfig):
         p = Problems()
         for i, name in enumerate(self.extra_env):
             p.check(name not in JUDGE_ENV, f"extraEnv.{name}", f"is set by the stack (entry {i}); remove it")
-        thinking = _thinking_problem(self.model_id, self.prompt_path)
-        if thinking:
-            p.add("modelId", thinking)
+        for key, problem in _model_problems(self.model_id, self.location, self.prompt_path, plan_date()):
+            p.add(key, problem)
         p.raise_if_any()
         return self
 
 
-def _thinking_problem(model_id: str, prompt_path: str) -> str | None:
-    """The job would refuse this model with this prompt at its first run (Gemini's thinking budget,
-    app.batch_job.thinking): say so at plan time. A prompt that is not in this repository (baked into
-    the image some other way) cannot be read here and is left to the job."""
-    from app.batch_job.thinking import ThinkingConfigError, thinking_config
+def _model_problems(model_id: str, location: str, prompt_path: str, today: dt.date) -> list[tuple[str, str]]:
+    """What the job (its canary, then Vertex AI) would refuse at its first run, said at plan time: a
+    model the catalogue says is retired or closed to new projects, cannot run batch jobs, or is not
+    served in the location (each message names the choices that will work), and a prompt whose
+    thinking intent does not translate for the model's family (app.batch_job.thinking). A prompt that
+    is not in this repository (baked into the image some other way) is left to the job."""
+    from app.batch_job.catalogue import choice_problems, lookup
+    from app.batch_job.thinking import ThinkingConfigError, plan_thinking
     from app.judge.prompt_file import PromptFile, PromptFileError
 
+    found = choice_problems(model_id, location, today, model_key="modelId", location_key="location")
+    model = lookup(model_id)
     path = REPO_ROOT / prompt_path
-    if not path.is_file():
-        return None
+    if model is None or not path.is_file():
+        return found
     try:
         parameters = PromptFile.load(path).model_parameters
-        thinking_config(model_id, parameters.thinking_budget, parameters.max_tokens)
+        plan_thinking(model, parameters.thinking_level, parameters.thinking_budget)
     except PromptFileError as exc:
         field, message = exc.problems[0]
-        return f"promptPath {prompt_path} is not a valid prompt file: {field}: {message}"
+        found.append(("promptPath", f"{prompt_path} is not a valid prompt file: {field}: {message}"))
     except ThinkingConfigError as exc:
-        return f"{model_id} does not fit {prompt_path}: {exc} (or choose a prompt made for this model)"
-    return None
+        fix = "(or choose a prompt made for this model)"
+        found.append(("modelId", f"{model.name} does not fit {prompt_path}: {exc} {fix}"))
+    return found
 
 
 class CollectJobConfig(ConfigModel):

@@ -98,10 +98,10 @@ def vpc_access(network: VpcEgressConfig) -> JobTemplateTemplateVpcAccessArgsDict
 
 
 def judge_env(
-    *, project: pulumi.Input[str], bucket: pulumi.Input[str], job: JudgeJobConfig
+    *, project: pulumi.Input[str], bucket: pulumi.Input[str], job: JudgeJobConfig, stack: str
 ) -> list[JobTemplateTemplateContainerEnvArgsDict]:
     """The seed's six variables; the input and the output are the same bucket (raw/ in, batch/ and
-    judgements/ out)."""
+    judgements/ out). ``LLM_JUDGE_STACK``: the one billing label of every Vertex AI request."""
     env = [
         plain("GCP_PROJECT", project),
         plain("GCP_LOCATION", job.location),
@@ -109,6 +109,7 @@ def judge_env(
         plain("OUTPUT_BUCKET", bucket),
         plain("MODEL_ID", job.model_id),
         plain("PROMPT_PATH", job.prompt_path),
+        plain("LLM_JUDGE_STACK", stack),
     ]
     env.extend(plain(k, v) for k, v in sorted(job.extra_env.items()))
     return env

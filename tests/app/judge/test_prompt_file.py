@@ -230,7 +230,16 @@ def test_thinking_level_is_a_model_neutral_intent(level) -> None:
     assert PromptFile.from_mapping(data).model_parameters.thinking_level == level
 
 
-@pytest.mark.parametrize("level", ["MINIMAL", "none", 0, "dynamic"])
+def test_a_bare_yaml_off_is_the_level_off_not_a_boolean() -> None:
+    text = (
+        (ROOT / "prompts" / "judge.prompt.yml")
+        .read_text()
+        .replace("thinkingLevel: minimal", "thinkingLevel: off")
+    )
+    assert PromptFile.from_yaml(text).model_parameters.thinking_level == "off"
+
+
+@pytest.mark.parametrize("level", ["MINIMAL", "none", 0, "dynamic", True])
 def test_an_unknown_thinking_level_names_the_key(level) -> None:
     data = minimal(modelParameters={"maxTokens": 512, "thinkingLevel": level})
     assert "modelParameters.thinkingLevel" in error_fields(data)

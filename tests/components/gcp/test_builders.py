@@ -143,20 +143,22 @@ def test_loader_env_refuses_half_the_credentials():
 
 
 def test_judge_env_is_exactly_the_seeds():
-    env = judge_env(project="p", bucket="hist", job=JudgeJobConfig())
+    env = judge_env(project="p", bucket="hist", job=JudgeJobConfig(), stack="dev")
     assert {e["name"]: e["value"] for e in env} == {
         "GCP_PROJECT": "p",
-        "GCP_LOCATION": "us-central1",
+        "GCP_LOCATION": "global",
         "INPUT_BUCKET": "hist",
         "OUTPUT_BUCKET": "hist",
-        "MODEL_ID": "publishers/google/models/gemini-2.5-flash",
+        "MODEL_ID": "publishers/google/models/gemini-3.5-flash-lite",
         "PROMPT_PATH": "prompts/security-judge.prompt.yml",
+        "LLM_JUDGE_STACK": "dev",
     }
 
 
 def test_extra_env_comes_after_the_stacks_own_sorted_by_name():
     job = JudgeJobConfig(extra_env={"Z_KNOB": "1", "A_KNOB": "2"})
-    assert [e["name"] for e in judge_env(project="p", bucket="b", job=job)][-2:] == ["A_KNOB", "Z_KNOB"]
+    names = [e["name"] for e in judge_env(project="p", bucket="b", job=job, stack="dev")]
+    assert names[-2:] == ["A_KNOB", "Z_KNOB"]
 
 
 def test_job_template_carries_resources_timeout_retries_and_account():

@@ -40,8 +40,8 @@ def test_defaults_are_the_seeds_values():
     assert g.kafka.consumer_group == "gcs-loader-v1"
     assert g.jobs.loader.resources.cpu == "1"
     assert g.jobs.loader.resources.memory == "512Mi"
-    assert g.jobs.judge.model_id == "publishers/google/models/gemini-2.5-flash"
-    assert g.jobs.judge.location == "us-central1"
+    assert g.jobs.judge.model_id == "publishers/google/models/gemini-3.5-flash-lite"
+    assert g.jobs.judge.location == "global"
     assert g.jobs.judge.prompt_path == "prompts/security-judge.prompt.yml"
     assert g.images.repository_id == "flash-cache-repo"
     assert [(r.prefix, r.delete_after_days) for r in g.bucket.lifecycle] == [
@@ -396,12 +396,75 @@ def test_a_prefixed_repository_id_must_fit_artifact_registrys_limit():
     assert message.startswith("llm-judge:gcp.images.repositoryId: with namePrefix 'team-a-dev-'")
 
 
-def test_a_model_the_prompts_thinking_budget_does_not_fit_is_refused_at_plan_time():
-    """The batch job would refuse the pair at its first nightly run; the plan says so first."""
-    found = one_problem({"jobs": {"judge": {"modelId": "publishers/google/models/gemini-2.5-pro"}}})
-    assert found.startswith("llm-judge:gcp.jobs.judge.modelId: ")
-    assert "gemini-2.5-pro cannot turn thinking off" in found
-    assert "prompts/security-judge.prompt.yml" in found
+@pytest.mark.parametrize(
+    ("judge", "key", "said"),
+    [
+        (
+            {"modelId": "publishers/google/models/gemini-2.5-flash"},
+            "modelId",
+            "gemini-2.5-flash is retired since 2026-10-20 (https://docs.cloud.google.com/gemini-enterprise-"
+            "agent-platform/models/model-versions); models that work in global: gemini-3.5-flash-lite, "
+            "gemini-3.8-flash, gemini-3.7-flash",
+        ),
+        (
+            {"location": "us-central1"},
+            "location",
+            "gemini-3.5-flash-lite is not served in us-central1 (only in global, us, eu): set location to "
+            "one of those",
+        ),
+        (
+            {"modelId": "publishers/google/models/gemini-3.5-flash"},
+            "modelId",
+            "gemini-3.5-flash does not run batch jobs; models that work in global: gemini-3.5-flash-lite",
+        ),
+        (
+            {"modelId": "publishers/google/models/gemini-9-ultra"},
+            "modelId",
+            "publishers/google/models/gemini-9-ultra is not in the model catalogue "
+            "(app/batch_job/gemini_models.yaml): choose one of gemini-3.5-flash-lite",
+        ),
+    ],
+)
+def test_a_model_or_location_the_catalogue_says_will_not_work_is_refused_naming_what_will(judge, key, said):
+    """The canary (then Vertex AI) would refuse it at the first nightly run; the plan says so first."""
+    found = one_problem({"jobs": {"judge": judge}})
+    assert found.startswith(f"llm-judge:gcp.jobs.judge.{key}: ")
+    assert said in found
+
+
+def test_a_prompt_whose_thinking_intent_does_not_translate_is_refused_at_plan_time(tmp_path):
+    from components.config.gcp_judge_job import REPO_ROOT, _model_problems, plan_date
+
+    prompt = tmp_path / "off.prompt.yml"
+    text = (REPO_ROOT / "prompts/security-judge.prompt.yml").read_text()
+    prompt.write_text(text.replace("thinkingLevel: minimal", "thinkingLevel: off"))
+    found = _model_problems("publishers/google/models/gemini-3.8-flash", "global", str(prompt), plan_date())
+    ((key, message),) = found
+    assert key == "modelId"
+    assert "gemini-3.8-flash does not fit" in message
+    assert (
+        "cannot turn thinking off and its lowest level is low; set modelParameters.thinkingLevel" in message
+    )
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_both_stacks_choose_a_current_model_in_a_location_that_serves_it(stack):
+    from app.batch_job.catalogue import choice_problems, lookup
+    from components.config.gcp_judge_job import plan_date
+
+    judge = gcp_block(stack)["jobs"]["judge"]
+    model = lookup(judge["modelId"])
+    assert model is not None
+    assert model.lifecycle(plan_date()) == "current"
+    assert choice_problems(judge["modelId"], judge["location"], plan_date()) == []
+
+
+def test_the_stack_s_defaults_are_the_batch_job_s():
+    from app.batch_job import settings
+    from components.config import gcp_judge_job
+
+    assert gcp_judge_job.DEFAULT_MODEL_ID == settings.DEFAULT_MODEL_ID
+    assert gcp_judge_job.DEFAULT_LOCATION == settings.DEFAULT_LOCATION
 
 
 @pytest.mark.parametrize("prompt", ["prompts/security-judge.prompt.yml", "prompts/judge.prompt.yml"])

@@ -432,11 +432,12 @@ def test_a_shared_vpc_subnet_with_all_traffic_and_an_explicit_idle_exit():
 def test_judge_env_matches_the_seed_exactly(dev):
     assert env(dev, "judge") == {
         "GCP_PROJECT": "llm-judge-dev",
-        "GCP_LOCATION": "us-central1",
+        "GCP_LOCATION": "global",
         "INPUT_BUCKET": "llm-judge-dev-llm-judge-history",
         "OUTPUT_BUCKET": "llm-judge-dev-llm-judge-history",
-        "MODEL_ID": "publishers/google/models/gemini-2.5-flash",
+        "MODEL_ID": "publishers/google/models/gemini-3.5-flash-lite",
         "PROMPT_PATH": "prompts/security-judge.prompt.yml",
+        "LLM_JUDGE_STACK": "dev",
     }
 
 
@@ -598,6 +599,10 @@ def test_stack_outputs(dev):
     assert out["gcp_judge_job_name"] == "llm-judge-trigger"
     assert out["gcp_loader_schedule_name"] == "trigger-loader-hourly"
     assert out["gcp_judge_schedule_name"] == "trigger-judge-daily"
+    assert out["gcp_judge_model"] == (
+        "publishers/google/models/gemini-3.5-flash-lite in global: retires 2027-07-21 or later "
+        "(catalogue read 2026-12-05)"
+    )
     assert out["gcp_loader_service_account"] == account_email("loader-sa", "llm-judge-dev")
     assert out["gcp_batch_service_account"] == account_email("batch-judge-sa", "llm-judge-dev")
     assert out["gcp_invoker_service_account"] == account_email("job-invoker-sa", "llm-judge-dev")
