@@ -44,9 +44,9 @@ HttpsUrl = Annotated[str, AfterValidator(pattern(_HTTPS_URL, "an https:// URL wi
 
 
 class GcpAlertsConfig(ConfigModel):
-    """``alerts``: six alert policies (loader, judge and collect executions failed; a Cloud Scheduler
-    attempt failed; the loader falling behind; dead letters), their log-based metrics and e-mail
-    channels. docs/runbook.md says what each one means and what to do."""
+    """``alerts``: seven alert policies (loader, judge and collect executions failed; a Cloud Scheduler
+    attempt failed; the loader falling behind; dead letters; records not judged), their log-based
+    metrics and e-mail channels. docs/runbook.md says what each one means and what to do."""
 
     enabled: bool = True
     emails: list[Email] = Field(default_factory=list)
@@ -68,6 +68,10 @@ class GcpAlertsConfig(ConfigModel):
     uncollected_days: int = Field(default=1, ge=1, le=30)
     """Alert when a submitted day is still not collected more than this many days after it (its
     Vertex AI batch still queued or running). Must be below collect's ``--lookback``."""
+    not_judged_percent: float = Field(default=5.0, gt=0, lt=100)
+    """Alert when a collected day's share of records without an answer (failed, invalid, cut at the
+    token limit, missing) is above this many percent: a model whose answers get cut, or that refuses
+    the requests, no longer passes as quiet."""
     scheduler_notify_minutes: int = Field(default=60, ge=5, le=1440)
     """A failing Cloud Scheduler trigger notifies at most once per this many minutes."""
 

@@ -47,7 +47,8 @@ COLLECT = Section("Collect failed or a day stays uncollected")
 SCHEDULER = Section("Cloud Scheduler attempt failed")
 LOADER_BEHIND = Section("Loader falling behind")
 DEAD_LETTERS = Section("Dead letters above the threshold")
-SECTIONS = (LOADER_FAILED, JUDGE_FAILED, COLLECT, SCHEDULER, LOADER_BEHIND, DEAD_LETTERS)
+NOT_JUDGED = Section("Records not judged above the threshold")
+SECTIONS = (LOADER_FAILED, JUDGE_FAILED, COLLECT, SCHEDULER, LOADER_BEHIND, DEAD_LETTERS, NOT_JUDGED)
 
 
 def _where(ctx: DocContext) -> str:
@@ -153,6 +154,22 @@ def _body(ctx: DocContext) -> dict[str, str]:
             "An absence condition only fires once the metric has had a point since the policy was "
             "created or changed: right after a deployment, a loader that has never completed is "
             "reported by the execution-failed alert, not by this one."
+        ),
+        NOT_JUDGED.title: (
+            f"A run of `{collect}` collected a day on which more of the records than the threshold got no "
+            "answer: the judge ran, but its results are thin. The usual causes: answers cut at the "
+            "output cap (`truncated`: the model thinks more than the prompt's room for it), the model "
+            "refusing the requests (`vertex_error`), or answers outside the prompt's schema.\n\n"
+            "**Do:** read the day's summary (`not_judged_percent` per day in the collect summary, "
+            "`failures_by_reason` and `truncated.thought_share` in `summary.json`), send the canary to "
+            "see what one request costs now, and lower the prompt's `thinkingLevel`, raise the level's "
+            "room in `app/batch_job/gemini_models.yaml` or change the model; then judge the day again:"
+            f"\n\n```\n{collect_summaries}\n"
+            "gcloud storage cat gs://BUCKET/judgements/YYYY-MM-DD/summary.json "
+            "| jq '.not_judged_percent, .failures_by_reason, .truncated'\n"
+            f"gcloud run jobs execute {ctx.judge_job} {_where(ctx)} --args=check --wait\n"
+            f"gcloud run jobs execute {ctx.judge_job} {_where(ctx)} "
+            "--args=submit,--date,YYYY-MM-DD,--force --wait\n```"
         ),
         DEAD_LETTERS.title: (
             f"A run of `{ctx.loader_job}` dead-lettered more messages than the threshold: they are not in "

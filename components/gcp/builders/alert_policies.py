@@ -1,4 +1,4 @@
-"""The six alert policies of the GCP half, as plain data (``AlertPolicyConditionArgsDict`` & co.).
+"""The seven alert policies of the GCP half, as plain data (``AlertPolicyConditionArgsDict`` & co.).
 
 Which condition type for which signal, and why (field semantics from Google's alert.proto; limits from
 "Types of alerting policies"):
@@ -236,4 +236,21 @@ def alert_policies(
             metrics=[metrics.loader_dead_letters],
         ),
     ]
+    if ctx.collect_job is not None and metrics.collect_not_judged is not None:
+        policies.append(
+            PolicySpec(
+                "not-judged",
+                title(alert_docs.NOT_JUDGED),
+                "ERROR",
+                [
+                    log_metric_counted(
+                        f"{ctx.collect_job}: a day with more than {alerts.not_judged_percent:g} % of its "
+                        "records not judged",
+                        metrics.collect_not_judged,
+                    )
+                ],
+                doc(alert_docs.NOT_JUDGED),
+                metrics=[metrics.collect_not_judged],
+            )
+        )
     return policies

@@ -5,10 +5,11 @@ fields; ``severity`` and ``time`` are lifted into the entry itself (Cloud Loggin
 special fields). The entry's monitored resource is ``cloud_run_job`` with the label ``job_name``. So a
 loader summary is ``jsonPayload.message="loader summary"`` with ``jsonPayload.lag_left`` and
 ``jsonPayload.dead_letters`` (app/loader/runner.py), and collect's is
-``jsonPayload.event="collect.summary"`` with ``jsonPayload.oldest_uncollected_age_days``
-(app/batch_job/commands.py). tests/components/gcp/test_alert_log_fields.py runs the real apps, turns
-their lines into such entries and checks every metric here against them, by parsing these filters:
-a metric on a field nobody writes would be an alert that never fires.
+``jsonPayload.event="collect.summary"`` with ``jsonPayload.oldest_uncollected_age_days`` and
+``jsonPayload.not_judged_percent_max`` (app/batch_job/commands.py).
+tests/components/gcp/test_alert_log_fields.py runs the real apps, turns their lines into such entries
+and checks every metric here against them, by parsing these filters: a metric on a field nobody
+writes would be an alert that never fires.
 
 Thresholds sit in the filters (``jsonPayload.lag_left > 100000``): the Logging query language compares
 a JSON number numerically, so the counter counts exactly the runs past the threshold, and the alert
@@ -99,9 +100,16 @@ class LogMetrics:
     loader_lag: LogMetric
     loader_dead_letters: LogMetric
     collect_stale: LogMetric | None
+    collect_not_judged: LogMetric | None = None
 
     def all(self) -> list[LogMetric]:
-        found = [self.loader_runs, self.loader_lag, self.loader_dead_letters, self.collect_stale]
+        found = [
+            self.loader_runs,
+            self.loader_lag,
+            self.loader_dead_letters,
+            self.collect_stale,
+            self.collect_not_judged,
+        ]
         return [m for m in found if m is not None]
 
 
@@ -109,8 +117,21 @@ def log_metrics(
     names: Names, alerts: GcpAlertsConfig, *, loader_job: str, collect_job: str | None
 ) -> LogMetrics:
     summaries = loader_summaries(loader_job)
-    collect_stale = None
+    collect_stale = collect_not_judged = None
     if collect_job is not None:
+        collect_not_judged = LogMetric(
+            key="collect-not-judged",
+            name=names.log_metric("collect_not_judged_over_threshold"),
+            display_name="Collect runs with a day's records largely not judged",
+            description=(
+                f"{collect_job} runs that collected a day with more than {alerts.not_judged_percent:g} % "
+                "of its records without an answer (failed, invalid, cut at the token limit or missing)."
+            ),
+            filter=all_of(
+                collect_summaries(collect_job),
+                f"jsonPayload.not_judged_percent_max > {alerts.not_judged_percent:g}",
+            ),
+        )
         collect_stale = LogMetric(
             key="collect-stale",
             name=names.log_metric("collect_days_uncollected"),
@@ -153,4 +174,5 @@ def log_metrics(
             filter=all_of(summaries, f"jsonPayload.dead_letters > {alerts.dead_letters_per_run}"),
         ),
         collect_stale=collect_stale,
+        collect_not_judged=collect_not_judged,
     )

@@ -4,7 +4,8 @@ those metrics sees the series they make: a metric on a field nobody writes is an
 The real loader (``python -m app.loader`` against Tansu and fake-gcs-server) runs twice, side by side:
 once stopped by a SIGTERM mid-way (unread messages left), once to completion; both dead-letter poison.
 The real batch job (``app.batch_job.cli.main`` against fake-gcs-server and the fake Vertex AI server)
-submits a day whose batch then stays queued, and runs the scheduled ``collect --lookback`` days later.
+submits a day whose batch then stays queued and a day whose batch ends with a third of its answers
+unusable, and runs the scheduled ``collect --lookback`` days later.
 Their JSON lines become the LogEntries Cloud Run would write (tests/support/cloud_logging.py), and the
 stack is rendered with thresholds just below, then exactly at, the values the runs reported: the
 filters, extractors and condition filters are read from the rendered plan and evaluated, never
@@ -44,6 +45,8 @@ ALERT_POLICY = "gcp:monitoring/alertPolicy:AlertPolicy"
 PROJECT = gcp_block("dev")["project"]
 COLLECT_LOOKBACK = 5
 AGE_DAYS = 4  # the collect run is this many days after the day it leaves uncollected
+JUDGED_DAY = DAY + dt.timedelta(days=1)  # collected, with one of its three records not judged
+SAFE = '{"reasoning": "benign", "verdict": "safe", "severity": "none", "categories": []}'
 
 
 def _json_lines(text: str) -> list[dict[str, Any]]:
@@ -70,11 +73,15 @@ def _loader_lines(kafka_broker: Any, gcs_server: Any) -> list[dict[str, Any]]:
 
 
 def _collect_lines(gcs_server: Any) -> list[dict[str, Any]]:
-    """submit on DAY+1 (the batch is created and stays queued), then collect on DAY+AGE_DAYS."""
+    """submit DAY on DAY+1 (its batch is created and stays queued) and JUDGED_DAY (its batch answers
+    two of three records), then collect on DAY+AGE_DAYS."""
     client = gcs_server.client()
     raw, out = gcs_server.new_bucket("raw"), gcs_server.new_bucket("out")
     raw.blob(f"raw/web/{DAY}/a.jsonl").upload_from_string(
         b"".join(record(i).to_json_line() for i in range(5)), content_type="application/jsonl"
+    )
+    raw.blob(f"raw/web/{JUDGED_DAY}/a.jsonl").upload_from_string(
+        b"".join(record(i, day=JUDGED_DAY).to_json_line() for i in range(3)), content_type="application/jsonl"
     )
     with FakeVertex() as vertex:
         values = settings_for(raw.name, out.name, vertex.url)
@@ -92,10 +99,16 @@ def _collect_lines(gcs_server: Any) -> list[dict[str, Any]]:
 
         code, submitted = run(DAY + dt.timedelta(days=1), "submit", "--date", str(DAY))
         assert code == 0, submitted
+        code, judged = run(JUDGED_DAY + dt.timedelta(days=1), "submit", "--date", str(JUDGED_DAY))
+        assert code == 0, judged
+        job = vertex.job_by_display_name(f"llm-judge-{JUDGED_DAY}-part-00000")
+        vertex.run_job_as_gemini(
+            job["name"], client, lambda line: SAFE if line["key"] != "r-req-0" else "not an answer"
+        )
         later = DAY + dt.timedelta(days=AGE_DAYS)
-        code, collected = run(later, "collect", "--lookback", str(COLLECT_LOOKBACK))
+        code, collected = run(later, "collect", "--lookback", str(COLLECT_LOOKBACK), "--no-report")
         assert code == 0, collected
-    return _json_lines(submitted) + _json_lines(collected)
+    return _json_lines(submitted) + _json_lines(judged) + _json_lines(collected)
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +144,10 @@ def measured(entries: list[dict[str, Any]]) -> dict[str, int]:
         "loaderLagLeft": max(e["jsonPayload"]["lag_left"] for e in loader),
         "deadLettersPerRun": max(e["jsonPayload"]["dead_letters"] for e in loader),
         "uncollectedDays": collect[0]["jsonPayload"]["oldest_uncollected_age_days"],
+        "notJudgedPercent": collect[0]["jsonPayload"]["not_judged_percent_max"],
     }
     assert values["uncollectedDays"] == AGE_DAYS, collect[0]
+    assert values["notJudgedPercent"] == 33.33, collect[0]
     assert all(v >= 2 for v in values.values()), f"a run too small to cross a threshold: {values}"
     return values
 
@@ -161,7 +176,7 @@ def _counted(metric: dict[str, Any], entries: list[dict[str, Any]]) -> list[dict
 
 def test_every_log_based_metric_counts_lines_the_real_apps_print(just_below: Plan, entries) -> None:
     metrics = [r.inputs for r in just_below.of_type(LOG_METRIC)]
-    assert len(metrics) == 4
+    assert len(metrics) == 5
     for metric in metrics:
         counted = _counted(metric, entries)
         assert counted, f"log-based metric {metric['name']} counts none of the lines: {metric['filter']}"
@@ -181,7 +196,7 @@ def test_a_metric_counts_only_its_own_lines(just_below: Plan, entries) -> None:
 
 def test_thresholds_compare_the_numbers_the_apps_write(exactly_at: Plan, just_below: Plan, entries) -> None:
     thresholded = {r.name: r.inputs for r in exactly_at.of_type(LOG_METRIC) if ">" in r.inputs["filter"]}
-    assert len(thresholded) == 3
+    assert len(thresholded) == 4
     for name, metric in thresholded.items():
         assert not _counted(metric, entries), f"{name}: counts a run whose value only equals the threshold"
         assert _counted(just_below.one(LOG_METRIC, name).inputs, entries)
@@ -214,7 +229,7 @@ def test_every_alert_condition_on_a_log_metric_sees_the_series_the_apps_make(jus
     series = _series(just_below, entries)
     found = list(_conditions(just_below))
     assert {kind for _, kind, _ in found} == {"conditionThreshold", "conditionAbsent"}
-    assert len(found) == 4  # lag, dead letters, uncollected day, and the absence of completed runs
+    assert len(found) == 5  # lag, dead letters, uncollected day, not judged, and no completed runs
     for policy, kind, condition in found:
         seen = [s for s in series if matches(condition["filter"], s)]
         assert seen, f"{policy}: {kind} {condition['filter']} selects none of the metrics' series"

@@ -1,4 +1,4 @@
-"""The GCP alerting as rendered: six policies with their channels, metrics and runbook links in both
+"""The GCP alerting as rendered: seven policies with their channels, metrics and runbook links in both
 stacks, condition shapes the Monitoring API accepts, and config that refuses what cannot work."""
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def conditions(policy: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_both_stacks_create_the_six_policies_their_metrics_and_channels(stack, dev, prod):
+def test_both_stacks_create_the_seven_policies_their_metrics_and_channels(stack, dev, prod):
     plan = {"dev": dev, "prod": prod}[stack]
     found = policies(plan)
     assert set(found) == {
@@ -62,6 +62,7 @@ def test_both_stacks_create_the_six_policies_their_metrics_and_channels(stack, d
         "scheduler-failed",
         "loader-behind",
         "dead-letters",
+        "not-judged",
     }
     emails = gcp_block(stack)["alerts"]["emails"]
     channels = plan.of_type(CHANNEL)
@@ -72,12 +73,13 @@ def test_both_stacks_create_the_six_policies_their_metrics_and_channels(stack, d
         assert policy["notificationChannels"] == names, key
         assert policy["displayName"].startswith(f"[{stack}] "), key
         assert policy["combiner"] == "OR"
-    assert len({p["displayName"] for p in found.values()}) == 6
+    assert len({p["displayName"] for p in found.values()}) == 7
     assert {m.inputs["name"] for m in plan.of_type(LOG_METRIC)} == {
         "llm-judge/loader_runs",
         "llm-judge/loader_lag_over_threshold",
         "llm-judge/loader_dead_letters_over_threshold",
         "llm-judge/collect_days_uncollected",
+        "llm-judge/collect_not_judged_over_threshold",
     }
 
 
@@ -159,6 +161,7 @@ def test_alerts_can_be_switched_off():
 def test_without_collect_there_is_no_collect_policy(quiet_without_collect):
     plan = quiet_without_collect
     assert "collect" not in policies(plan)
+    assert "not-judged" not in policies(plan)
     assert "llm-judge-collect" not in str(policies(plan)["scheduler-failed"])
     assert len(plan.of_type(LOG_METRIC)) == 3
 
