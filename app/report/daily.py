@@ -32,6 +32,8 @@ _META_KEYS = (
     "unparseable_prediction_lines",
     "orphan_predictions",
     "duplicate_predictions",
+    # Answers cut at the output cap, and the share of their output tokens spent thinking (collect).
+    "truncated",
 )
 
 

@@ -109,6 +109,14 @@ def test_summary_counts_failures_distributions_and_flagged_ids(batch_env):
     assert summary["backend"] == "vertex"
     assert summary["records"] == len(SCENARIOS)
     assert summary["counts"] == {"ok": 2, "failed": 3, "invalid": 4, "missing": 1}
+    assert (summary["not_judged"], summary["not_judged_percent"]) == (8, 80.0)
+    # The cut answer, and how much of its output went to thinking (none: the scenario did not think).
+    assert summary["truncated"] == {
+        "records": 1,
+        "thoughts_tokens": 0,
+        "output_tokens": 41,
+        "thought_share": 0.0,
+    }
     assert summary["failures_by_reason"] == {
         "failed:blocked": 1,
         "failed:vertex_error": 2,

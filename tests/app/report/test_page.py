@@ -128,6 +128,19 @@ def test_an_empty_day_renders_without_charts_and_says_so():
     assert _svg_count(html) == 0
 
 
+def test_answers_cut_at_the_token_limit_are_counted_with_their_share_of_thinking():
+    request = ReportRequest(
+        title="t",
+        day=dt.date(2026, 11, 29),
+        results=LineSource("r", lambda: lines(failed("a", reason="truncated"), ok("b", SAFE))),
+        meta={
+            "truncated": {"records": 1, "thoughts_tokens": 466, "output_tokens": 14, "thought_share": 0.9708}
+        },
+    )
+    html = render_page(build_report(request, lambda: NOW))
+    assert "Cut at the output token limit: 1 record(s); thinking took 97.1" in html
+
+
 def test_a_day_where_everything_failed_shows_the_outcomes_only():
     report, html = _render(failed("a"), run_error("b"))
     assert report["totals"]["ok"] == 0
