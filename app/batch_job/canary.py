@@ -47,6 +47,11 @@ class CanaryUnavailable(RuntimeError):
     """Vertex AI could not answer the canary (429, 5xx, no answer): one line (exit 1)."""
 
 
+def today_utc() -> dt.date:
+    """The date the catalogue's lifecycle is read on: now, whatever day the run judges."""
+    return dt.datetime.now(dt.UTC).date()
+
+
 def _works_in(location: str, today: dt.date) -> str:
     here = [m.name for m in usable(today, location=location)]
     if here:
@@ -56,9 +61,10 @@ def _works_in(location: str, today: dt.date) -> str:
     return f"no catalogue model runs batch jobs in {location}; {names} do in {', '.join(places)}"
 
 
-def what_to_change(failure: OnlineFailure, ctx: Context, today: dt.date) -> str:
+def what_to_change(failure: OnlineFailure, ctx: Context, today: dt.date | None = None) -> str:
     """The fix for a refused canary, from Google's status and what the catalogue knows."""
     settings = ctx.settings
+    today = today or today_utc()
     model, location = settings.model_id, settings.gcp_location
     row = lookup(model)
     if failure.code == "FAILED_PRECONDITION":
@@ -86,11 +92,13 @@ def what_to_change(failure: OnlineFailure, ctx: Context, today: dt.date) -> str:
     return "check GCP_PROJECT, GCP_LOCATION, MODEL_ID and the credentials"
 
 
-def run_vertex_canary(ctx: Context, today: dt.date) -> OnlineAnswer | OnlineFailure:
+def run_vertex_canary(ctx: Context, today: dt.date | None = None) -> OnlineAnswer | OnlineFailure:
     """One ``generateContent`` with the day's request settings. Raises ``CanaryRefused`` or
     ``CanaryUnavailable`` when the service refused or failed; returns the answer, or the failure of an
-    answer that came back cut or invalid (the caller decides what that means)."""
+    answer that came back cut or invalid (the caller decides what that means). ``today`` (default:
+    now, UTC) is the date the catalogue's lifecycle is read on."""
     settings = ctx.settings
+    today = today or today_utc()
     for key, problem in choice_problems(settings.model_id, settings.gcp_location, today):
         # The service decides (a project that used a model keeps it longer than new ones); say it first.
         logs.log(log, logging.WARNING, f"{key}: {problem}", event="batch.model_choice", key=key)

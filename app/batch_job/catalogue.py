@@ -51,7 +51,7 @@ CATALOGUE_PATH = Path(__file__).with_name("gemini_models.yaml")
 Level = Literal["minimal", "low", "medium", "high"]
 # Ordered from least to most thinking: "nearest" is measured along this order.
 LEVELS: tuple[Level, ...] = ("minimal", "low", "medium", "high")
-Lifecycle = Literal["current", "closed-to-new", "retired"]
+Lifecycle = Literal["unreleased", "current", "closed-to-new", "retired"]
 
 _URL = re.compile(r"^https://[^\s]+$")
 _PUBLISHER = re.compile(r"^(?:projects/[^/]+/locations/[^/]+/)?publishers/google/models/")
@@ -181,7 +181,10 @@ class GeminiModel(_Row):
         return self
 
     def lifecycle(self, today: dt.date) -> Lifecycle:
-        """``retired`` past an announced retirement, ``closed-to-new`` once new access is blocked."""
+        """``retired`` past an announced retirement, ``closed-to-new`` once new access is blocked,
+        ``unreleased`` before its release."""
+        if today < self.release:
+            return "unreleased"
         if self.retirement_announced and self.retirement is not None and today > self.retirement:
             return "retired"
         if self.new_access_blocked is not None and today >= self.new_access_blocked:
@@ -275,12 +278,15 @@ def choice_problems(
     found: list[tuple[str, str]] = []
     state = model.lifecycle(today)
     if state != "current":
-        what = (
-            f"retired since {model.retirement}"
-            if state == "retired"
-            else f"closed to projects that never used it since {model.new_access_blocked} "
-            f"(it retires {model.retirement})"
-        )
+        if state == "retired":
+            what = f"retired since {model.retirement}"
+        elif state == "unreleased":
+            what = f"not released until {model.release}"
+        else:
+            what = (
+                f"closed to projects that never used it since {model.new_access_blocked} "
+                f"(it retires {model.retirement})"
+            )
         found.append((model_key, f"{model.name} is {what} ({model.source}); {works_here}"))
     if not model.batch:
         found.append((model_key, f"{model.name} does not run batch jobs; {works_here}"))

@@ -85,9 +85,9 @@ def _dispatch(
     today: dt.date,
 ) -> int:
     if command == "submit":
-        return _submit(ctx, days, args, summary, today)
+        return _submit(ctx, days, args, summary)
     if command == "check":
-        return _check(ctx, summary, today)
+        return _check(ctx, summary)
     if command == "status":
         return _status(ctx, days)
     if command == "collect":
@@ -117,9 +117,7 @@ def _log_summary(command: str, code: int, summary: Summary) -> None:
     )
 
 
-def _submit(
-    ctx: Context, days: list[dt.date], args: argparse.Namespace, summary: Summary, today: dt.date
-) -> int:
+def _submit(ctx: Context, days: list[dt.date], args: argparse.Namespace, summary: Summary) -> int:
     summary["backend"] = ctx.settings.backend
     if ctx.settings.backend == "openai":
         from app.batch_job.openai_backend import judge_day
@@ -128,7 +126,7 @@ def _submit(
             judge_day(ctx, day, force=args.force)
         return EXIT_OK
     if not args.dry_run:
-        summary["canary"] = _canary(ctx, today)
+        summary["canary"] = _canary(ctx)
     jobs: list[JobView] = []
     actions: dict[str, str] = {}
     for day in days:
@@ -141,13 +139,13 @@ def _submit(
     return EXIT_OK
 
 
-def _canary(ctx: Context, today: dt.date) -> str:
+def _canary(ctx: Context) -> str:
     """The canary before the night's work: raises on a refusal; an answer that came back cut or invalid
     is said and logged, and the night goes on (collect's summary and its alert see such answers)."""
     from app.batch_job.canary import describe_answer, run_vertex_canary
     from app.batch_job.online import OnlineAnswer
 
-    result = run_vertex_canary(ctx, today)
+    result = run_vertex_canary(ctx)
     prompt = ctx.prompt
     note = describe_answer(result, prompt.generation.max_output_tokens, prompt.thinking.room)
     if isinstance(result, OnlineAnswer):
@@ -158,7 +156,7 @@ def _canary(ctx: Context, today: dt.date) -> str:
     return result.reason
 
 
-def _check(ctx: Context, summary: Summary, today: dt.date) -> int:
+def _check(ctx: Context, summary: Summary) -> int:
     """The canary alone: the post-deploy smoke test (vertex), or one judgement through vLLM (openai)."""
     settings = ctx.settings
     summary["backend"] = settings.backend
@@ -174,7 +172,7 @@ def _check(ctx: Context, summary: Summary, today: dt.date) -> int:
         f"{settings.prompt_path}: {prompt.thinking.describe()}, maxOutputTokens "
         f"{generation.max_output_tokens}"
     )
-    result = run_vertex_canary(ctx, today)
+    result = run_vertex_canary(ctx)
     ctx.say(
         ("ok: " if isinstance(result, OnlineAnswer) else "error: ")
         + describe_answer(result, generation.max_output_tokens, prompt.thinking.room)

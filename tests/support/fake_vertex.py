@@ -200,6 +200,8 @@ class FakeVertex:
         if row is None or not row.serves(location):
             return missing
         state = row.lifecycle(self.on())
+        if state == "unreleased":
+            return missing
         if state != "current" and (project, row.name) not in self.used:
             message = f"Project `{project}` is not allowed to use Publisher Model `{path}`"
             return Refusal(400, "FAILED_PRECONDITION", message)

@@ -61,16 +61,18 @@ def test_the_production_defaults_judge_a_day_after_exactly_one_canary(batch_env,
     assert summary["counts"]["ok"] == 2, summary["failures_by_reason"]
 
 
-def test_a_retired_model_ends_submit_in_one_line_with_no_upload_and_no_job(batch_env):
+@pytest.mark.parametrize("location", ["global", "us-central1"])  # us-central1: the old defaults
+def test_a_retired_model_ends_submit_in_one_line_with_no_upload_and_no_job(batch_env, location):
     batch_env.write_raw(RAW, [record(1)])
-    code, output = batch_env.run("submit", "--date", str(DAY), model_id=RETIRED)
+    code, output = batch_env.run("submit", "--date", str(DAY), model_id=RETIRED, gcp_location=location)
     assert code == 2
     (line,) = output.strip().splitlines()
-    assert line.startswith(f"error: canary refused: Vertex AI generateContent on {RETIRED} in global")
+    assert line.startswith(f"error: canary refused: Vertex AI generateContent on {RETIRED} in {location}")
     assert (
         "HTTP 400 FAILED_PRECONDITION: Project `test-project` is not allowed to use Publisher Model" in line
     )
-    assert "set MODEL_ID to a current model; models that work in global: gemini-3.5-flash-lite" in line
+    assert "set MODEL_ID to a current model; " in line
+    assert "gemini-3.5-flash-lite" in line
     assert len(batch_env.vertex.generated()) == 1
     assert batch_env.vertex.created() == []
     assert batch_env.out_names() == []
@@ -165,6 +167,7 @@ def test_check_against_the_self_hosted_server_uses_the_prompt_s_schema(batch_env
         (body,) = server.requests
         assert body["response_format"]["json_schema"]["name"] == "security_review"
         assert "thinking" not in json.dumps(body)
+        assert body["temperature"] == 0.0  # left out for Gemini 3, still sent to vLLM
         assert output.strip().splitlines()[-1].startswith("ok: answered in")
         server.script(Status(400, message="model qwen-x does not exist"))
         code, output = batch_env.run(*argv)

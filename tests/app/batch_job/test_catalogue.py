@@ -53,6 +53,7 @@ def test_the_interface_the_lifecycle_table_reads() -> None:
 @pytest.mark.parametrize(
     ("day", "state"),
     [
+        (dt.date(2025, 6, 16), "unreleased"),
         (dt.date(2026, 9, 19), "current"),
         (dt.date(2026, 9, 20), "closed-to-new"),  # one month before retirement
         (dt.date(2026, 10, 20), "closed-to-new"),  # the last day it is served
