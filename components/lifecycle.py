@@ -334,7 +334,9 @@ def gemini_choice(gcp: GcpConfig) -> Choice:
 
 def entries() -> tuple[Entry, ...]:
     """The whole table."""
-    return (*STATIC, *eks_entries(), *autoscaler_entries())
+    from app.batch_job import catalogue
+
+    return (*STATIC, *eks_entries(), *autoscaler_entries(), *gemini_entries(catalogue.models()))
 
 
 # --- Choices: what a stack, the defaults and the repository's files pin ---------------------------
@@ -371,12 +373,15 @@ def aws_choices(aws: AwsConfig, *, everything: bool = False) -> list[Choice]:
 
 def stack_choices(cfg: StackConfig) -> list[Choice]:
     """What a stack's config pins, as far as it deploys it."""
-    return aws_choices(cfg.aws) if cfg.aws.enabled else []
+    out = aws_choices(cfg.aws) if cfg.aws.enabled else []
+    if cfg.gcp.enabled:
+        out.append(gemini_choice(cfg.gcp))
+    return out
 
 
 def default_choices() -> list[Choice]:
     """What a stack gets without setting a key."""
-    return aws_choices(AwsConfig(), everything=True)
+    return [*aws_choices(AwsConfig(), everything=True), gemini_choice(GcpConfig())]
 
 
 _FROM_PYTHON = re.compile(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 import yaml
 
 from components import lifecycle
@@ -215,9 +214,8 @@ def test_an_entry_covers_its_version_as_a_prefix():
 
 
 def test_gemini_rows_come_from_the_model_catalogue():
-    catalogue = pytest.importorskip(
-        "app.batch_job.catalogue", reason="the model catalogue (issue 19, items 1-6) is not merged yet"
-    )
+    from app.batch_job import catalogue
+
     models = catalogue.models()
 
     rows = lifecycle.gemini_entries(models)
@@ -226,3 +224,13 @@ def test_gemini_rows_come_from_the_model_catalogue():
     for model, row in zip(models, rows, strict=True):
         assert row.source == model.source
         assert row.fixed == (model.retirement is not None and model.retirement_announced)
+    (default,) = [c for c in lifecycle.default_choices() if c.subject == "gemini"]
+    entry = lifecycle.find(default, lifecycle.entries())
+    assert entry is not None
+    assert entry.version == "gemini-3.5-flash-lite"  # not gemini-3.5-flash: a name is not a prefix
+    retired = lifecycle.find(lifecycle.Choice("gemini", "gemini-2.5-flash", "-"), lifecycle.entries())
+    assert retired is not None
+    assert lifecycle.ending([default], dt.date(2026, 12, 6), 30)[0] == []
+    assert lifecycle.ending([lifecycle.Choice("gemini", "gemini-2.5-flash", "x")], dt.date(2026, 12, 6), 30)[
+        0
+    ]
