@@ -167,6 +167,7 @@ def _body(ctx: DocContext) -> dict[str, str]:
             f"\n\n```\n{collect_summaries}\n"
             "gcloud storage cat gs://BUCKET/judgements/YYYY-MM-DD/summary.json "
             "| jq '.not_judged_percent, .failures_by_reason, .truncated'\n"
+            f"{_executions(ctx, ctx.judge_job)}\n"
             f"gcloud run jobs execute {ctx.judge_job} {_where(ctx)} --args=check --wait\n"
             f"gcloud run jobs execute {ctx.judge_job} {_where(ctx)} "
             "--args=submit,--date,YYYY-MM-DD,--force --wait\n```"

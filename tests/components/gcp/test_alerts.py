@@ -117,6 +117,7 @@ def test_a_policy_that_reads_a_log_based_metric_waits_until_monitoring_knows_eve
         "gcp-alerts-collect",
         "gcp-alerts-loader-behind",
         "gcp-alerts-dead-letters",
+        "gcp-alerts-not-judged",
     }
     for policy in dev.of_type(POLICY):
         assert (wait.urn in policy.depends_on) == (policy in readers), policy.name
