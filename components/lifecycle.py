@@ -424,6 +424,15 @@ def workflow_choices(name: str, workflow: dict) -> list[Choice]:
     return out
 
 
+def prompt_choices(name: str, prompt: dict) -> list[Choice]:
+    """A prompt file's own ``model`` when it names a Gemini model (``google/gemini-...``): gh-models runs
+    the prompt on it, and it reads as the model the prompt was written for."""
+    model = str(prompt.get("model") or "")
+    if not model.removeprefix("google/").startswith("gemini-"):
+        return []
+    return [Choice("gemini", model.removeprefix("google/"), f"{name}: model")]
+
+
 # --- The checks ------------------------------------------------------------------------------------
 
 

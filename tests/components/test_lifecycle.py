@@ -39,6 +39,8 @@ def repository_defaults() -> list[Choice]:
         ]
     for path in sorted((REPO_ROOT / "build").glob("Dockerfile.*")):
         choices += lifecycle.dockerfile_choices(f"build/{path.name}", path.read_text())
+    for path in sorted((REPO_ROOT / "prompts").glob("*.prompt.yml")):
+        choices += lifecycle.prompt_choices(f"prompts/{path.name}", yaml.safe_load(path.read_text()))
     for path in sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml")):
         workflow = yaml.safe_load(path.read_text())
         choices += lifecycle.workflow_choices(f".github/workflows/{path.name}", workflow)
