@@ -18,6 +18,7 @@ from pathlib import Path
 
 from app.model_loader import __version__, layout
 from app.model_loader.base import log, now_iso
+from app.model_loader.digests import DigestBook
 from app.model_loader.errors import InsufficientSpaceError, ModelInvalidError
 from app.model_loader.logs import human_bytes
 from app.model_loader.manifest import Manifest, fsync_dir, write_json_atomic, write_manifest
@@ -57,14 +58,16 @@ class StoreDownload(StoreProgress, StoreTrash):
             total_bytes=snapshot.total_size,
         )
         started = time.monotonic()
+        streamed = DigestBook()
         with ProgressReporter(tmp, snapshot.total_size, self.progress_interval, f"{repo_id}@{commit[:12]}"):
-            hub.fetch(snapshot, tmp, cache_dir=layout.hf_home(self.root) / "hub")
+            hub.fetch(snapshot, tmp, cache_dir=layout.hf_home(self.root) / "hub", digests=streamed)
         log.info(
             "verify.start",
-            f"verifying {len(snapshot.files)} files of {repo_id}@{commit[:12]}",
+            f"verifying {len(snapshot.files)} files of {repo_id}@{commit[:12]}"
+            f" ({len(streamed)} hashed while downloading)",
             model=dir_name,
         )
-        entries, problems = verify_against_hub(tmp, snapshot.files, self.hash_workers)
+        entries, problems, reused = verify_against_hub(tmp, snapshot.files, self.hash_workers, streamed)
         if problems:
             for remote in snapshot.files:
                 if any(p.startswith(f"{remote.path}:") for p in problems):
@@ -76,7 +79,9 @@ class StoreDownload(StoreProgress, StoreTrash):
             )
         self._drop_extras(tmp, {f.path for f in snapshot.files})
         for entry in entries:
-            _fsync_file(tmp / entry.path)
+            hit = streamed.for_file(entry.path, tmp / entry.path)
+            if hit is None or not hit.synced:
+                _fsync_file(tmp / entry.path)
         manifest = Manifest(
             repo_id=repo_id,
             revision=snapshot.revision,
@@ -97,10 +102,12 @@ class StoreDownload(StoreProgress, StoreTrash):
         fsync_dir(final.parent)
         log.info(
             "download.complete",
-            f"{repo_id}@{commit[:12]} complete and verified at {final} in {time.monotonic() - started:.1f}s",
+            f"{repo_id}@{commit[:12]} complete and verified at {final} in {time.monotonic() - started:.1f}s"
+            f" ({reused} of {len(entries)} files hashed while they arrived)",
             model=dir_name,
             commit=commit,
             total_bytes=snapshot.total_size,
+            hashed_while_downloading=reused,
         )
         return manifest
 

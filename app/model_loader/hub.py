@@ -32,7 +32,9 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.utils import disable_progress_bars
 
+from app.model_loader.digests import DigestBook
 from app.model_loader.errors import HubRefusedError, HubUnreachableError, InsufficientSpaceError, UsageError
+from app.model_loader.hf_tail import IncompleteTail
 from app.model_loader.manifest import check_repo_path
 from app.model_loader.remote import RemoteFile, RemoteSnapshot
 
@@ -76,20 +78,22 @@ class HfHub:
             if sibling.size is None:
                 raise HubUnreachableError(f"{repo_id}@{revision}: the hub gave no size for {path}")
             if sibling.lfs is not None:
-                files.append(RemoteFile(path, sibling.lfs.size, sibling.lfs.sha256, None))
+                files.append(RemoteFile(path, sibling.lfs.size, sibling.lfs.sha256, None, lfs=True))
             elif sibling.blob_id:
-                files.append(RemoteFile(path, sibling.size, None, sibling.blob_id))
+                files.append(RemoteFile(path, sibling.size, None, sibling.blob_id, lfs=False))
             else:
                 raise HubUnreachableError(f"{repo_id}@{revision}: the hub gave no hash for {path}")
         return RemoteSnapshot(repo_id, revision, info.sha, tuple(sorted(files, key=lambda f: f.path)))
 
-    def fetch(self, snapshot: RemoteSnapshot, dest: Path, *, cache_dir: Path) -> None:
-        """Download every file of the snapshot's commit into `dest` (resumes files already complete there).
+    def fetch(self, snapshot: RemoteSnapshot, dest: Path, *, cache_dir: Path, digests: DigestBook) -> None:
+        """Download every file of the snapshot's commit into `dest` (resumes files already complete there),
+        hashing each while it is written (hf_tail.py).
 
         Pinning `revision` to the resolved commit makes the download immutable even if the branch moves
         meanwhile. `cache_dir` only holds huggingface_hub's own bookkeeping (refs), never the weights.
         """
-        with _mapped_errors(f"{snapshot.repo_id}@{snapshot.commit}"):
+        what = f"{snapshot.repo_id}@{snapshot.commit}"
+        with _mapped_errors(what), IncompleteTail(dest, snapshot.files, digests):
             snapshot_download(
                 snapshot.repo_id,
                 revision=snapshot.commit,
@@ -99,6 +103,16 @@ class HfHub:
                 token=self._token,
                 max_workers=self._max_workers,
                 allow_patterns=[f.path for f in snapshot.files],
+            )
+        # snapshot_download returns `local_dir` as if all went well when it cannot list the revision's
+        # files (any HTTP error or connection failure) and the directory is not empty, which ours never
+        # is (the plan file): files missing now mean the hub failed, not the model.
+        missing = [f.path for f in snapshot.files if not (dest / f.path).is_file()]
+        if missing:
+            listed = ", ".join(missing[:5]) + (", ..." if len(missing) > 5 else "")
+            raise HubUnreachableError(
+                f"{what}: the hub did not deliver {len(missing)} of {len(snapshot.files)} files ({listed});"
+                " its file listing likely failed"
             )
 
 

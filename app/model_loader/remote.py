@@ -7,17 +7,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from app.model_loader.digests import DigestBook
+
 
 @dataclass(frozen=True)
 class RemoteFile:
+    """One file of a revision as a source states it. A file is checked against its content sha256 when
+    the source knows it (the hub's LFS and Xet-backed files, every file of an S3 mirror), else against
+    its git blob id (the hub's regular files)."""
+
     path: str
     size: int
-    lfs_sha256: str | None  # LFS (incl. Xet-backed) files: sha256 of the content
-    git_sha1: str | None  # regular files: git blob id of the content
+    sha256: str | None
+    git_sha1: str | None  # the git blob id of the content (regular files on the hub)
+    lfs: bool  # stored in LFS/Xet on the hub (recorded in the manifest as it was)
 
-    @property
-    def is_lfs(self) -> bool:
-        return self.lfs_sha256 is not None
+    def __post_init__(self) -> None:
+        if self.sha256 is None and self.git_sha1 is None:
+            raise ValueError(f"{self.path}: a remote file needs a sha256 or a git blob id to be verified")
 
 
 @dataclass(frozen=True)
@@ -37,4 +44,7 @@ class Hub(Protocol):
 
     def resolve(self, repo_id: str, revision: str) -> RemoteSnapshot: ...
 
-    def fetch(self, snapshot: RemoteSnapshot, dest: Path, *, cache_dir: Path) -> None: ...
+    def fetch(self, snapshot: RemoteSnapshot, dest: Path, *, cache_dir: Path, digests: DigestBook) -> None:
+        """Put every file of the snapshot at ``dest/<path>``; a file hashed while it arrived goes into
+        ``digests`` (the store then does not read it again)."""
+        ...

@@ -10,8 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.model_loader.digests import DigestBook
 from app.model_loader.errors import ModelInvalidError
-from app.model_loader.hashing import digest_file
+from app.model_loader.hashing import FileDigest, digest_file
 from app.model_loader.manifest import Manifest, ManifestFile, read_manifest
 from app.model_loader.remote import RemoteFile
 
@@ -64,9 +65,13 @@ def check_tree(
 
 
 def verify_against_hub(
-    tree: Path, files: tuple[RemoteFile, ...], workers: int
-) -> tuple[list[ManifestFile], list[str]]:
-    """Hash every downloaded file and compare with the hub's metadata (LFS: sha256, regular: git sha1)."""
+    tree: Path, files: tuple[RemoteFile, ...], workers: int, streamed: DigestBook | None = None
+) -> tuple[list[ManifestFile], list[str], int]:
+    """Compare every downloaded file with the source's size and hash (its sha256 where the source
+    states one, else the git blob sha1). A digest computed while the file arrived (``streamed``) is used
+    when it is still the same file and matches; any other file is read and hashed here, and so is a
+    file whose streamed digest does not match, so a glitch of the tail can never fail a good file.
+    Returns the manifest entries, the problems, and how many files needed no second read."""
     problems: list[str] = []
     present = []
     for remote in files:
@@ -77,26 +82,38 @@ def verify_against_hub(
             problems.append(f"{remote.path}: size {path.stat().st_size}, expected {remote.size}")
         else:
             present.append(remote)
+    known: dict[str, FileDigest] = {}
+    for remote in present:
+        hit = streamed.for_file(remote.path, tree / remote.path) if streamed is not None else None
+        if hit is not None and _mismatch(remote, hit.digest) is None:
+            known[remote.path] = hit.digest
+    to_hash = [r for r in present if r.path not in known]
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        digests = list(pool.map(lambda r: digest_file(tree / r.path, git_sha1=not r.is_lfs), present))
+        hashed = pool.map(lambda r: digest_file(tree / r.path, git_sha1=r.sha256 is None), to_hash)
+        known.update(zip((r.path for r in to_hash), hashed, strict=True))
     entries = []
-    for remote, digest in zip(present, digests, strict=True):
-        if remote.is_lfs and digest.sha256 != remote.lfs_sha256:
-            problems.append(
-                f"{remote.path}: sha256 {digest.sha256}, expected {remote.lfs_sha256} (hash mismatch)"
+    for remote in present:
+        digest = known[remote.path]
+        problem = _mismatch(remote, digest)
+        if problem is not None:
+            problems.append(problem)
+            continue
+        entries.append(
+            ManifestFile(
+                path=remote.path,
+                size=remote.size,
+                sha256=digest.sha256,
+                git_sha1=remote.git_sha1,
+                lfs=remote.lfs,
             )
-        elif not remote.is_lfs and digest.git_sha1 != remote.git_sha1:
-            problems.append(
-                f"{remote.path}: git blob sha1 {digest.git_sha1}, expected {remote.git_sha1} (hash mismatch)"
-            )
-        else:
-            entries.append(
-                ManifestFile(
-                    path=remote.path,
-                    size=remote.size,
-                    sha256=digest.sha256,
-                    git_sha1=remote.git_sha1,
-                    lfs=remote.is_lfs,
-                )
-            )
-    return entries, problems
+        )
+    return entries, problems, len(present) - len(to_hash)
+
+
+def _mismatch(remote: RemoteFile, digest: FileDigest) -> str | None:
+    if remote.sha256 is not None:
+        if digest.sha256 != remote.sha256:
+            return f"{remote.path}: sha256 {digest.sha256}, expected {remote.sha256} (hash mismatch)"
+    elif digest.git_sha1 != remote.git_sha1:
+        return f"{remote.path}: git blob sha1 {digest.git_sha1}, expected {remote.git_sha1} (hash mismatch)"
+    return None

@@ -23,7 +23,8 @@ client uses plain HTTP. Both listeners bind 127.0.0.1 on free ports.
 
 Faults, set by the tests: `corrupt(path)` (serve one byte flipped; metadata unchanged), `cut_once(path)`
 (close the connection half-way through the next body), `stall(path)` (send half the body, then wait for
-the returned gate), `slow(seconds_per_chunk)`, `set_unavailable(True)` (503 everywhere, hub down).
+the returned gate), `slow(seconds_per_chunk)`, `set_unavailable(True)` (503 everywhere, hub down),
+`fail(path_contains, status)` (one route answers an error).
 `downloads(path)` counts body GETs per file so tests can assert that a file was fetched once.
 """
 
@@ -154,6 +155,9 @@ class FakeHfHub:
         self._stalls: dict[str, Gate] = {}
         self._slow = 0.0
         self._unavailable = False
+        self._failures: dict[str, int] = {}
+        # Bytes per write of a body (faults act at this granularity); the bench raises it for 1 GiB.
+        self.chunk_size = CHUNK
         self._hub = self._make_server(is_cdn=False)
         self._cdn = self._make_server(is_cdn=True)
         self._threads: list[threading.Thread] = []
@@ -218,6 +222,11 @@ class FakeHfHub:
     def set_unavailable(self, unavailable: bool) -> None:
         self._unavailable = unavailable
 
+    def fail(self, path_contains: str, status: int) -> None:
+        """Answer `status` (no X-Error-Code, as a proxy or a failing backend would) to every request whose
+        path contains `path_contains`."""
+        self._failures[path_contains] = status
+
     def reset_faults(self) -> None:
         for gate in self._stalls.values():
             gate.release()
@@ -226,6 +235,7 @@ class FakeHfHub:
         self._stalls.clear()
         self._slow = 0.0
         self._unavailable = False
+        self._failures.clear()
 
     # ---- observations -----------------------------------------------------------------------------
     def downloads(self, path: str) -> int:
@@ -308,6 +318,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.fake._unavailable:
             self._json(503, {"error": "Service Unavailable"})
             return
+        for needle, status in list(self.fake._failures.items()):
+            if needle in url.path:
+                self._json(status, {"error": "injected failure"})
+                return
         if not self._authorized():
             self._error(401, "GatedRepo", "Access to this model is restricted; a valid token is required.")
             return
@@ -480,7 +494,7 @@ class _Handler(BaseHTTPRequestHandler):
             start = int(range_header[len("bytes=") :].split("-", 1)[0] or 0)
             status = 206
             headers = {**headers, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
-        body = data[start:]
+        body = memoryview(data)[start:]
         self.send_response(status)
         for key, value in {"Content-Type": "application/octet-stream", **headers}.items():
             self.send_header(key, value)
@@ -494,7 +508,8 @@ class _Handler(BaseHTTPRequestHandler):
         if cut:
             self.fake._cut_once.discard(file.path)
         gate = self.fake._stalls.get(file.path)
-        for offset in range(0, len(body), CHUNK):
+        chunk = self.fake.chunk_size
+        for offset in range(0, len(body), chunk):
             if offset >= half and (cut or gate is not None):
                 if cut:
                     self.wfile.flush()
@@ -506,7 +521,7 @@ class _Handler(BaseHTTPRequestHandler):
                     gate.reached.set()
                     gate.wait_open(timeout=60)
                     gate = None
-            self.wfile.write(body[offset : offset + CHUNK])
+            self.wfile.write(body[offset : offset + chunk])
             if self.fake._slow:
                 self.wfile.flush()
                 time.sleep(self.fake._slow)
