@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import AliasChoices, ValidationError
 
-from app.model_loader import __version__, layout
+from app.model_loader import __version__, layout, xet
 from app.model_loader.errors import (
     EXIT_INTERNAL,
     EXIT_INVALID,
@@ -167,11 +167,9 @@ def configure_environment(settings: LoaderSettings) -> None:
     os.environ.setdefault("HF_HOME", str(layout.hf_home(settings.models_dir)))
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    if settings.fast_transfer:
-        os.environ.setdefault("HF_XET_HIGH_PERFORMANCE", "1")
-    # Each revision is fetched once per node: hf-xet's chunk cache (up to 10 GB by default in some
-    # builds) would only hold a second copy of the weights on the same disk.
-    os.environ.setdefault("HF_XET_CHUNK_CACHE_SIZE_BYTES", "0")
+    buffer = xet.buffer_bytes(settings.xet_buffer_bytes, xet.memory_limit())
+    for name, value in xet.xet_environment(buffer=buffer, high_performance=settings.fast_transfer).items():
+        os.environ.setdefault(name, value)
     if settings.hf_endpoint:
         os.environ["HF_ENDPOINT"] = settings.hf_endpoint
 
@@ -191,7 +189,12 @@ def make_hub(settings: LoaderSettings):  # -> HfHub, imported lazily (huggingfac
     from app.model_loader.hub import HfHub, quiet_library
 
     quiet_library()
-    return HfHub(endpoint=settings.hf_endpoint, token=settings.token, max_workers=settings.download_workers)
+    return HfHub(
+        endpoint=settings.hf_endpoint,
+        token=settings.token,
+        max_workers=settings.download_workers,
+        timeout=settings.hub_timeout,
+    )
 
 
 # ---- commands ----------------------------------------------------------------------------------------

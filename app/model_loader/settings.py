@@ -55,11 +55,16 @@ class LoaderSettings(BaseSettings):
     lock_timeout: float | None = Field(
         None, ge=0, validation_alias=_env("LOCK_TIMEOUT_SECONDS", "lock_timeout")
     )
+    hub_timeout: float = Field(60.0, gt=0, validation_alias=_env("HUB_TIMEOUT_SECONDS", "hub_timeout"))
     download_workers: int = Field(
         8, ge=1, le=64, validation_alias=_env("DOWNLOAD_WORKERS", "download_workers")
     )
     hash_workers: int = Field(4, ge=1, le=64, validation_alias=_env("HASH_WORKERS", "hash_workers"))
     fast_transfer: bool = Field(True, validation_alias=_env("FAST_TRANSFER", "fast_transfer"))
+    # hf-xet's download buffer (xet.py); None: a quarter of the container's memory limit, at most 1 GiB.
+    xet_buffer_bytes: int | None = Field(
+        None, ge=16 << 20, validation_alias=_env("XET_BUFFER_BYTES", "xet_buffer_bytes")
+    )
     deep_verify_on_start: bool = Field(
         False, validation_alias=_env("VERIFY_DEEP_ON_START", "deep_verify_on_start")
     )

@@ -18,13 +18,33 @@ files_metadata=True)` use (read from huggingface_hub 2.4's `hf_api.py`, `file_do
 - Errors carry `X-Error-Code` (`RepoNotFound`, `RevisionNotFound`, `EntryNotFound`, `GatedRepo`), which
   huggingface_hub maps to its exception types.
 
-No `X-Xet-*` headers and no `xetHash` are ever sent, so hf-xet never tries to reach a CAS server and the
-client uses plain HTTP. Both listeners bind 127.0.0.1 on free ports.
+By default no `X-Xet-*` headers and no `xetHash` are sent (a repo in plain Git LFS), so the client uses
+plain HTTP. `FakeHfHub(xet=True)` serves every LFS file Xet-backed, the way the Hub does since it moved
+to Xet storage (hub-docs `docs/xet/file-id.md`, `auth.md`, `api.md`, `download-protocol.md`, published at
+https://huggingface.co/docs/xet, and `docs/hub/xet/legacy-git-lfs.md`; what huggingface_hub 2.4 reads of it
+is in `file_download.py` and `utils/_xet.py`):
+
+- the tree listing gives each such file its `xetHash`, so `snapshot_download` skips the HEAD;
+- `HEAD|GET resolve` answers 302 with `X-Xet-Hash`, `X-Linked-Etag`/`X-Linked-Size`, `Link: <...xet-read-
+  token/{commit}>; rel="xet-auth", <{cas}/v1/reconstructions/{hash}>; rel="xet-reconstruction-info"` and a
+  `Location` on the CDN listener (the "LFS bridge" that serves the whole reconstructed file with `Range`,
+  which a client without hf-xet, or with `HF_HUB_DISABLE_XET=1`, follows);
+- `GET /api/models/{repo}/xet-read-token/{rev}` (Hub token) answers JSON `{accessToken, exp, casUrl}` and the
+  same in `X-Xet-Access-Token`, `X-Xet-Token-Expiration`, `X-Xet-Cas-Url`;
+- the CAS, on the CDN listener: `GET /v1/reconstructions/{hash}` (Bearer access token, `Range`), 501 for
+  `/v2/reconstructions/` (hf-xet then uses V1; the real CAS also serves V2, multi-range, which this fake
+  does not), presigned ranged xorb reads `GET /xorbs/default/{xorb hash}` (no Authorization), and
+  `POST /v1/telemetry`. The xorbs and shards are real, made by hf-xet (tests/support/fake_xet.py).
+
+The faults below act on the xorb reads of a Xet file (`corrupt` flips a byte of an uncompressed chunk,
+which hf-xet writes out without noticing: it checks no content hash) and on the bridge alike, and
+`downloads(path)` counts xorb reads. Both listeners bind 127.0.0.1 on free ports.
 
 Faults, set by the tests: `corrupt(path)` (serve one byte flipped; metadata unchanged), `cut_once(path)`
 (close the connection half-way through the next body), `stall(path)` (send half the body, then wait for
 the returned gate), `slow(seconds_per_chunk)`, `set_unavailable(True)` (503 everywhere, hub down),
-`fail(path_contains, status)` (one route answers an error).
+`fail(path_contains, status)` (one route answers an error), `hang(path_contains)` (a route that accepts and
+answers nothing until released), `redirect_loop(path)`, `garble(path_contains)` (an API answer that fails to decode).
 `downloads(path)` counts body GETs per file so tests can assert that a file was fetched once.
 """
 
@@ -32,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import socket
 import threading
 import time
@@ -39,6 +60,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.support.fake_xet import XetFile, flip_payload_byte, xet_file
 
 CHUNK = 4096
 
@@ -144,9 +167,15 @@ class Gate:
 
 
 class FakeHfHub:
-    def __init__(self, repos: list[FakeRepo] | None = None, *, token: str | None = None) -> None:
+    def __init__(
+        self, repos: list[FakeRepo] | None = None, *, token: str | None = None, xet: bool = False
+    ) -> None:
         self.repos = {repo.repo_id: repo for repo in (repos or [tiny_model_repo()])}
         self.token = token
+        self.xet = xet
+        self.xet_access_token = f"xet_{secrets.token_hex(8)}"
+        self._xet_by_hash: dict[str, tuple[FakeFile, XetFile]] = {}
+        self._xorb_owner: dict[str, FakeFile] = {}
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Range header)
         self._downloads: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -156,6 +185,9 @@ class FakeHfHub:
         self._slow = 0.0
         self._unavailable = False
         self._failures: dict[str, int] = {}
+        self._hangs: dict[str, Gate] = {}
+        self._redirect_loops: set[str] = set()
+        self._garbled: set[str] = set()
         # Bytes per write of a body (faults act at this granularity); the bench raises it for 1 GiB.
         self.chunk_size = CHUNK
         self._hub = self._make_server(is_cdn=False)
@@ -192,7 +224,7 @@ class FakeHfHub:
         return self
 
     def stop(self) -> None:
-        for gate in self._stalls.values():
+        for gate in (*self._stalls.values(), *self._hangs.values()):
             gate.release()
         for server in (self._hub, self._cdn):
             server.shutdown()
@@ -227,9 +259,26 @@ class FakeHfHub:
         path contains `path_contains`."""
         self._failures[path_contains] = status
 
+    def hang(self, path_contains: str) -> Gate:
+        """Accept requests whose path contains `path_contains` and answer nothing until released."""
+        gate = Gate()
+        self._hangs[path_contains] = gate
+        return gate
+
+    def redirect_loop(self, path: str) -> None:
+        """`resolve` of this file answers 302 to itself (a proxy or mirror misconfigured)."""
+        self._redirect_loops.add(path)
+
+    def garble(self, path_contains: str) -> None:
+        """Answer API calls whose path contains this with `Content-Encoding: gzip` that is not gzip."""
+        self._garbled.add(path_contains)
+
     def reset_faults(self) -> None:
-        for gate in self._stalls.values():
+        for gate in (*self._stalls.values(), *self._hangs.values()):
             gate.release()
+        self._hangs.clear()
+        self._redirect_loops.clear()
+        self._garbled.clear()
         self._corrupt.clear()
         self._cut_once.clear()
         self._stalls.clear()
@@ -268,6 +317,17 @@ class FakeHfHub:
         with self._lock:
             self._downloads[path] += 1
 
+    def xet_of(self, file: FakeFile) -> XetFile | None:
+        """The Xet form of an LFS file when this hub serves Xet (made on first use)."""
+        if not (self.xet and file.lfs):
+            return None
+        xet = xet_file(file.content)
+        with self._lock:
+            self._xet_by_hash[xet.file_hash] = (file, xet)
+            for xorb in xet.xorbs:
+                self._xorb_owner[xorb] = file
+        return xet
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -288,9 +348,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _json(self, status: int, payload: object, headers: dict[str, str] | None = None) -> None:
-        self._send(
-            status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})}
-        )
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        if any(needle in self.path for needle in self.fake._garbled):
+            headers["Content-Encoding"] = "gzip"
+        self._send(status, json.dumps(payload).encode(), headers)
 
     def _error(self, status: int, code: str, message: str, commit: str | None = None) -> None:
         headers = {"X-Error-Code": code, "X-Error-Message": message}
@@ -322,6 +383,10 @@ class _Handler(BaseHTTPRequestHandler):
             if needle in url.path:
                 self._json(status, {"error": "injected failure"})
                 return
+        for needle, gate in list(self.fake._hangs.items()):
+            if needle in url.path:
+                gate.reached.set()
+                gate.wait_open(timeout=60)
         if not self._authorized():
             self._error(401, "GatedRepo", "Access to this model is restricted; a valid token is required.")
             return
@@ -347,7 +412,11 @@ class _Handler(BaseHTTPRequestHandler):
         return spec, None
 
     def _api(self, spec: str, query: dict[str, list[str]]) -> None:
-        for keyword, handler in (("tree", self._tree), ("paths-info", self._paths_info)):
+        for keyword, handler in (
+            ("tree", self._tree),
+            ("paths-info", self._paths_info),
+            ("xet-read-token", self._xet_read_token),
+        ):
             repo_id, rest = self._repo_and_rest(spec, keyword)
             if rest is not None:
                 handler(repo_id, rest, query)
@@ -399,11 +468,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
         return revision
 
-    @staticmethod
-    def _entry(file: FakeFile) -> dict[str, object]:
+    def _entry(self, file: FakeFile) -> dict[str, object]:
         entry: dict[str, object] = {"type": "file", "oid": file.blob_id, "size": file.size, "path": file.path}
         if file.lfs:
             entry["lfs"] = {"oid": file.sha256, "size": file.size, "pointerSize": len(file.pointer)}
+        xet = self.fake.xet_of(file)
+        if xet is not None:
+            entry["xetHash"] = xet.file_hash
         return entry
 
     def _tree(self, repo_id: str, rest: str, query: dict[str, list[str]]) -> None:
@@ -445,6 +516,22 @@ class _Handler(BaseHTTPRequestHandler):
         wanted = form.get("paths", [])
         self._json(200, [self._entry(revision.files[p]) for p in wanted if p in revision.files])
 
+    def _xet_read_token(self, repo_id: str, rev: str, _query: dict[str, list[str]]) -> None:
+        """auth.md: a short-lived CAS token for one repo and revision, as JSON and as headers."""
+        if self._revision_or_error(repo_id, rev) is None:
+            return
+        expires = int(time.time()) + 3600
+        token = {"accessToken": self.fake.xet_access_token, "exp": expires, "casUrl": self.fake.cdn_endpoint}
+        self._json(
+            200,
+            token,
+            {
+                "X-Xet-Access-Token": self.fake.xet_access_token,
+                "X-Xet-Token-Expiration": str(expires),
+                "X-Xet-Cas-Url": self.fake.cdn_endpoint,
+            },
+        )
+
     # ---- /{repo}/resolve/{rev}/{path} -----------------------------------------------------------
     def _resolve(self, spec: str) -> None:
         repo_id, rest = spec.split("/resolve/", 1)
@@ -457,8 +544,19 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "EntryNotFound", f"{file_path} does not exist", commit=revision.commit)
             return
         common = {"X-Repo-Commit": revision.commit, "Accept-Ranges": "bytes"}
+        if file.path in self.fake._redirect_loops:
+            self._send(302, b"", {**common, "Location": self.path})
+            return
         if file.lfs:
             location = f"{self.fake.cdn_endpoint}/cdn/{file.sha256}"
+            xet_headers: dict[str, str] = {}
+            xet = self.fake.xet_of(file)
+            if xet is not None:
+                location = f"{self.fake.cdn_endpoint}/xet-bridge-us/{xet.file_hash}"
+                token_url = f"{self.fake.endpoint}/api/models/{repo_id}/xet-read-token/{revision.commit}"
+                reconstruction = f"{self.fake.cdn_endpoint}/v1/reconstructions/{xet.file_hash}"
+                links = f'<{token_url}>; rel="xet-auth", <{reconstruction}>; rel="xet-reconstruction-info"'
+                xet_headers = {"X-Xet-Hash": xet.file_hash, "Link": links}
             self._send(
                 302,
                 b"",
@@ -468,12 +566,16 @@ class _Handler(BaseHTTPRequestHandler):
                     "ETag": f'"{file.blob_id}"',
                     "X-Linked-Etag": f'"{file.sha256}"',
                     "X-Linked-Size": str(file.size),
+                    **xet_headers,
                 },
             )
             return
         self._body(file, {**common, "ETag": f'"{file.blob_id}"'})
 
     def _cdn_get(self, path: str) -> None:
+        if path.startswith(("/v1/", "/v2/", "/xorbs/", "/xet-bridge-us/")):
+            self._cas(path)
+            return
         if not path.startswith("/cdn/"):
             self._error(404, "NotFound", f"no route for {path}")
             return
@@ -482,6 +584,63 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, "EntryNotFound", "no such object")
             return
         self._body(file, {"ETag": f'"{file.sha256}"', "Accept-Ranges": "bytes"})
+
+    # ---- the Xet CAS (and its LFS bridge) on the CDN listener ------------------------------------
+    def _cas(self, path: str) -> None:
+        if path == "/v1/telemetry":  # fire-and-forget reports of hf-xet (the CAS's openapi)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._send(200)
+            return
+        if path.startswith("/v2/reconstructions/"):
+            self._json(501, {"error": "V2 reconstructions are not served by this fake"})
+            return
+        name = path.rsplit("/", 1)[1]
+        with self.fake._lock:
+            found = self.fake._xet_by_hash.get(name)
+            owner = self.fake._xorb_owner.get(name)
+        if path.startswith("/xet-bridge-us/") and found is not None:
+            self._body(found[0], {"ETag": f'"{found[1].file_hash}"', "Accept-Ranges": "bytes"})
+        elif path.startswith("/v1/reconstructions/"):
+            self._reconstruction(found)
+        elif path.startswith("/xorbs/default/") and owner is not None:
+            self._xorb(owner, name)
+        else:
+            self._json(404, {"error": f"no such object: {path}"})
+
+    def _reconstruction(self, found: tuple[FakeFile, XetFile] | None) -> None:
+        if self.headers.get("Authorization") != f"Bearer {self.fake.xet_access_token}":
+            self._json(401, {"error": "invalid or expired CAS token"})
+            return
+        if found is None:
+            self._json(404, {"error": "file not found"})
+            return
+        xet = found[1]
+        first, last = 0, xet.size - 1
+        range_header = self.headers.get("Range")
+        if range_header and range_header.startswith("bytes="):
+            start, _, end = range_header[len("bytes=") :].partition("-")
+            first = int(start)
+            last = min(int(end), xet.size - 1) if end else xet.size - 1
+            if first >= xet.size:
+                self._json(416, {"error": "range not satisfiable"})
+                return
+        self._json(200, xet.reconstruction(first, last, f"{self.fake.cdn_endpoint}/xorbs/default/"))
+
+    def _xorb(self, owner: FakeFile, xorb: str) -> None:
+        """A presigned ranged read of a serialized xorb (api.md: `url_range` is inclusive)."""
+        xet = self.fake.xet_of(owner)
+        assert xet is not None
+        data = xet.xorbs[xorb]
+        start, _, end = (self.headers.get("Range") or "bytes=0-").removeprefix("bytes=").partition("-")
+        first, last = int(start), min(int(end) if end else len(data) - 1, len(data) - 1)
+        body = data[first : last + 1]
+        if owner.path in self.fake._corrupt:
+            body = flip_payload_byte(body)
+        headers = {
+            "Content-Range": f"bytes {first}-{last}/{len(data)}",
+            "Content-Type": "application/octet-stream",
+        }
+        self._stream(owner.path, 206, body, headers)
 
     def _body(self, file: FakeFile, headers: dict[str, str]) -> None:
         data = file.content
@@ -494,20 +653,28 @@ class _Handler(BaseHTTPRequestHandler):
             start = int(range_header[len("bytes=") :].split("-", 1)[0] or 0)
             status = 206
             headers = {**headers, "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"}
-        body = memoryview(data)[start:]
+        self._stream(
+            file.path,
+            status,
+            memoryview(data)[start:],
+            {"Content-Type": "application/octet-stream", **headers},
+        )
+
+    def _stream(self, path: str, status: int, body: bytes | memoryview, headers: dict[str, str]) -> None:
+        """Send a file's bytes, with the faults set on its path (cut, stall, slow)."""
         self.send_response(status)
-        for key, value in {"Content-Type": "application/octet-stream", **headers}.items():
+        for key, value in headers.items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command == "HEAD":
             return
-        self.fake._count_download(file.path)
+        self.fake._count_download(path)
         half = len(body) // 2
-        cut = file.path in self.fake._cut_once
+        cut = path in self.fake._cut_once
         if cut:
-            self.fake._cut_once.discard(file.path)
-        gate = self.fake._stalls.get(file.path)
+            self.fake._cut_once.discard(path)
+        gate = self.fake._stalls.get(path)
         chunk = self.fake.chunk_size
         for offset in range(0, len(body), chunk):
             if offset >= half and (cut or gate is not None):
