@@ -25,6 +25,7 @@ from app.model_loader.errors import (
     UsageError,
 )
 from app.model_loader.logs import EventLogger, human_bytes, setup_logging
+from app.model_loader.remote import Hub
 from app.model_loader.settings import LoaderSettings
 from app.model_loader.store import CleanupReport, KeepSpec, ModelStore, check_tree
 
@@ -119,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="only show what would be removed")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
+    p = add(
+        "mirror",
+        "copy a revision from the hub to an S3 mirror (files, then the manifest, then the ref)",
+        [common, model],
+    )
+    p.add_argument("--to", required=True, metavar="s3://BUCKET/PREFIX", help="the mirror (model.source)")
+
     p = add("update", "download a new revision beside the served one and switch atomically", [common, model])
     p.add_argument("--prune", action="store_true", help="remove the previously served revision afterwards")
     return parser
@@ -184,7 +192,8 @@ def make_store(settings: LoaderSettings) -> ModelStore:
     )
 
 
-def make_hub(settings: LoaderSettings):  # -> HfHub, imported lazily (huggingface_hub reads env at import)
+def make_hf_hub(settings: LoaderSettings) -> Hub:
+    """The hub itself (huggingface_hub is imported here, after the environment it reads at import)."""
     configure_environment(settings)
     from app.model_loader.hub import HfHub, quiet_library
 
@@ -195,6 +204,20 @@ def make_hub(settings: LoaderSettings):  # -> HfHub, imported lazily (huggingfac
         max_workers=settings.download_workers,
         timeout=settings.hub_timeout,
     )
+
+
+def make_hub(settings: LoaderSettings) -> Hub:
+    """The configured source (``MODEL_SOURCE``): the hub, or the S3 mirror with the hub as fallback."""
+    location = settings.s3_location
+    if location is None:
+        return make_hf_hub(settings)
+    from app.model_loader.s3 import S3Mirror
+    from app.model_loader.sources import FallbackSource
+
+    mirror = S3Mirror(location, max_concurrency=settings.s3_concurrency)
+    if settings.source_fallback == "none":
+        return mirror
+    return FallbackSource(mirror, lambda: make_hf_hub(settings))
 
 
 # ---- commands ----------------------------------------------------------------------------------------
@@ -282,6 +305,38 @@ def cmd_update(args: argparse.Namespace, settings: LoaderSettings) -> int:
         with store.model_lock(layout.model_dir_name(repo_id), f"prune {previous[:12]}"):
             freed = store.remove_revision(repo_id, previous)
         _out(f"removed the previous revision {previous} ({human_bytes(freed)} freed)")
+    return EXIT_OK
+
+
+def cmd_mirror(args: argparse.Namespace, settings: LoaderSettings) -> int:
+    """Download (verified, into the models dir, not served) from the hub, then publish to S3."""
+    from app.model_loader.mirror_layout import S3Location
+    from app.model_loader.service import ensure_with_retries
+
+    try:
+        location = S3Location.parse(args.to)
+    except ValueError as exc:
+        raise UsageError(f"--to: {exc}") from None
+    store = make_store(settings)
+    _create_models_dir(settings)
+    result = ensure_with_retries(
+        store, make_hf_hub(settings), settings, attempts=settings.download_attempts, switch=False
+    )
+    manifest = result.manifest
+    from app.model_loader.s3 import make_client, mapped_s3_errors, publish
+
+    tree = layout.revision_dir(store.root, manifest.repo_id, manifest.commit)
+    with mapped_s3_errors(location.url, missing="the bucket is missing"):
+        client = make_client(settings.s3_concurrency)
+    sent = publish(
+        client, location, tree, manifest, ref=settings.target_revision, concurrency=settings.s3_concurrency
+    )
+    ref = settings.target_revision
+    _out(
+        f"mirrored {manifest.repo_id}@{manifest.commit} ({len(manifest.files)} files,"
+        f" {human_bytes(manifest.total_size)}; {human_bytes(sent)} uploaded) to {location.url}"
+        + ("" if layout.is_commit(ref) else f"; refs/{ref} -> {manifest.commit}")
+    )
     return EXIT_OK
 
 
@@ -419,6 +474,7 @@ COMMANDS = {
     "verify": cmd_verify,
     "cleanup": cmd_cleanup,
     "update": cmd_update,
+    "mirror": cmd_mirror,
 }
 
 

@@ -152,6 +152,7 @@ class StoreDownload(StoreProgress, StoreTrash):
 
     def _drop_extras(self, tmp: Path, expected: set[str]) -> None:
         remove_path(tmp / ".cache")  # huggingface_hub's local_dir bookkeeping, not part of the model
+        remove_path(layout.incoming_dir(tmp))  # what an S3 transfer left before a fallback to the hub
         for root, _dirs, files in os.walk(tmp):
             rel_root = Path(root).relative_to(tmp)
             if rel_root.parts[:1] == (layout.MARKER_DIRNAME,):

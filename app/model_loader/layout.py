@@ -157,6 +157,11 @@ def refs_dir(models_root: Path, repo_id: str) -> Path:
     return model_store_dir(models_root, repo_id) / REFS_DIRNAME
 
 
+def incoming_dir(tree: Path) -> Path:
+    """Files of a temporary tree still arriving from the S3 mirror (moved to their paths when whole)."""
+    return Path(tree) / MARKER_DIRNAME / "incoming"
+
+
 def plan_path(tree: Path) -> Path:
     """Written into a temporary tree when a download starts: expected files and total size (progress)."""
     return Path(tree) / MARKER_DIRNAME / PLAN_FILENAME

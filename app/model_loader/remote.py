@@ -40,7 +40,10 @@ class RemoteSnapshot:
 
 
 class Hub(Protocol):
-    endpoint: str
+    @property
+    def endpoint(self) -> str:
+        """Where the files come from (recorded in the manifest)."""
+        ...
 
     def resolve(self, repo_id: str, revision: str) -> RemoteSnapshot: ...
 

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.model_loader import layout
+from app.model_loader.mirror_layout import S3Location
 
 
 def _env(*names: str) -> AliasChoices:
@@ -31,6 +32,13 @@ class LoaderSettings(BaseSettings):
         None, validation_alias=_env("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "hf_token")
     )
     hf_endpoint: str | None = Field(None, validation_alias=_env("HF_ENDPOINT", "hf_endpoint"))
+    # Where downloads come from: "hub", or an S3 mirror "s3://bucket/prefix" (mirror_layout.py).
+    model_source: str = Field("hub", validation_alias=_env("MODEL_SOURCE", "model_source"))
+    # With an S3 source: "hub" resolves and downloads from the hub what the mirror cannot deliver.
+    source_fallback: Literal["hub", "none"] = Field(
+        "hub", validation_alias=_env("MODEL_SOURCE_FALLBACK", "source_fallback")
+    )
+    s3_concurrency: int = Field(16, ge=1, le=128, validation_alias=_env("S3_CONCURRENCY", "s3_concurrency"))
 
     port: int = Field(8080, ge=0, le=65535, validation_alias=_env("MODEL_LOADER_PORT", "port"))
     bind: str = Field("0.0.0.0", validation_alias=_env("MODEL_LOADER_BIND", "bind"))  # noqa: S104 - probes
@@ -79,6 +87,17 @@ class LoaderSettings(BaseSettings):
     @classmethod
     def _repo_id(cls, value: str | None) -> str | None:
         return None if value is None else layout.validate_repo_id(value)
+
+    @field_validator("model_source")
+    @classmethod
+    def _source(cls, value: str) -> str:
+        if value != "hub":
+            S3Location.parse(value)  # ValueError names what is wrong
+        return value
+
+    @property
+    def s3_location(self) -> S3Location | None:
+        return None if self.model_source == "hub" else S3Location.parse(self.model_source)
 
     @field_validator("log_level", mode="before")
     @classmethod

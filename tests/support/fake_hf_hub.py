@@ -43,8 +43,9 @@ which hf-xet writes out without noticing: it checks no content hash) and on the 
 Faults, set by the tests: `corrupt(path)` (serve one byte flipped; metadata unchanged), `cut_once(path)`
 (close the connection half-way through the next body), `stall(path)` (send half the body, then wait for
 the returned gate), `slow(seconds_per_chunk)`, `set_unavailable(True)` (503 everywhere, hub down),
-`fail(path_contains, status)` (one route answers an error), `hang(path_contains)` (a route that accepts and
-answers nothing until released), `redirect_loop(path)`, `garble(path_contains)` (an API answer that fails to decode).
+`fail(path_contains, status)` (one route answers an error), `hang(path_contains)` (a route that accepts
+and answers nothing until released), `redirect_loop(path)`, `garble(path_contains)` (an API answer that
+fails to decode).
 `downloads(path)` counts body GETs per file so tests can assert that a file was fetched once.
 """
 

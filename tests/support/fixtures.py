@@ -4,6 +4,7 @@ process, shared by every area's integration tests; each test takes its own topic
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -11,6 +12,9 @@ from tests.support.gcs import GcsServer, start_gcs_server
 from tests.support.kafka import KafkaBroker, start_broker
 from tests.support.plan_cache import SharedPlanCache
 from tools.plan_runtime import use_plan_cache
+
+if TYPE_CHECKING:
+    from tests.support.s3 import LocalS3
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +35,15 @@ def gcs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GcsServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def local_s3() -> Iterator[LocalS3]:
+    """moto's S3 server on loopback; ``.make_bucket()``, ``.client()``, ``.client_env()``, faults."""
+    from tests.support.s3 import LocalS3  # moto is imported only by the runs that use it
+
+    with LocalS3() as server:
+        yield server
 
 
 @pytest.fixture(scope="session", autouse=True)

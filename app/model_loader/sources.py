@@ -1,0 +1,65 @@
+"""Where the weights come from (``MODEL_SOURCE``): the hub, or an S3 mirror with the hub as the fallback
+(``MODEL_SOURCE_FALLBACK=hub``) for a revision the mirror does not have or cannot deliver.
+
+Either way the store verifies every file against the hashes of the source that resolved the revision,
+and the mirror's manifest holds the hub's own sha256 and git sha1 of each file, so a file from either
+is held to the same content.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from app.model_loader.digests import DigestBook
+from app.model_loader.errors import HubRefusedError, HubUnreachableError
+from app.model_loader.logs import EventLogger
+from app.model_loader.remote import Hub, RemoteSnapshot
+
+log = EventLogger("model_loader.sources")
+
+
+class FallbackSource:
+    """A ``Hub`` that asks the mirror first and the hub when the mirror fails."""
+
+    def __init__(self, mirror: Hub, hub_factory: Callable[[], Hub]) -> None:
+        self.mirror = mirror
+        self._hub_factory = hub_factory
+        self._hub: Hub | None = None
+        self._resolved_by: dict[str, Hub] = {}
+        self._last: Hub = mirror
+
+    @property
+    def endpoint(self) -> str:
+        """The source of the last download (recorded in its manifest)."""
+        return self._last.endpoint
+
+    def _fallback(self) -> Hub:
+        if self._hub is None:
+            self._hub = self._hub_factory()
+        return self._hub
+
+    def resolve(self, repo_id: str, revision: str) -> RemoteSnapshot:
+        try:
+            snapshot = self.mirror.resolve(repo_id, revision)
+            source = self.mirror
+        except (HubUnreachableError, HubRefusedError) as exc:
+            hub = self._fallback()
+            log.warning("source.fallback", f"{exc}; resolving {repo_id}@{revision} at {hub.endpoint} instead")
+            snapshot = hub.resolve(repo_id, revision)
+            source = hub
+        self._resolved_by[snapshot.commit] = source
+        return snapshot
+
+    def fetch(self, snapshot: RemoteSnapshot, dest: Path, *, cache_dir: Path, digests: DigestBook) -> None:
+        source = self._resolved_by.get(snapshot.commit, self.mirror)
+        self._last = source
+        try:
+            source.fetch(snapshot, dest, cache_dir=cache_dir, digests=digests)
+        except HubUnreachableError as exc:
+            if source is not self.mirror:
+                raise
+            hub = self._fallback()
+            log.warning("source.fallback", f"{exc}; downloading the rest from {hub.endpoint}")
+            self._last = hub
+            hub.fetch(snapshot, dest, cache_dir=cache_dir, digests=digests)
