@@ -50,7 +50,9 @@ def build_aws(cfg: StackConfig) -> None:
     aws_provider = aws.Provider(f"{PREFIX}-aws", region=acfg.region, default_tags={"tags": tags})
     aws_opts = pulumi.ResourceOptions(providers={"aws": aws_provider})
     installs_autoscaler = acfg.installs_cluster_autoscaler
-    if installs_autoscaler and not installs_pod_identity_agent(acfg):
+    # EKS Pod Identity gives the autoscaler, and the model loader with an S3 mirror, their AWS identity.
+    uses_pod_identity = installs_autoscaler or acfg.model.s3_source is not None
+    if uses_pod_identity and not installs_pod_identity_agent(acfg):
         # Before anything else is registered: a missing agent stops the run with its fix.
         require_pod_identity_agent(acfg, aws_provider)
     # What puts a node group in the hands of the stack's own cluster-autoscaler (none without one).
@@ -112,7 +114,10 @@ def build_aws(cfg: StackConfig) -> None:
         image=loader_image,
         hf_token=cfg.hf_token,
         depends_on=[namespace.resource, *gpu_ready],
-        opts=k8s_opts,
+        opts=pulumi.ResourceOptions(providers={"aws": aws_provider, "kubernetes": cluster.provider}),
+        cluster_name=cluster.cluster_name,
+        # The agent add-on is one per cluster: the autoscaler installs it when the stack installs both.
+        install_pod_identity_agent=installs_pod_identity_agent(acfg) and not installs_autoscaler,
     )
     judge = JudgeInference(
         f"{PREFIX}-inference",

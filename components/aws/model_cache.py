@@ -1,15 +1,22 @@
 """ModelCache: the model-loader DaemonSet that keeps the model on every GPU node's NVMe, its
-NetworkPolicy (DNS and HTTPS out; in, only Prometheus where it scrapes the loader), and the Secret with
-the Hugging Face token (only when ``llm-judge:hfToken`` is set)."""
+NetworkPolicy (DNS and HTTPS out; in, only Prometheus where it scrapes the loader), the Secret with
+the Hugging Face token (only when ``llm-judge:hfToken`` is set), and with an S3 mirror
+(``model.source: s3://...``) the loader's AWS identity: its service account, an IAM role that can read
+the mirror's prefix and nothing else, and the EKS Pod Identity association (the agent add-on too where
+the cluster-autoscaler does not install it)."""
 
 from __future__ import annotations
 
 import pulumi
+import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 from pydantic import SecretStr
 
+from app.model_loader.mirror_layout import S3Location
 from components.config.aws import AwsConfig
 
+from .builders import addons
+from .builders import cluster_autoscaler as autoscaler_spec
 from .builders import model_cache as spec
 from .builders import network_policy as netpol
 
@@ -28,9 +35,21 @@ class ModelCache(pulumi.ComponentResource):
         hf_token: SecretStr | None,
         depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
+        *,
+        cluster_name: pulumi.Input[str] | None = None,
+        install_pod_identity_agent: bool = False,
     ):
+        """With an S3 source, ``opts`` must carry the aws provider as well, and ``cluster_name`` is the
+        cluster of the Pod Identity association."""
         super().__init__(TYPE, name, None, opts)
         depends: list[pulumi.Resource] = list(depends_on or [])
+        mirror = cfg.model.s3_source
+        if mirror is not None:
+            if cluster_name is None:
+                raise ValueError("ModelCache: an S3 model source needs cluster_name (Pod Identity)")
+            depends += self._s3_identity(
+                name, cfg, mirror, cluster_name, install_pod_identity_agent, depends_on
+            )
         if hf_token is not None:
             secret_manifest = spec.hf_token_secret(cfg)
             depends.append(
@@ -51,6 +70,7 @@ class ModelCache(pulumi.ComponentResource):
                     cfg.model_loader.port,
                     # The PodMonitor the stack creates with prometheus.operator scrapes /metrics.
                     cfg.prometheus.namespace if cfg.prometheus.operator else None,
+                    pod_identity=mirror is not None,
                 ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on or [])),
             )
@@ -68,3 +88,64 @@ class ModelCache(pulumi.ComponentResource):
         self.register_outputs(
             {"daemonset_name": self.daemonset_name, "host_models_dir": self.host_models_dir}
         )
+
+    def _s3_identity(
+        self,
+        name: str,
+        cfg: AwsConfig,
+        mirror: S3Location,
+        cluster_name: pulumi.Input[str],
+        install_agent: bool,
+        nodes: list[pulumi.Resource] | None,
+    ) -> list[pulumi.Resource]:
+        """What the DaemonSet's pods need before they start: Pod Identity injects the credentials then."""
+        child = pulumi.ResourceOptions(parent=self)
+        account = spec.service_account(cfg)
+        waits: list[pulumi.Resource] = [
+            k8s.core.v1.ServiceAccount(
+                f"{name}-sa",
+                metadata=account["metadata"],
+                automount_service_account_token=account["automount_service_account_token"],
+                opts=pulumi.ResourceOptions(parent=self, depends_on=list(nodes or [])),
+            )
+        ]
+        role = aws.iam.Role(
+            f"{name}-role",
+            assume_role_policy=autoscaler_spec.trust_policy(),
+            description=f"model loader of {cfg.namespace}: reads {mirror.url} (EKS Pod Identity)",
+            tags=dict(cfg.tags),
+            opts=child,
+        )
+        partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
+        waits.append(
+            aws.iam.RolePolicy(
+                f"{name}-s3-read",
+                role=role.name,
+                policy=partition.apply(lambda p: spec.s3_read_policy(mirror, p)),
+                opts=child,
+            )
+        )
+        cluster = pulumi.Output.from_input(cluster_name)
+        if install_agent:
+            waits.append(
+                aws.eks.Addon(
+                    f"{name}-pod-identity-agent",
+                    cluster_name=cluster,
+                    addon_name=addons.POD_IDENTITY_AGENT,
+                    resolve_conflicts_on_create="OVERWRITE",
+                    tags=dict(cfg.tags),
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(nodes or [])),
+                )
+            )
+        waits.append(
+            aws.eks.PodIdentityAssociation(
+                f"{name}-pod-identity",
+                cluster_name=cluster,
+                namespace=cfg.namespace,
+                service_account=spec.SERVICE_ACCOUNT,
+                role_arn=role.arn,
+                tags=dict(cfg.tags),
+                opts=child,
+            )
+        )
+        return waits

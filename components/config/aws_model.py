@@ -8,6 +8,8 @@ import re
 
 from pydantic import Field, model_validator
 
+from app.model_loader.mirror_layout import S3Location
+
 from .base import ConfigModel, Problems
 from .k8s_values import ResourcesConfig, container_resources
 
@@ -21,6 +23,14 @@ class ModelConfig(ConfigModel):
     """Branch, tag or commit; pin a commit in prod so every node caches the same weights."""
     served_model_name: str | None = None
     """Name clients send as ``model``; None means the repo id."""
+    source: str = "hub"
+    """Where the model loader downloads the weights: ``hub`` (Hugging Face), or an S3 mirror in the
+    stack's region, ``s3://bucket/prefix``, that ``python -m app.model_loader mirror --to`` fills (see
+    docs/model-loader.md). With a mirror, the loader's service account gets, through EKS Pod Identity,
+    ``s3:GetObject`` on ``prefix/*`` and ``s3:ListBucket`` conditioned on that prefix, nothing else."""
+    fallback_to_hub: bool = True
+    """With an S3 source: download from the hub what the mirror lacks or cannot deliver (the nodes then
+    need the hub, and the hub's token if the repo is gated)."""
     max_model_len: int = Field(default=4096, ge=256, le=1_048_576)
     gpu_memory_utilization: float = 0.90
     """Fraction of GPU memory vLLM may use, in (0, 1]."""
@@ -28,6 +38,11 @@ class ModelConfig(ConfigModel):
     @property
     def effective_served_name(self) -> str:
         return self.served_model_name or self.repo_id
+
+    @property
+    def s3_source(self) -> S3Location | None:
+        """The S3 mirror the nodes read, None when they read the hub."""
+        return None if self.source == "hub" else S3Location.parse(self.source)
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
@@ -43,6 +58,18 @@ class ModelConfig(ConfigModel):
             model_dir_name(self.repo_id)
         except ValueError as exc:
             p.add("repoId", str(exc).removeprefix("Value error, "))
+        if self.source != "hub":
+            try:
+                location = S3Location.parse(self.source)
+            except ValueError as exc:
+                p.add("source", f"{exc}; or 'hub'")
+            else:
+                p.check(
+                    bool(location.prefix),
+                    "source",
+                    f"{self.source!r} names no prefix: give s3://{location.bucket}/<prefix>, the only part"
+                    " of the bucket the model loader may read",
+                )
         p.check(
             self.served_model_name is None or bool(self.served_model_name.strip()),
             "servedModelName",

@@ -10,6 +10,8 @@ than today's list of resources, so that whatever is added later is held to it:
   access prevention, and no ACL resource undoes either;
 - autoscaling-writes-scoped: an IAM policy lets nothing resize an Auto Scaling group or terminate its
   instances unless the statement picks the groups out by tag (``aws:ResourceTag/...``) or by name;
+- s3-access-scoped: an IAM policy allows S3 only as s3:GetObject on one bucket's ``prefix/*`` and
+  s3:ListBucket on that bucket under an ``s3:prefix`` condition; no AWS managed S3 policy is attached;
 - imdsv2-required: launch templates and instances require IMDSv2 tokens; EKS node groups use a launch
   template (EKS's default one allows IMDSv1);
 - images-pinned: every container image (Kubernetes workloads, Cloud Run) has a digest or a tag other
@@ -39,6 +41,7 @@ from .access import check_buckets, check_iam
 from .autoscaling import check_autoscaling_writes
 from .base import UNKNOWN, Invariant, Resource, StackInvariant, Unknown
 from .imds import check_imdsv2
+from .s3 import check_s3_scope
 from .secrets import check_secrets
 from .workloads import check_gpu_tolerations, check_images, image_problem, tolerates
 
@@ -73,6 +76,11 @@ RESOURCE_INVARIANTS = (
         "autoscaling-writes-scoped",
         "IAM policies let nothing resize or empty Auto Scaling groups but those picked out by tag or name.",
         check_autoscaling_writes,
+    ),
+    Invariant(
+        "s3-access-scoped",
+        "IAM policies only read S3 under one bucket prefix (GetObject, ListBucket); no managed S3 policy.",
+        check_s3_scope,
     ),
     Invariant(
         "imdsv2-required",

@@ -8,12 +8,20 @@ The hostPath directory is created by the kubelet as root; the loader image runs 
 init container (root, only the CHOWN capability, read-only root filesystem, no shell) hands the
 directory to that uid, so the long-running container stays non-root and the seed's ``chmod 777``
 is not needed.
+
+With ``model.source: s3://bucket/prefix`` the pods run as the ``model-loader`` service account, which
+EKS Pod Identity gives an IAM role (the cluster-autoscaler's pattern) allowed exactly this
+(``s3_read_policy``): ``s3:GetObject`` on ``arn:<partition>:s3:::bucket/prefix/*`` and ``s3:ListBucket`` on
+the bucket only where ``s3:prefix`` is under ``prefix/`` (without it a missing key answers 403, not 404).
+The identity is the pod's, not the node role's, so vLLM and anything else on the GPU nodes gets none of it.
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
+from app.model_loader.mirror_layout import S3Location
 from components.config.aws import AwsConfig
 
 from .checkov import digest_skip, skip_annotations
@@ -29,9 +37,9 @@ from .scheduling import (
 )
 
 if TYPE_CHECKING:  # types only: the builders do not load the SDK
-    from pulumi_kubernetes.core.v1 import ContainerArgsDict, EnvVarArgsDict, VolumeArgsDict
+    from pulumi_kubernetes.core.v1 import ContainerArgsDict, EnvVarArgsDict, PodSpecArgsDict, VolumeArgsDict
 
-    from .k8s_types import DaemonSetParts, SecretParts
+    from .k8s_types import DaemonSetParts, SecretParts, ServiceAccountParts
 
 NAME = "model-loader"
 MODELS_MOUNT = "/models"
@@ -44,6 +52,46 @@ CHECKOV_SKIPS = {
     "CKV_K8S_25": "the init container own-cache-dir adds CHOWN only, to hand the root-created hostPath "
     "cache to the loader's uid (instead of the seed's chmod 777); the loader drops every capability",
 }
+
+
+SERVICE_ACCOUNT = NAME
+"""The model loader's service account: created, and given an AWS identity, with an S3 source only."""
+S3_READ_ACTIONS = ("s3:GetObject",)
+S3_LIST_ACTIONS = ("s3:ListBucket",)
+
+
+def service_account(cfg: AwsConfig) -> ServiceAccountParts:
+    return {
+        "metadata": {"name": SERVICE_ACCOUNT, "namespace": cfg.namespace, "labels": {**SELECTOR, **PART_OF}},
+        # Pods opt in (the DaemonSet does, for Pod Identity); nothing else mounts its token.
+        "automount_service_account_token": False,
+    }
+
+
+def s3_read_policy(location: S3Location, partition: str = "aws") -> str:
+    """The model loader's S3 permissions: read the mirror's prefix, list nothing outside it."""
+    bucket = f"arn:{partition}:s3:::{location.bucket}"
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "ReadTheMirror",
+                    "Effect": "Allow",
+                    "Action": list(S3_READ_ACTIONS),
+                    "Resource": f"{bucket}/{location.prefix}/*",
+                },
+                {
+                    "Sid": "ListTheMirrorOnly",
+                    "Effect": "Allow",
+                    "Action": list(S3_LIST_ACTIONS),
+                    "Resource": bucket,
+                    "Condition": {"StringLike": {"s3:prefix": [f"{location.prefix}/*"]}},
+                },
+            ],
+        },
+        sort_keys=True,
+    )
 
 
 def loader_args(cfg: AwsConfig, command: str, *extra: str) -> list[str]:
@@ -82,6 +130,14 @@ def daemonset(cfg: AwsConfig, image: str, with_hf_token: bool) -> DaemonSetParts
         {"name": "HOME", "value": TMP_MOUNT},
         {"name": "HF_HOME", "value": f"{TMP_MOUNT}/hf-home"},
     ]
+    mirror = cfg.model.s3_source
+    if mirror is not None:
+        source: list[EnvVarArgsDict] = [
+            {"name": "MODEL_SOURCE", "value": mirror.url},
+            {"name": "MODEL_SOURCE_FALLBACK", "value": "hub" if cfg.model.fallback_to_hub else "none"},
+            {"name": "AWS_REGION", "value": cfg.region},
+        ]
+        env += source
     if with_hf_token:
         env.append(
             {
@@ -121,6 +177,21 @@ def daemonset(cfg: AwsConfig, image: str, with_hf_token: bool) -> DaemonSetParts
             {"name": "tmp", "mount_path": TMP_MOUNT},
         ],
     }
+    pod: PodSpecArgsDict = {
+        "node_selector": node_selector(cfg.node_group),
+        "tolerations": tolerations(cfg.node_group),
+        "automount_service_account_token": mirror is not None,
+        "enable_service_links": False,
+        "security_context": {"seccomp_profile": {"type": "RuntimeDefault"}},
+        "termination_grace_period_seconds": 30,
+        "init_containers": [chown],
+        "containers": [loader],
+        "volumes": [models_volume(cfg), {"name": "tmp", "empty_dir": {"size_limit": "2Gi"}}],
+    }
+    if mirror is not None:
+        # EKS Pod Identity injects its token and credential variables into the pods of a service account
+        # that has an association (the account has no RBAC binding, so its API token opens nothing).
+        pod["service_account_name"] = SERVICE_ACCOUNT
     return {
         "metadata": {
             "name": NAME,
@@ -134,19 +205,6 @@ def daemonset(cfg: AwsConfig, image: str, with_hf_token: bool) -> DaemonSetParts
         "spec": {
             "selector": {"match_labels": SELECTOR},
             "update_strategy": {"type": "RollingUpdate", "rolling_update": {"max_unavailable": 1}},
-            "template": {
-                "metadata": {"labels": SELECTOR},
-                "spec": {
-                    "node_selector": node_selector(cfg.node_group),
-                    "tolerations": tolerations(cfg.node_group),
-                    "automount_service_account_token": False,
-                    "enable_service_links": False,
-                    "security_context": {"seccomp_profile": {"type": "RuntimeDefault"}},
-                    "termination_grace_period_seconds": 30,
-                    "init_containers": [chown],
-                    "containers": [loader],
-                    "volumes": [models_volume(cfg), {"name": "tmp", "empty_dir": {"size_limit": "2Gi"}}],
-                },
-            },
+            "template": {"metadata": {"labels": SELECTOR}, "spec": pod},
         },
     }

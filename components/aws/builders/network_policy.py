@@ -6,9 +6,10 @@ the interceptor's (which admits the same clients) with the wake path, in ``judge
 Each policy selects one workload's pods and isolates them both ways, then admits only what they need:
 
 - model loader: DNS to kube-dns, and HTTPS (TCP 443) to any address, because the Hugging Face hub
-  and the CDN/xet storage it redirects downloads to have no fixed addresses. In: only Prometheus, on
-  the loader's port, where the stack creates a PodMonitor for it (``prometheus.operator``); the kubelet's
-  probes need no rule, because traffic from a pod's own node is always admitted.
+  and the CDN/xet storage it redirects downloads to have no fixed addresses (an S3 mirror is HTTPS as
+  well); with an S3 mirror, also the node's EKS Pod Identity agent (169.254.170.23, port 80). In: only
+  Prometheus, on the loader's port, where the stack creates a PodMonitor for it (``prometheus.operator``);
+  the kubelet's probes need no rule, because traffic from a pod's own node is always admitted.
 - device plugin: nothing. It talks to the kubelet over a Unix socket in a hostPath and reads the GPUs
   through NVML; a compromised plugin should not reach the network either.
 
@@ -42,6 +43,14 @@ HTTPS_EGRESS: NetworkPolicyEgressRuleArgsDict = {
     "ports": [{"port": 443, "protocol": "TCP"}],
 }
 
+# The EKS Pod Identity agent (a hostNetwork DaemonSet) serves credentials on the node's link-local
+# 169.254.170.23 and fd00:ec2::23, port 80 (the EKS user guide's "pod-id-how-it-works" page: the
+# AWS_CONTAINER_CREDENTIALS_FULL_URI it injects is http://169.254.170.23/v1/credentials).
+POD_IDENTITY_AGENT_EGRESS: NetworkPolicyEgressRuleArgsDict = {
+    "to": [{"ip_block": {"cidr": "169.254.170.23/32"}}, {"ip_block": {"cidr": "fd00:ec2::23/128"}}],
+    "ports": [{"port": 80, "protocol": "TCP"}],
+}
+
 
 # Pod labels of the KEDA HTTP add-on's chart (keda-add-ons-http 0.15 templates/interceptor and
 # templates/scaler deployment.yaml), the same in every release of it; the release adds
@@ -68,13 +77,14 @@ def namespace_peer(namespace: str) -> NetworkPolicyPeerArgsDict:
 
 
 def model_loader_spec(
-    pod_labels: Mapping[str, str], port: int, scraper_namespace: str | None
+    pod_labels: Mapping[str, str], port: int, scraper_namespace: str | None, *, pod_identity: bool = False
 ) -> NetworkPolicySpecArgsDict:
-    """Egress to DNS and HTTPS only; ingress only from the scraping Prometheus' namespace, if any."""
+    """Egress to DNS and HTTPS only (an S3 mirror is HTTPS too), and to the node's EKS Pod Identity
+    agent where the loader has an AWS identity; ingress only from the scraping Prometheus' namespace."""
     spec: NetworkPolicySpecArgsDict = {
         "pod_selector": {"match_labels": dict(pod_labels)},
         "policy_types": list(ISOLATED),
-        "egress": [DNS_EGRESS, HTTPS_EGRESS],
+        "egress": [DNS_EGRESS, HTTPS_EGRESS, *([POD_IDENTITY_AGENT_EGRESS] if pod_identity else [])],
     }
     if scraper_namespace is not None:
         spec["ingress"] = [
