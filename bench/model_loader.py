@@ -56,9 +56,19 @@ snapshot_download(sys.argv[1], revision=sys.argv[2], local_dir=sys.argv[3], cach
 """
 
 BARE_S3 = """
-import sys
-from app.model_loader.s3 import bare_download
-bare_download(sys.argv[1], sys.argv[2], sys.argv[3:])
+import os, sys
+from boto3.session import Session
+from botocore.config import Config
+from s3transfer.manager import TransferConfig, TransferManager
+bucket, out, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
+concurrency, part = 16, 8 << 20  # the loader's S3_CONCURRENCY default and part size
+client = Session().client("s3", config=Config(max_pool_connections=concurrency + 2))
+config = TransferConfig(multipart_threshold=part, multipart_chunksize=part,
+                        max_request_concurrency=concurrency)
+with TransferManager(client, config) as manager:
+    futures = [manager.download(bucket, key, os.path.join(out, key.rsplit("/", 1)[1])) for key in keys]
+    for future in futures:
+        future.result()
 """
 
 
@@ -210,13 +220,13 @@ def bench_hub(launcher: Launcher, work: Path, weights: dict[str, bytes], runs: i
 
 
 def bench_s3(launcher: Launcher, work: Path, weights: dict[str, bytes], runs: int) -> Timings:
-    from app.model_loader.s3 import S3Location
+    from app.model_loader.mirror_layout import S3Location
     from tests.support.s3 import LocalS3, put_mirror
 
     with LocalS3() as s3:
         location = S3Location.parse(f"s3://{s3.make_bucket('bench-models')}/mirror")
         keys = put_mirror(
-            s3, location, REPO_ID, {"config.json": b'{"model_type": "bench"}', **weights}, ref="main"
+            s3, location, REPO_ID, {"config.json": b'{"model_type": "bench"}', **weights}, refs=("main",)
         )
 
         def bare() -> Run:
