@@ -13,6 +13,8 @@ Exit codes (documented in docs/model-loader.md and `--help`):
 
 from __future__ import annotations
 
+import errno
+
 EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_USAGE = 2
@@ -62,3 +64,14 @@ class HubUnreachableError(LoaderError):
 
 class LoaderTimeoutError(LoaderError):
     exit_code = EXIT_TIMEOUT
+
+
+def os_error(exc: OSError, what: str) -> LoaderError:
+    """A failed write or transfer: the disk full, the models directory not writable, or (anything else,
+    e.g. huggingface_hub's "Consistency check failed" after a truncated transfer) worth retrying later."""
+    if exc.errno == errno.ENOSPC:
+        return InsufficientSpaceError(f"{what}: the disk filled up during the download: {exc}")
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return UsageError(f"{what}: cannot write the models directory: {exc}")
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return HubUnreachableError(f"{what}: download failed: {first}")

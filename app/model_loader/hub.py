@@ -14,7 +14,6 @@ plain HTTP otherwise. `HF_XET_HIGH_PERFORMANCE=1` lets hf-xet use more connectio
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -39,9 +38,9 @@ from app.model_loader.digests import DigestBook
 from app.model_loader.errors import (
     HubRefusedError,
     HubUnreachableError,
-    InsufficientSpaceError,
     LoaderError,
     UsageError,
+    os_error,
 )
 from app.model_loader.hf_tail import IncompleteTail
 from app.model_loader.manifest import check_repo_path
@@ -237,12 +236,7 @@ def classify(exc: BaseException, what: str) -> LoaderError | None:
     if isinstance(exc, (LocalEntryNotFoundError, ConnectionError, TimeoutError)):
         return HubUnreachableError(f"{what}: hub unreachable: {_first_line(exc)}")
     if isinstance(exc, OSError):
-        if exc.errno == errno.ENOSPC:
-            return InsufficientSpaceError(f"{what}: the disk filled up during the download: {exc}")
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return UsageError(f"{what}: cannot write the models directory: {exc}")
-        # e.g. huggingface_hub's "Consistency check failed" after a truncated transfer: retry later.
-        return HubUnreachableError(f"{what}: download failed: {_first_line(exc)}")
+        return os_error(exc, what)
     return None
 
 

@@ -17,7 +17,6 @@ loader's service account); ``AWS_ENDPOINT_URL_S3`` points it at another S3 (the 
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import shutil
@@ -36,10 +35,9 @@ from app.model_loader.digests import DigestBook, StreamedDigest
 from app.model_loader.errors import (
     HubRefusedError,
     HubUnreachableError,
-    InsufficientSpaceError,
     LoaderError,
     ModelInvalidError,
-    UsageError,
+    os_error,
 )
 from app.model_loader.hashing import RunningDigest
 from app.model_loader.manifest import Manifest, check_repo_path
@@ -244,11 +242,7 @@ def classify_s3(exc: BaseException, where: str, missing: str) -> LoaderError | N
     if isinstance(exc, (botocore.exceptions.BotoCoreError, RetriesExceededError)):
         return HubUnreachableError(f"{where}: S3 unreachable: {type(exc).__name__}: {exc}")
     if isinstance(exc, OSError):
-        if exc.errno == errno.ENOSPC:
-            return InsufficientSpaceError(f"{where}: the disk filled up during the download: {exc}")
-        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            return UsageError(f"{where}: cannot write the models directory: {exc}")
-        return HubUnreachableError(f"{where}: download failed: {exc}")
+        return os_error(exc, where)
     return None
 
 

@@ -66,7 +66,8 @@ def _scoped(statement: Mapping[str, Any]) -> bool:
     )
 
 
-def check_autoscaling_writes(resource_type: str, props: Mapping[str, Any], name: str) -> Iterator[str]:
+def allow_statements(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """``(label, statement)`` of every Allow statement of an IAM policy resource (its Sid, or its index)."""
     for document in _documents(resource_type, props):
         if not isinstance(document, str):  # UNKNOWN during a preview: checked again at `up`
             continue
@@ -76,13 +77,16 @@ def check_autoscaling_writes(resource_type: str, props: Mapping[str, Any], name:
             continue
         statements = policy.get("Statement") if isinstance(policy, Mapping) else None
         for i, statement in enumerate(items(statements) or [statements]):
-            if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
-                continue
-            writes = _allowed_writes(statement)
-            if writes and not _scoped(statement):
-                label = statement.get("Sid") or f"Statement[{i}]"
-                yield (
-                    f"{label} allows {', '.join(writes)} on every Auto Scaling group: add a Condition on "
-                    "aws:ResourceTag/<a tag only the stack's own groups carry> (or name the groups), so "
-                    "it cannot resize or empty another team's groups"
-                )
+            if isinstance(statement, Mapping) and statement.get("Effect") == "Allow":
+                yield str(statement.get("Sid") or f"Statement[{i}]"), statement
+
+
+def check_autoscaling_writes(resource_type: str, props: Mapping[str, Any], name: str) -> Iterator[str]:
+    for label, statement in allow_statements(resource_type, props):
+        writes = _allowed_writes(statement)
+        if writes and not _scoped(statement):
+            yield (
+                f"{label} allows {', '.join(writes)} on every Auto Scaling group: add a Condition on "
+                "aws:ResourceTag/<a tag only the stack's own groups carry> (or name the groups), so "
+                "it cannot resize or empty another team's groups"
+            )

@@ -9,13 +9,12 @@ and may hold other teams' data. Nothing the stack installs may read what it was 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .autoscaling import _documents as policy_documents
 from .autoscaling import _patterns as lower_patterns
+from .autoscaling import allow_statements
 from .base import items
 
 _READ = "s3:getobject"
@@ -97,14 +96,5 @@ def check_s3_scope(resource_type: str, props: Mapping[str, Any], name: str) -> I
         if isinstance(arn, str) and _MANAGED_S3.match(arn):
             yield f"attaches {arn}: S3 on every bucket of the account; write a policy for the one prefix"
         return
-    for document in policy_documents(resource_type, props):
-        if not isinstance(document, str):  # UNKNOWN during a preview: checked again at `up`
-            continue
-        try:
-            policy = json.loads(document)
-        except ValueError:
-            continue
-        statements = policy.get("Statement") if isinstance(policy, Mapping) else None
-        for i, statement in enumerate(items(statements) or [statements]):
-            if isinstance(statement, Mapping) and statement.get("Effect") == "Allow":
-                yield from _statement_problems(statement, str(statement.get("Sid") or f"Statement[{i}]"))
+    for label, statement in allow_statements(resource_type, props):
+        yield from _statement_problems(statement, label)
