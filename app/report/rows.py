@@ -36,6 +36,7 @@ __all__ = [
     "Row",
     "RowError",
     "RowReader",
+    "answer_row",
     "label_order",
     "parse_row",
     "pick",
@@ -127,6 +128,16 @@ def _flagged_from_fields(row: Row) -> bool:
         return row.labels["verdict"] == "unsafe"
     safety = row.scores.get("safety")
     return safety is not None and safety <= SAFETY_FLAG_THRESHOLD
+
+
+def answer_row(item_id: str, answer: dict[str, Any], source: str = UNKNOWN_SOURCE) -> Row:
+    """An answer (or a person's labels of one item: the same fields without reasoning) as an ok Row, its
+    fields split by kind and ``flagged`` by the answers' own rule."""
+    row = Row(id=item_id, source=source, status="ok")
+    row.reasoning = _text(answer.get("reasoning"))
+    _split_fields(row, answer)
+    row.flagged = _flagged_from_fields(row)
+    return row
 
 
 def parse_row(data: Any) -> Row:
