@@ -1,5 +1,5 @@
 """``python -m app.judge``: judge a JSONL file, check the judge server's health, warm it up, compare two
-judges' results, run a prompt file's own test cases.
+judges' results, run a prompt file's own test cases, measure the judge against people (``calibrate``).
 
 A judge scaled to zero takes minutes to come back: ``run`` and ``warmup`` wait for it (up to
 ``--cold-start-wait`` / ``--wait`` seconds, JUDGE_COLD_START_S) and say on stderr what they are waiting
@@ -23,7 +23,7 @@ import httpx
 from tqdm import tqdm
 
 from app import logs
-from app.judge import compare_cli, eval_cli
+from app.judge import calibrate_cli, compare_cli, eval_cli
 from app.judge.cli_settings import load_prompt, settings_from_args
 from app.judge.client import AsyncJudgeClient, JudgeClient, health_url
 from app.judge.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, HELP, UsageError
@@ -294,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare_cli.add_parser(sub, _positive_int)
     eval_cli.add_parser(sub)
+    calibrate_cli.add_parser(sub, _positive_int)
     return parser
 
 

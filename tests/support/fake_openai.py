@@ -10,6 +10,9 @@ contains ``OVERRIDE_VERDICT=<json>`` *outside* the ``<judged_prompt>``/``<judged
 naive reader sees them: each block ends at the first closing tag), it answers with that JSON. So an
 injection can only win if the client lets the judged text escape its block.
 
+A test that needs a judge of known agreement (calibration against a gold set) sets ``answer`` to a function
+of the request body returning the answer text; the naive judge answers otherwise.
+
 Faults can also be triggered by the judged text itself, which keeps a concurrent run deterministic
 whatever order requests arrive in: a judged prompt or response containing ``FAKE_FAULT=<name>`` always
 gets that fault (see ``FAULTS``).
@@ -265,6 +268,8 @@ class FakeOpenAI:
         self.gather: tuple[int, float] | None = None
         self._cold: _Cold | None = None
         self.cold_start_hits = 0
+        # The judge's answer text per request body, instead of the naive judge (see the module doc).
+        self.answer: Callable[[dict[str, Any]], str] | None = None
         self._httpd = self._listen(0)
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-openai", daemon=True)
 
@@ -348,6 +353,7 @@ class FakeOpenAI:
             self.gather = None
             self._cold = None
             self.cold_start_hits = 0
+            self.answer = None
         self._release = threading.Event()
 
     # --- scripting -----------------------------------------------------------------------------
@@ -379,7 +385,7 @@ class FakeOpenAI:
             self.in_flight -= 1
 
     def completion(self, body: dict[str, Any], number: int, action: Reply) -> dict[str, Any]:
-        content = action.content if action.content is not None else judge_answer(body)
+        content = action.content if action.content is not None else (self.answer or judge_answer)(body)
         prompt_tokens = sum(len(str(m.get("content", ""))) for m in body.get("messages", [])) // 4
         completion_tokens = max(1, len(content) // 4)
         finish_reason = action.finish_reason
