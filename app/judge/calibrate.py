@@ -106,7 +106,8 @@ def calibration(
 
 def check_comparable(previous: Mapping[str, Any], gold: Mapping[str, Any]) -> None:
     """``GateError`` unless the previous figures are of this very gold set (``gold``: its describe())."""
-    before = previous.get("gold") if isinstance(previous.get("gold"), Mapping) else {}
+    found = previous.get("gold")
+    before: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     if before.get("sha256") != gold["sha256"]:
         raise GateError(
             f"the previous figures are of another gold set ({before.get('path')}, sha256 "

@@ -247,7 +247,7 @@ def label_problems(labels: Any, schema: Mapping[str, Any], answer_model: type[An
     try:
         parse_answer(answer_model, json.dumps({REASONING: "gold", **labels}))
     except AnswerError as exc:
-        return [f"labels: {exc.detail.replace('reasoning: ', '')}"]
+        return [f"labels: {exc.detail.replace('<answer>: ', '')}"]
     return []
 
 

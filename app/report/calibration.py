@@ -12,7 +12,8 @@ Every field is measured from a contingency table (rows: the reference, columns: 
   labels also get the quadratic weighted kappa and its interval;
 * a score (a 1-10 criterion): the same, with the weighted kappa as the measure that counts;
 * a list (``categories``): per value, the 2x2 table "listed by the reference" x "listed by the answer",
-  with precision, recall and kappa, and the share of answers whose list is exactly the reference's;
+  with precision, recall and kappa (no interval: a category's n is small, and an interval per category
+  would be noise reported as a range), and the share of answers whose list is exactly the reference's;
 * ``unsafe``: the answer's ``flagged`` (an unsafe verdict; a safety score of 4 or less) against the
   reference's, with precision and recall.
 
@@ -160,11 +161,15 @@ def _table_stats(
     return out
 
 
-def _binary(units: _Units, draws: _Draws) -> dict[str, Any]:
-    """A yes/no table (values False, True) as counts, precision, recall and kappa of "yes"."""
+def _binary(units: _Units, draws: _Draws | None) -> dict[str, Any]:
+    """A yes/no table (values False, True) as counts, precision, recall and kappa of "yes" (with its
+    interval when ``draws`` are given)."""
     array = units.array()
     table = array.sum(axis=0)
-    kappa, kappa_ci = _kappa_with_interval(array, "none", None, draws)
+    if draws is None:
+        kappa, kappa_ci = cohen_kappa(table), None
+    else:
+        kappa, kappa_ci = _kappa_with_interval(array, "none", None, draws)
     precision, recall = precision_recall(table)[1]
     return {
         "n": int(table.sum()),
@@ -215,7 +220,7 @@ def measure(pairs: Sequence[Pair], *, rounds: int = BOOTSTRAP_ROUNDS, seed: int 
             units = _Units([False, True])
             for item, a, b in member_pairs:
                 units.add(item, value in a, value in b)
-            stats = _binary(units, draws)
+            stats = _binary(units, None)  # one kappa per member: no interval each (n per member is small)
             if stats["tp"] + stats["fp"] + stats["fn"]:
                 per_value[value] = stats
         exact = sum(set(a) == set(b) for _, a, b in member_pairs)
