@@ -1,5 +1,6 @@
 """Generated judgement data for the report: a day of a security judge (Gemini through Vertex) and a second
-judge (vLLM) over the same records, with the raw records and thirteen earlier days of summaries, laid out
+judge (vLLM) over the same records, with the raw records, thirteen earlier days of summaries and a month
+of people's labels (the day's ``labels/<day>/labels.jsonl``, earlier days' ``agreement.json``), laid out
 as in the bucket. Deterministic for a seed. Used by the README's screenshot (``make report-sample``), the
 report tests and ``bench/report.py``.
 
@@ -192,6 +193,61 @@ def summary_of(day: dt.date, lines: list[dict[str, Any]], backend: str, model: s
     }
 
 
+# Who labels in the sample; the last name is markup, which the page must show as text.
+LABELLERS = ("label-studio:ana@example.com", "label-studio:ben@example.com", "<b>carol</b>")
+
+
+def _person(rng: random.Random, answer: dict[str, Any], agree: float) -> dict[str, Any]:
+    """A person's labels of a judged record: the judge's answer (less its reasoning) most of the time,
+    otherwise what a person who reads it differently would say."""
+    labels = {k: v for k, v in answer.items() if k != "reasoning"}
+    if rng.random() < agree:
+        return labels
+    if labels["verdict"] == "unsafe" and rng.random() < 0.5:
+        index = SEVERITIES.index(labels["severity"])
+        return {**labels, "severity": SEVERITIES[max(0, min(3, index + rng.choice((-1, 1))))]}
+    other = _security_answer(rng, labels["verdict"] == "safe")
+    return {k: v for k, v in other.items() if k != "reasoning"}
+
+
+def day_labels(
+    day: dt.date, gemini: list[dict[str, Any]], seed: int, count: int, agree: float = 0.85
+) -> list[dict[str, Any]]:
+    """Stored label lines for ``count`` judged records of a day, a quarter of them by two people."""
+    rng = random.Random(f"labels-{seed}-{day}")
+    judged = [line for line in gemini if line["status"] == "ok"]
+    flagged = [line for line in judged if line["flagged"]]
+    chosen = flagged[: count // 2] + rng.sample(
+        judged, min(len(judged), count - min(len(flagged), count // 2))
+    )
+    lines: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for n, line in enumerate(chosen):
+        if line["id"] in seen:
+            continue
+        seen.add(line["id"])
+        people = LABELLERS[:2] if n % 4 == 0 else (LABELLERS[2 if n % 9 == 5 else n % 2],)
+        for who in people:
+            lines.append({"id": line["id"], "labeller": who, "labels": _person(rng, line["answer"], agree)})
+    return lines
+
+
+def _earlier_agreement(day: dt.date, gemini: list[dict[str, Any]], seed: int, offset: int) -> dict[str, Any]:
+    """``labels/<day>/agreement.json`` of an earlier day, as import-labels computes it."""
+    from app.judge.gold import Label
+    from app.report.people import PeopleSettings, day_people
+    from app.report.rows import parse_row
+
+    # The judge drifts away from people over the month: less agreement in the last days.
+    agree = 0.9 if offset > 10 else 0.8
+    count = 12 if offset == 8 else 60  # one day with too few labels for a number
+    labels = [Label(x["id"], x["labeller"], x["labels"]) for x in day_labels(day, gemini, seed, count, agree)]
+    rows = {line["id"]: parse_row(line) for line in gemini}
+    answers = {label.id: rows[label.id] for label in labels}
+    name = "vertex: gemini-2.5-flash"
+    return day_people(day, labels, [(name, answers)], PeopleSettings(), seed=seed)
+
+
 def _jsonl(path: Path, lines: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as fh:
@@ -207,11 +263,21 @@ def write_sample_tree(
     days: int = 14,
     seed: int = 7,
     history_records: int | None = None,
+    label_days: int = 30,
 ) -> None:
     """``out`` gets raw/, judgements/ (Gemini) and vllm/judgements/ for ``day``, plus summary.json of the
     ``days - 1`` days before it (about ``history_records`` each, default ``records``; their volume
-    drifting, one day missing: a gap in the trend)."""
+    drifting, one day missing: a gap in the trend), the day's labels and, for most of the ``label_days``
+    days before it, the agreement with people that import-labels would have written."""
     per_day = records if history_records is None else history_records
+    for offset in range(1, label_days):
+        if offset % 4 == 3:
+            continue  # days nobody labelled
+        current = day - dt.timedelta(days=offset)
+        gemini = [g for _, g, _ in day_lines(current, 150, seed, hostile=False)]
+        people = out / "labels" / current.isoformat() / "agreement.json"
+        people.parent.mkdir(parents=True, exist_ok=True)
+        people.write_text(json.dumps(_earlier_agreement(current, gemini, seed, offset), indent=1) + "\n")
     for offset in range(days):
         current = day - dt.timedelta(days=offset)
         if offset == 5:
@@ -225,6 +291,7 @@ def write_sample_tree(
         (out / "judgements" / stamp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         if offset == 0:
             _jsonl(out / "judgements" / stamp / "results.jsonl", gemini)
+            _jsonl(out / "labels" / stamp / "labels.jsonl", day_labels(current, gemini, seed, 80))
             vllm = [v for _, _, v in triples]
             _jsonl(out / "vllm" / "judgements" / stamp / "results.jsonl", vllm)
             vllm_summary = summary_of(current, vllm, "openai", "Qwen/Qwen2.5-7B-Instruct-AWQ")
@@ -257,6 +324,28 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def production_extras() -> dict[str, Any]:
+    """What collect adds to the day's report with the default settings: the agreement with people and
+    the review sample of the security prompt."""
+    from app.batch_job.settings import BatchJobSettings
+    from app.judge.gold import prompt_stem
+    from app.judge.prompt_file import PromptFile
+    from app.report.daily import ReviewRequest
+    from app.report.people import PeopleSettings
+
+    settings = BatchJobSettings.model_validate({})  # the defaults collect runs with
+    path = Path(__file__).resolve().parents[1] / settings.prompt_path
+    return {
+        "people": PeopleSettings(settings.people_min_labels, settings.people_kappa_days),
+        "review": ReviewRequest(
+            PromptFile.load(path),
+            prompt_stem(path),
+            settings.review_per_stratum,
+            settings.review_random_slice,
+        ),
+    }
+
+
 def _report(root: Path, day: dt.date) -> Path:
     from app.batch_job.report_cmd import _local_records
     from app.report.daily import write_day_report
@@ -269,6 +358,7 @@ def _report(root: Path, day: dt.date) -> Path:
         records=_local_records(root, day),
         # A fixed clock: the same data gives the same page, and the same picture.
         now=lambda: dt.datetime.combine(day + dt.timedelta(days=1), dt.time(23, 10), tzinfo=dt.UTC),
+        **production_extras(),
     )
     return Path(written.page)
 

@@ -1,5 +1,5 @@
-"""python -m app.batch_job submit|status|cancel|collect|report|check: flags override the environment
-(BatchJobSettings).
+"""python -m app.batch_job submit|status|cancel|collect|report|check|import-labels: flags override the
+environment (BatchJobSettings).
 
 Exit status: 0 done, 1 a job failed, Google Cloud refused a call or a report could not be written, 2 invalid
 settings or input (also no Google credentials), 3 collect found no predictions yet."""
@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-report", action="store_true", help="do not write reports/<date>/ after collecting a day"
     )
     _report_parser(sub, common)
+    from app.batch_job import labels_cmd
+
+    labels_cmd.add_parser(sub, common)
     return parser
 
 
@@ -197,6 +200,11 @@ def main(
             report_cmd.check_args(args)
             if report_cmd.is_local(args, settings):
                 return report_cmd.run_local(settings, days, args)
+        elif args.command == "import-labels":
+            from app.batch_job import report_cmd
+
+            if report_cmd.is_local(args, settings):
+                return report_cmd.import_labels_local(settings, days, args)
         elif len(days) > 1 and not settings.input_is_dated:
             raise SettingsError("a --from/--to range needs an input pattern with {date} (GCS_INPUT_URI)")
         if context_factory is None:

@@ -3,8 +3,8 @@
 Every run ends with one ``<command>.summary`` log event (``submit.summary``, ``collect.summary``, ...):
 what the command did to which days and its exit code, at INFO (ERROR when the code is not 0). On Cloud
 Run it is ``jsonPayload.<field>``; the stack's log-based metrics and alerts read ``collect.summary``'s
-``oldest_uncollected_age_days`` and ``not_judged_percent_max`` (components/gcp/builders/log_metrics.py):
-rename nothing here without them.
+``oldest_uncollected_age_days``, ``not_judged_percent_max``, ``flagged_rate_sigmas`` and ``people_kappa``
+(components/gcp/builders/log_metrics.py): rename nothing here without them.
 
 ``submit`` on Vertex AI starts with the canary (canary.py): one ``generateContent`` with the day's exact
 request settings, before any input is written or any job is created; ``check`` runs it alone.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.batch_job.canary import CanaryRefused, CanaryUnavailable
 from app.batch_job.catalogue import ModelChoiceError
@@ -32,6 +32,9 @@ from app.batch_job.vertex_schema import SchemaConversionError
 from app.batch_job.wait import wait_for_jobs
 from app.judge.prompt_file import PromptFileError
 from app.logs import log
+
+if TYPE_CHECKING:
+    from app.report.daily import WrittenReport
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +101,10 @@ def _dispatch(
         from app.batch_job.report_cmd import run_report
 
         return run_report(ctx, ctx.settings, days, args, summary)
+    if command == "import-labels":
+        from app.batch_job.report_cmd import import_labels
+
+        return import_labels(ctx, ctx.settings, days, args, summary)
     raise AssertionError(command)
 
 
@@ -257,6 +264,7 @@ def _collect(
     running_days: list[dt.date] = []
     without_predictions: list[str] = []
     reported: list[str] = []
+    reports: list[tuple[dt.date, WrittenReport]] = []
     report_failed: list[str] = []
     not_judged: dict[str, float] = {}
     summary.update(
@@ -294,8 +302,10 @@ def _collect(
             without_predictions.append(day.isoformat())
             code = EXIT_NO_PREDICTIONS
         elif not getattr(args, "no_report", False):
-            if _report_after_collect(ctx, day):
+            written = _report_after_collect(ctx, day)
+            if written is not None:
                 reported.append(day.isoformat())
+                reports.append((day, written))
             else:
                 report_failed.append(day.isoformat())
                 code = max(code, EXIT_JOB_FAILED)
@@ -309,13 +319,14 @@ def _collect(
         # number (0.0: nothing collected), for the "records not judged" alert.
         not_judged_percent=not_judged,
         not_judged_percent_max=max(not_judged.values(), default=0.0),
+        **_drift_fields(reports),
     )
     return code
 
 
-def _report_after_collect(ctx: Context, day: dt.date) -> bool:
-    """The day's report, once its results are written; a failure is reported and fails the run (exit 1)
-    but does not undo the collect: `report --date` writes it again."""
+def _report_after_collect(ctx: Context, day: dt.date) -> WrittenReport | None:
+    """The day's report and review sample, once its results are written; a failure is reported and fails
+    the run (exit 1) but does not undo the collect: `report --date` writes it again."""
     from app.batch_job.report_cmd import ReportError, write_report
 
     try:
@@ -326,9 +337,39 @@ def _report_after_collect(ctx: Context, day: dt.date) -> bool:
             days=ctx.settings.report_days,
             compare_root=ctx.settings.report_compare_prefix,
             excerpts=True,
+            review=True,
         )
     except ReportError as exc:
         ctx.say(f"error: [{day}] report not written: {exc}")
-        return False
+        return None
     ctx.say(f"[{day}] report -> {written.page}")
-    return True
+    review = written.report.get("review")
+    if review:
+        ctx.say(f"[{day}] review sample: {review['tasks']} task(s) -> {ctx.layout(day).review_tasks.uri}")
+    return written
+
+
+def _drift_fields(reports: list[tuple[dt.date, WrittenReport]]) -> Summary:
+    """What the drift alerts read on collect's summary (components/gcp/builders/log_metrics.py): the
+    largest flagged-rate deviation of the days reported, and the judge's pooled kappa against people as
+    of the latest day reported. A figure that is not defined (too little history, too few labels) is
+    left out: an alert compares only numbers the run really has."""
+    fields: Summary = {}
+    deviations = [
+        (d, r.report["drift"]["flagged_rate"]["sigmas"])
+        for d, r in reports
+        if (r.report.get("drift") or {}).get("flagged_rate")
+        and r.report["drift"]["flagged_rate"].get("sigmas") is not None
+    ]
+    if deviations:
+        day, sigmas = max(deviations, key=lambda x: x[1])
+        fields["flagged_rate_sigmas"] = round(sigmas, 3)
+        fields["flagged_rate_sigmas_day"] = day.isoformat()
+    if reports:
+        day, latest = max(reports, key=lambda x: x[0])
+        window = (latest.report.get("drift") or {}).get("people_kappa")
+        if window and window.get("kappa") is not None:
+            fields["people_kappa"] = round(window["kappa"], 4)
+            fields["people_kappa_labels"] = window["n"]
+            fields["people_kappa_days"] = len(window["days"])
+    return fields

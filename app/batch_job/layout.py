@@ -9,6 +9,10 @@ judgements/<date>/results.jsonl             one line per record
 judgements/<date>/summary.json              counts, failures by reason, distributions, flagged ids
 reports/<date>/index.html                   the day's report page (app.report)
 reports/<date>/report.json                  the numbers behind it
+review/<date>/tasks.json                    the day's review sample, as Label Studio imports tasks
+review/labelling-config/<prompt stem>.xml   the Label Studio labelling config of the prompt
+labels/<date>/labels.jsonl                  people's labels of the day's records (import-labels)
+labels/<date>/agreement.json                each judge against them, as of the last import
 """
 
 from __future__ import annotations
@@ -77,3 +81,11 @@ class DayLayout:
     @property
     def report_json(self) -> GcsPath:
         return self.reports.join("report.json")
+
+    @property
+    def review_tasks(self) -> GcsPath:
+        return self.root.join("review", self.day.isoformat(), "tasks.json")
+
+    @property
+    def labels(self) -> GcsPath:
+        return self.root.join("labels", self.day.isoformat(), "labels.jsonl")

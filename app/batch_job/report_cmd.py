@@ -126,7 +126,13 @@ def write_report(
     days: int,
     compare_root: str | None,
     excerpts: bool,
+    settings: BatchJobSettings | None = None,
+    review: bool = False,
 ) -> WrittenReport:
+    """The day's report; with ``settings``, also the agreement with people's labels, and with ``review``
+    the day's review sample (collect writes it, ``report`` does not)."""
+    from app.report.people import PeopleSettings
+
     store = _store(ctx, root)
     compare = _store(ctx, compare_root) if compare_root else None
     records = None
@@ -135,12 +141,35 @@ def write_report(
             records = _local_records(store.root, day)
         elif ctx is not None:
             records = _gcs_records(ctx, day)
+    settings = settings or (ctx.settings if ctx is not None else None)
+    people = None
+    review_request = None
+    if settings is not None:
+        people = PeopleSettings(settings.people_min_labels, settings.people_kappa_days)
+        if review and settings.review_per_stratum + settings.review_random_slice > 0:
+            review_request = _review_request(ctx, settings)
     try:
-        return write_day_report(store, day, days=days, compare=compare, records=records)
+        return write_day_report(
+            store, day, days=days, compare=compare, records=records, people=people, review=review_request
+        )
     except NoResults as exc:
         raise NoDayResults(str(exc)) from None
     except gcs_errors.GoogleAPICallError as exc:
         raise ReportError(f"[{day}] storage error while writing the report: {exc}") from None
+
+
+def _review_request(ctx: Context | None, settings: BatchJobSettings) -> Any:
+    from app.judge.gold import prompt_stem
+    from app.judge.prompt_file import PromptFile
+    from app.report.daily import ReviewRequest
+
+    prompt = ctx.prompt.file if ctx is not None else PromptFile.load(settings.prompt_path)
+    return ReviewRequest(
+        prompt=prompt,
+        prompt_stem=prompt_stem(Path(settings.prompt_path)),
+        per_stratum=settings.review_per_stratum,
+        random_slice=settings.review_random_slice,
+    )
 
 
 def is_local(args: argparse.Namespace, settings: BatchJobSettings) -> bool:
@@ -208,6 +237,7 @@ def run_report(
                 days=args.days or settings.report_days,
                 compare_root=compare_root,
                 excerpts=not args.no_excerpts,
+                settings=settings,
             )
         except NoDayResults as exc:
             skipped.append(day.isoformat())
@@ -229,3 +259,39 @@ def run_report(
 
 def run_local(settings: BatchJobSettings, days: list[dt.date], args: argparse.Namespace) -> int:
     return run_report(None, settings, days, args)
+
+
+def import_labels(
+    ctx: Context | None,
+    settings: BatchJobSettings,
+    days: list[dt.date],
+    args: argparse.Namespace,
+    summary: dict[str, Any] | None = None,
+) -> int:
+    """``import-labels`` on the output root (a bucket or a local directory), with the second judge's root
+    (``REPORT_COMPARE_PREFIX``) when there is one."""
+    from app.batch_job.labels_cmd import run_import
+
+    root: str | GcsPath = (
+        settings.gcs_output_prefix
+        if settings.gcs_output_prefix and not settings.gcs_output_prefix.startswith("gs://")
+        else settings.output_root
+    )
+    store = _store(ctx, root)
+    compare = _store(ctx, settings.report_compare_prefix) if settings.report_compare_prefix else None
+
+    def say(text: str) -> None:
+        if ctx is not None:
+            ctx.say(text)
+        else:
+            print(text, flush=True)
+
+    try:
+        return run_import(store, compare, settings, days, args, say, summary)
+    except gcs_errors.GoogleAPICallError as exc:
+        say(f"error: storage error while importing labels: {exc}")
+        return EXIT_JOB_FAILED
+
+
+def import_labels_local(settings: BatchJobSettings, days: list[dt.date], args: argparse.Namespace) -> int:
+    return import_labels(None, settings, days, args)

@@ -83,6 +83,22 @@ class BatchJobSettings(BaseSettings):
         "far the two agree on the days both judged (--compare-output).",
     )
     report_days: int = Field(14, ge=1, le=366, description="Days in the report's trend (--days).")
+    review_per_stratum: int = Field(
+        50,
+        ge=0,
+        le=1000,
+        description="Review sample collect writes: every flagged record, and every two-judge disagreement, "
+        "up to this many each (0: none).",
+    )
+    review_random_slice: int = Field(
+        50, ge=0, le=1000, description="Review sample: this many more records at random (seeded by the date)."
+    )
+    people_min_labels: int = Field(
+        30, ge=1, le=100_000, description="Fewest labels a judge's kappa against people is shown for."
+    )
+    people_kappa_days: int = Field(
+        7, ge=1, le=30, description="Labelled days pooled into the drift alert's kappa against people."
+    )
 
     def input_pattern(self, day: dt.date) -> GcsPath:
         if self.gcs_input_uri:

@@ -7,12 +7,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.report.agreement import AgreementBuilder
 from app.report.day import DayAggregate
-from app.report.rows import RowReader, pick
+from app.report.people import PeopleSettings, day_people, judges_answers
+from app.report.rows import Row, RowReader, pick
 from app.report.trend import point_from_aggregate
+
+if TYPE_CHECKING:
+    from app.judge.gold import Label
+    from app.review.sample import ReviewSampler
 
 __all__ = ["SCHEMA_VERSION", "LineSource", "ReportRequest", "build_report"]
 
@@ -44,30 +49,76 @@ class ReportRequest:
     meta: dict[str, Any] = field(default_factory=dict)
     shown: int = 25
     disagreements: int = 20
+    # The day's review sample, chosen in the same pass (its tasks are on the sampler afterwards).
+    review: ReviewSampler | None = None
+    # People's labels of the day's records: each judge's agreement with them ("people" in report.json).
+    labels: list[Label] | None = None
+    people: PeopleSettings = field(default_factory=PeopleSettings)
 
 
 def build_report(request: ReportRequest, now: Callable[[], dt.datetime] | None = None) -> dict[str, Any]:
     reader = RowReader(request.results.name)
     aggregate = DayAggregate(request.shown)
-    builder = AgreementBuilder(request.judges, request.disagreements) if request.compare else None
-    # One pass over the day's results feeds both the aggregate and judge A's side of the agreement.
-    for row in reader.rows(request.results.open()):
+    sampler = request.review
+    # The sample takes the largest disagreements the page lists, and more.
+    top = max(request.disagreements, sampler.settings.per_stratum if sampler else 0)
+    builder = AgreementBuilder(request.judges, top) if request.compare else None
+    labelled = {label.id for label in request.labels or ()}
+    answers: tuple[dict[str, Row], dict[str, Row]] = ({}, {})
+    rows: Iterable[Row] = reader.rows(request.results.open())
+    if labelled:
+        rows = judges_answers(rows, labelled, answers[0])
+    # One pass over the day's results feeds the aggregate, judge A's side of the agreement, the review
+    # sample and the answers people labelled.
+    for row in rows:
         aggregate.add(row)
         if builder is not None:
             builder.add_a(row)
+        if sampler is not None:
+            sampler.add(row)
     numbers = aggregate.to_dict()
     point = point_from_aggregate(request.day, aggregate) if request.day else None
     agreement = None
     compare_reader = None
+    disagreements: list[dict[str, Any]] = []
     if builder is not None and request.compare is not None:
         compare_reader = RowReader(request.compare.name)
-        builder.add_b_rows(compare_reader.rows(request.compare.open()))
+        compare_rows: Iterable[Row] = compare_reader.rows(request.compare.open())
+        if labelled:
+            compare_rows = judges_answers(compare_rows, labelled, answers[1])
+        builder.add_b_rows(compare_rows)
         agreement = builder.finish(request.results.open()).to_dict()
+        disagreements = agreement["disagreements"]
+        agreement["disagreements"] = disagreements[: request.disagreements]
+    if sampler is not None:
+        sampler.choose(disagreements)
+        if request.compare is not None:
+            sampler.add_second_judge(request.compare.open())
     listed = [*numbers["flagged"], *numbers["lowest"]]
     if agreement:
         listed += agreement["disagreements"]
-    if request.records is not None and listed:
-        _attach_excerpts(request.records, listed)
+    texts: dict[str, dict[str, Any]] = {}
+    wanted = sampler.ids() if sampler is not None else set()
+    if request.records is not None and (listed or wanted):
+        texts = _attach_excerpts(request.records, listed, wanted)
+    review = None
+    if sampler is not None:
+        tasks = sampler.tasks(texts, request.judges) if request.records is not None else []
+        review = {
+            "tasks": len(tasks),
+            "without_text": sampler.without_text if request.records is not None else len(wanted),
+            "strata": {
+                s: sum(s in t["data"]["strata"] for t in tasks) for s in ("flagged", "disagreement", "random")
+            },
+            "records_read": request.records is not None,
+        }
+        sampler.built = tasks
+    people = None
+    if request.labels is not None and request.day is not None:
+        judged = [(request.judges[0], answers[0])]
+        if request.compare is not None:
+            judged.append((request.judges[1], answers[1]))
+        people = day_people(request.day, request.labels, judged, request.people)
     clock = now or (lambda: dt.datetime.now(dt.UTC))
     return {
         "schema_version": SCHEMA_VERSION,
@@ -90,6 +141,8 @@ def build_report(request: ReportRequest, now: Callable[[], dt.datetime] | None =
         "point": point,
         "trend": request.history(point) if request.history and point else ([point] if point else []),
         "agreement": agreement,
+        "people": people,
+        "review": review,
     }
 
 
@@ -98,17 +151,27 @@ def _excerpt(text: Any) -> str:
     return text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS] + "…"
 
 
-def _attach_excerpts(records: LineSource, listed: list[dict[str, Any]]) -> None:
-    """One pre-filtered pass over the record lines for the prompt and response of the listed ids."""
+def _attach_excerpts(
+    records: LineSource, listed: list[dict[str, Any]], full: set[str]
+) -> dict[str, dict[str, Any]]:
+    """One pre-filtered pass over the record lines for the prompt and response of the listed ids (an
+    excerpt each) and of the ``full`` ids (the whole record, returned by id)."""
     wanted: dict[str, list[dict[str, Any]]] = {}
     for item in listed:
         wanted.setdefault(str(item["id"]), []).append(item)
-    for record in pick(records.open(), set(wanted)):
-        items = wanted.pop(str(record.get("id")), None)
-        if items is None:
-            continue  # a record delivered twice: its first copy is shown
-        excerpt = {"prompt": _excerpt(record.get("prompt")), "response": _excerpt(record.get("response"))}
-        for item in items:
-            item["excerpt"] = excerpt
-        if not wanted:
+    whole: dict[str, dict[str, Any]] = {}
+    missing = set(full)
+    for record in pick(records.open(), set(wanted) | missing):
+        record_id = str(record.get("id"))
+        if record_id in missing:
+            missing.discard(record_id)
+            whole[record_id] = record
+        items = wanted.pop(record_id, None)
+        if items is not None:
+            excerpt = {"prompt": _excerpt(record.get("prompt")), "response": _excerpt(record.get("response"))}
+            for item in items:
+                item["excerpt"] = excerpt
+        # A record delivered twice: its first copy is shown.
+        if not wanted and not missing:
             break
+    return whole

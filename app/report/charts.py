@@ -22,7 +22,14 @@ from matplotlib.figure import Figure
 if TYPE_CHECKING:
     from matplotlib.typing import RcKeyType
 
-__all__ = ["confusion_chart", "label_chart", "score_chart", "status_chart", "trend_chart"]
+__all__ = [
+    "confusion_chart",
+    "label_chart",
+    "people_chart",
+    "score_chart",
+    "status_chart",
+    "trend_chart",
+]
 
 _RC: dict[RcKeyType, Any] = {
     "svg.fonttype": "none",
@@ -248,4 +255,31 @@ def confusion_chart(
                     ax.text(j, i, f"{count:,}", ha="center", va="center", fontsize=7, color=colour)
         # No colour bar: every cell is labelled with its count.
         ax.set_title(_short(name))
+        return _svg(fig, key)
+
+
+def people_chart(points: Sequence[Mapping[str, Any]], roles: Sequence[str], key: str = "people") -> str:
+    """Each judge's kappa against people per day (a day without labels, or with too few, is a gap), and
+    the number of labels per day as bars underneath."""
+    with matplotlib.rc_context(_RC):
+        days = [p["day"][5:] for p in points]
+        x = list(range(len(points)))
+        fig = _figure(6.8, 3.6)
+        kappa_ax, count_ax = fig.subplots(2, 1, sharex=True, height_ratios=(2, 1), squeeze=True)
+        for i, role in enumerate(roles):
+            series = [(p.get("judges") or {}).get(role) or {} for p in points]
+            values = [float("nan") if s.get("kappa") is None else s["kappa"] for s in series]
+            kappa_ax.plot(x, values, marker="o", markersize=3, color=_PALETTE[i % len(_PALETTE)], label=role)
+            count_ax.bar(
+                [v + (i - (len(roles) - 1) / 2) * 0.35 for v in x],
+                [s.get("n") or 0 for s in series],
+                width=0.35,
+                color=_PALETTE[i % len(_PALETTE)],
+            )
+        kappa_ax.set_ylim(min(0.0, *(v for v in kappa_ax.get_ylim())), 1.0)
+        kappa_ax.axhline(0, color="#90a4ae", linewidth=0.6)
+        kappa_ax.set_title("Kappa against people's labels, per day")
+        kappa_ax.legend(loc="lower left", ncols=max(1, len(roles)), fontsize=8)
+        count_ax.set_title("Labels compared", fontsize=9)
+        count_ax.set_xticks(x[::3], days[::3], rotation=45)
         return _svg(fig, key)

@@ -12,12 +12,24 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.report.build import LineSource, ReportRequest, build_report
 from app.report.page import render_page
-from app.report.store import LocalStore, ReportStore, report_dir, results_path, summary_path
+from app.report.people import PeopleSettings, flagged_rate_drift, history_points, load_labels, people_trend
+from app.report.store import (
+    LocalStore,
+    ReportStore,
+    labelling_config_path,
+    report_dir,
+    results_path,
+    review_tasks_path,
+    summary_path,
+)
 from app.report.trend import load_history
+
+if TYPE_CHECKING:
+    from app.judge.prompt_file import PromptFile
 
 __all__ = ["DEFAULT_DAYS", "MAX_DAYS", "NoResults", "WrittenReport", "write_day_report", "write_file_report"]
 
@@ -42,13 +54,24 @@ class NoResults(LookupError):
 
 
 @dataclass(frozen=True)
+class ReviewRequest:
+    """Write the day's review sample beside the report: ``review/<date>/tasks.json`` and the prompt's
+    labelling config ``review/labelling-config/<stem>.xml`` (app.review)."""
+
+    prompt: PromptFile
+    prompt_stem: str
+    per_stratum: int = 50
+    random_slice: int = 50
+
+
+@dataclass(frozen=True)
 class WrittenReport:
     page: str
     data: str
     report: dict[str, Any]
 
 
-def _judge_name(summary: dict[str, Any], fallback: str) -> str:
+def judge_name(summary: dict[str, Any], fallback: str) -> str:
     backend = summary.get("backend")
     model = summary.get("model")
     if backend and model:
@@ -75,9 +98,13 @@ def write_day_report(
     records: LineSource | None = None,
     title: str = "LLM judge report",
     now: Callable[[], dt.datetime] | None = None,
+    people: PeopleSettings | None = None,
+    review: ReviewRequest | None = None,
 ) -> WrittenReport:
     """Report on ``judgements/<day>/`` of ``store``; with ``compare``, the same day of a second judge's
-    root (e.g. the vLLM run's ``--output``) is joined in as the agreement section when it exists."""
+    root (e.g. the vLLM run's ``--output``) is joined in as the agreement section when it exists. With
+    ``people``, the day's labels (``labels/<day>/``) and the last 30 days' agreement with people are
+    added; with ``review``, the day's review sample is written (``review/<day>/``)."""
     results = results_path(day)
     if not store.exists(results):
         raise NoResults(f"{store.describe(results)} does not exist: collect the day first")
@@ -90,15 +117,51 @@ def write_day_report(
         records=records,
         history=lambda point: load_history(store, day, days, lambda: point),
         meta={key: summary[key] for key in _META_KEYS if key in summary},
+        judges=(judge_name(summary, "judge"), "second judge"),
     )
     if compare is not None and compare.exists(results):
         other = compare.read_json(summary_path(day))
         request.compare = LineSource(compare.describe(results), lambda: compare.lines(results))
         request.judges = (
-            _judge_name(summary, "A"),
-            _judge_name(other if isinstance(other, dict) else {}, "B"),
+            judge_name(summary, "A"),
+            judge_name(other if isinstance(other, dict) else {}, "B"),
         )
-    return _write(store, report_dir(day), build_report(request, now))
+    if people is not None:
+        request.labels, _ = load_labels(store, day)
+        request.people = people
+    sampler = None
+    if review is not None:
+        from app.review.labelstudio import controls
+        from app.review.sample import ReviewSampler, ReviewSettings
+
+        sampler = ReviewSampler(
+            day.isoformat(), ReviewSettings(review.per_stratum, review.random_slice), controls(review.prompt)
+        )
+        request.review = sampler
+    report = build_report(request, now)
+    points = history_points(lambda n: load_history(store, day, n, lambda: report["point"]), report["trend"])
+    report["drift"] = {"flagged_rate": flagged_rate_drift(points)}
+    if report["people"] is not None and people is not None:
+        report["people"]["trend"] = people_trend(store, day, report["people"], people)
+        report["drift"]["people_kappa"] = report["people"]["trend"]["window"].get("judge")
+    written = _write(store, report_dir(day), report)
+    if review is not None and sampler is not None and records is not None:
+        _write_review(store, day, review, sampler.built)
+    return written
+
+
+def _write_review(
+    store: ReportStore, day: dt.date, review: ReviewRequest, tasks: list[dict[str, Any]]
+) -> None:
+    from app.review.labelstudio import labelling_config
+
+    store.write(
+        labelling_config_path(review.prompt_stem),
+        labelling_config(review.prompt).encode(),
+        "application/xml",
+    )
+    body = json.dumps(tasks, indent=1, ensure_ascii=False).encode() + b"\n"
+    store.write(review_tasks_path(day), body, "application/json")
 
 
 def _file_lines(path: Path) -> LineSource:

@@ -16,7 +16,7 @@ from typing import Any
 from app.report.rows import Row, label_order
 from app.report.top import Top
 
-__all__ = ["DayAggregate", "Shown"]
+__all__ = ["DayAggregate", "Shown", "severity_key"]
 
 HEADLINE_SCORE = "overall"
 FAILURE_EXAMPLES = 3
@@ -135,6 +135,13 @@ def _severity_ranks() -> dict[str, int]:
     return {value: rank for rank, value in enumerate(label_order("severity"))}
 
 
+def severity_key(row: Row) -> tuple[int, int, int]:
+    """How severe a flagged answer is, for "most severe first": its severity's rank, then more categories,
+    then (six-criteria answers) the lower safety score."""
+    rank = _severity_ranks().get(row.labels.get("severity", ""), 0)
+    return (rank, len(row.members.get("categories", ())), -row.scores.get("safety", 0))
+
+
 def _rate(part: int, whole: int) -> float | None:
     return None if whole == 0 else part / whole
 
@@ -194,17 +201,11 @@ class DayAggregate:
                 examples.append({"id": row.id, "source": row.source, "error": row.error})
             return
         if row.flagged:
-            self.flagged_top.offer(self._severity_key(row), row.id, lambda: _shown(row))
+            self.flagged_top.offer(severity_key(row), row.id, lambda: _shown(row))
         headline = row.scores.get(HEADLINE_SCORE)
         if headline is not None:
             # The lowest overall first: negate, since the heap keeps the largest keys.
             self.lowest_top.offer((-headline, -min(row.scores.values())), row.id, lambda: _shown(row))
-
-    @staticmethod
-    def _severity_key(row: Row) -> tuple[int, int, int]:
-        rank = _severity_ranks().get(row.labels.get("severity", ""), 0)
-        # Then more categories, then (six-criteria answers) the lower safety score.
-        return (rank, len(row.members.get("categories", ())), -row.scores.get("safety", 0))
 
     def add_all(self, rows: Iterable[Row]) -> DayAggregate:
         for row in rows:

@@ -57,7 +57,7 @@ def _trusted(svg: str) -> Markup:
 def _charts(report: dict[str, Any]) -> dict[str, Any]:
     totals = report["totals"]
     by_source = report["by_source"]
-    drawn: dict[str, Any] = {"labels": {}, "members": {}, "scores": None, "confusion": {}}
+    drawn: dict[str, Any] = {"labels": {}, "members": {}, "scores": None, "confusion": {}, "people": None}
     # Keys scope each chart's element ids; they are numbered, since field names come from the lines.
     keys = (f"chart-{n}" for n in count(1))
     if totals["records"]:
@@ -77,6 +77,10 @@ def _charts(report: dict[str, Any]) -> dict[str, Any]:
         drawn["scores"] = _trusted(charts.score_chart(totals["scores"], key=next(keys)))
     if len(report["trend"]) > 1:
         drawn["trend"] = _trusted(charts.trend_chart(report["trend"]))
+    trend = (report.get("people") or {}).get("trend")
+    if trend and any(p["judges"] for p in trend["points"]):
+        roles = [j["role"] for j in report["people"]["judges"]]
+        drawn["people"] = _trusted(charts.people_chart(trend["points"], roles, next(keys)))
     agreement = report.get("agreement")
     if agreement:
         for name, stats in agreement["fields"].items():

@@ -11,7 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-__all__ = ["LocalStore", "ReportStore", "report_dir", "results_path", "summary_path"]
+__all__ = [
+    "LocalStore",
+    "ReportStore",
+    "labelling_config_path",
+    "labels_path",
+    "people_path",
+    "report_dir",
+    "results_path",
+    "review_tasks_path",
+    "summary_path",
+]
 
 
 class ReportStore(Protocol):
@@ -39,6 +49,26 @@ def summary_path(day: dt.date) -> str:
 
 def report_dir(day: dt.date) -> str:
     return f"reports/{day.isoformat()}"
+
+
+def review_tasks_path(day: dt.date) -> str:
+    """The day's review sample, as Label Studio imports tasks."""
+    return f"review/{day.isoformat()}/tasks.json"
+
+
+def labelling_config_path(prompt_stem: str) -> str:
+    """The Label Studio labelling config of a prompt (the same path as in the repository)."""
+    return f"review/labelling-config/{prompt_stem}.xml"
+
+
+def labels_path(day: dt.date) -> str:
+    """People's labels of the day's records (python -m app.batch_job import-labels)."""
+    return f"labels/{day.isoformat()}/labels.jsonl"
+
+
+def people_path(day: dt.date) -> str:
+    """Each judge's agreement with the day's labels, as of the last import (the report's trend reads it)."""
+    return f"labels/{day.isoformat()}/agreement.json"
 
 
 class LocalStore:

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from app.batch_job.cli import main
-from tests.app.batch_job.conftest import DAY
+from tests.app.batch_job.conftest import DAY, REPO
 from tests.app.batch_job.test_collect import SAFE, UNSAFE, _submit_and_run
 from tools.report_sample import write_sample_tree
 
@@ -40,6 +40,21 @@ def test_collect_writes_the_days_report_with_excerpts_from_the_raw_records(batch
     assert report["point"]["day"] == str(DAY)
     assert len(report["trend"]) == 14
     assert "<svg" in page.download_as_text()
+    # ...and the day's review sample for people, with the prompt's labelling config.
+    tasks = json.loads(batch_env.out_text(f"review/{DAY}/tasks.json"))
+    assert [t["data"]["record_id"] for t in tasks if "flagged" in t["data"]["strata"]] == ["req-unsafe"]
+    assert tasks[0]["data"]["response"] == "response number unsafe"
+    assert tasks[0]["predictions"][0]["result"][0] == {
+        "from_name": "verdict",
+        "to_name": "response",
+        "type": "choices",
+        "value": {"choices": ["unsafe"]},
+    }
+    config = batch_env.out_text("review/labelling-config/security-judge.xml")
+    assert config == (REPO / "review" / "labelling-config" / "security-judge.xml").read_text()
+    assert (
+        f"review sample: {len(tasks)} task(s) -> gs://{batch_env.out.name}/review/{DAY}/tasks.json" in output
+    )
 
 
 @pytest.mark.integration
@@ -73,6 +88,7 @@ def test_report_joins_a_second_judges_results_of_the_same_day(batch_env):
     assert agreement["counts"]["only_b"] == 1
     assert agreement["fields"]["verdict"]["table"] == [[1, 0], [1, 0]]
     assert agreement["disagreements"][0]["id"] == "b"
+    assert not [n for n in batch_env.out_names() if n.startswith("review/")]  # collect's, not report's
 
 
 @pytest.mark.integration
@@ -109,7 +125,7 @@ def _no_bucket(settings):
 
 
 def test_a_local_tree_is_reported_without_any_bucket(tmp_path, capsys):
-    write_sample_tree(tmp_path, DAY, records=60, days=3)
+    write_sample_tree(tmp_path, DAY, records=60, days=3, label_days=0)
     code = main(
         ["report", "--date", str(DAY), "--output", str(tmp_path), "--compare-output", str(tmp_path / "vllm")],
         context_factory=_no_bucket,

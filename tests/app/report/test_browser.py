@@ -1,7 +1,8 @@
 """The report in a real browser (headless Chromium, installed by tools/ensure_chromium.sh where missing):
 a person would see a page that is not blank, with its charts, and the browser reports no console error.
 The report is the production path: the day's results in a tree laid out as the bucket, the second judge,
-the raw records for excerpts, fourteen days of history, every default."""
+the raw records for excerpts, fourteen days of history, a month of people's labels and the review
+sample, every default."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from PIL import Image
 from app.report.daily import write_day_report
 from app.report.store import LocalStore
 from tools.browser import dump_dom, screenshot
-from tools.report_sample import write_sample_tree
+from tools.report_sample import production_extras, write_sample_tree
 
 pytestmark = [pytest.mark.integration, pytest.mark.cost(8)]
 
@@ -37,7 +38,11 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from app.batch_job.report_cmd import _local_records
 
     written = write_day_report(
-        LocalStore(root), DAY, compare=LocalStore(root / "vllm"), records=_local_records(root, DAY)
+        LocalStore(root),
+        DAY,
+        compare=LocalStore(root / "vllm"),
+        records=_local_records(root, DAY),
+        **production_extras(),
     )
     return Path(written.page)
 
@@ -87,3 +92,7 @@ def test_judged_markup_stays_text_in_the_parsed_page(page: Path):
     assert re.search(r"<a[\s>]", dom) is None  # the link is not an element...
     assert '&lt;a href="javascript:alert(1)"&gt;' in dom
     assert dom.count("<h1") == 1
+    # The agreement with people is there, with a labeller named in markup shown as text.
+    assert "Agreement with people" in dom
+    assert "&lt;b&gt;carol&lt;/b&gt;" in dom
+    assert re.search(r"<b>\s*carol", dom) is None
