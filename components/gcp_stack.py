@@ -14,7 +14,7 @@ from components.gcp.alerts import Alerts
 from components.gcp.bucket import HistoryBucket
 from components.gcp.bucket_access import BucketAccess
 from components.gcp.builders.alert_docs import DocContext
-from components.gcp.builders.jobs import job_template, judge_env, loader_env
+from components.gcp.builders.jobs import collect_env, job_template, judge_env, loader_env
 from components.gcp.builders.log_metrics import log_metrics
 from components.gcp.builders.names import STACK_LABEL, Names, default_bucket_name
 from components.gcp.images import ContainerImages
@@ -237,7 +237,8 @@ def build_gcp(cfg: StackConfig) -> None:
 
     collect = None
     if g.jobs.collect.enabled:
-        # The judge's image, account and environment; only the arguments and sizes differ.
+        # The judge's image, account and environment (plus the review sample's settings); only the
+        # arguments and sizes differ.
         collect = scheduled(
             "collect",
             job_name=names.collect_job,
@@ -246,7 +247,7 @@ def build_gcp(cfg: StackConfig) -> None:
                 container_name="llm-judge-collect",
                 image=judge_image,
                 service_account=accounts.emails["batch"],
-                env=judge_environment,
+                env=collect_env(judge_environment, g.jobs.collect, g.alerts),
                 job=g.jobs.collect,
             ),
             schedule=g.schedules.collect,

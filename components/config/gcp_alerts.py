@@ -46,7 +46,11 @@ HttpsUrl = Annotated[str, AfterValidator(pattern(_HTTPS_URL, "an https:// URL wi
 class GcpAlertsConfig(ConfigModel):
     """``alerts``: seven alert policies (loader, judge and collect executions failed; a Cloud Scheduler
     attempt failed; the loader falling behind; dead letters; records not judged), their log-based
-    metrics and e-mail channels. docs/runbook.md says what each one means and what to do."""
+    metrics and e-mail channels. docs/runbook.md says what each one means and what to do.
+
+    Two more watch the judge itself, from collect's summary (with a collect job): its kappa against
+    people's labels falling below ``peopleKappaFloor``, and the day's flagged rate leaving its 14-day
+    range by more than ``flaggedRateSigmas``."""
 
     enabled: bool = True
     emails: list[Email] = Field(default_factory=list)
@@ -74,6 +78,14 @@ class GcpAlertsConfig(ConfigModel):
     the requests, no longer passes as quiet."""
     scheduler_notify_minutes: int = Field(default=60, ge=5, le=1440)
     """A failing Cloud Scheduler trigger notifies at most once per this many minutes."""
+    people_kappa_floor: float = Field(default=0.6, ge=-1.0, le=1.0)
+    """Alert when the judge's kappa against people's labels, pooled over its last ``peopleKappaDays``
+    labelled days, is below this (read by the collect run that reports a day)."""
+    people_kappa_days: int = Field(default=7, ge=1, le=30)
+    """Labelled days (within the last 30) pooled into that kappa (the collect job's ``PEOPLE_KAPPA_DAYS``)."""
+    flagged_rate_sigmas: float = Field(default=3.0, gt=0.0, le=20.0)
+    """Alert when a day's flagged rate is more than this many standard deviations from the mean of the
+    14 days before it."""
 
     @model_validator(mode="after")
     def _check(self) -> GcpAlertsConfig:

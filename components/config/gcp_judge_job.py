@@ -35,6 +35,8 @@ JUDGE_ENV = (
     "PROMPT_PATH",
     "LLM_JUDGE_STACK",
 )
+# And on the collect job (from ``jobs.collect.review`` and ``alerts``).
+COLLECT_ENV = ("REVIEW_PER_STRATUM", "REVIEW_RANDOM_SLICE", "PEOPLE_MIN_LABELS", "PEOPLE_KAPPA_DAYS")
 
 # Vertex AI's locations: the global endpoint, a multi-region (us, eu) or a region.
 _VERTEX_LOCATION = re.compile(r"^(global|us|eu|[a-z]+-[a-z]+[0-9]+)$")
@@ -65,7 +67,11 @@ class JudgeJobConfig(JobConfig):
     def _check(self) -> JudgeJobConfig:
         p = Problems()
         for i, name in enumerate(self.extra_env):
-            p.check(name not in JUDGE_ENV, f"extraEnv.{name}", f"is set by the stack (entry {i}); remove it")
+            p.check(
+                name not in JUDGE_ENV + COLLECT_ENV,
+                f"extraEnv.{name}",
+                f"is set by the stack (entry {i}); remove it",
+            )
         for key, problem in _model_problems(self.model_id, self.location, self.prompt_path, plan_date()):
             p.add(key, problem)
         p.raise_if_any()
@@ -99,6 +105,20 @@ def _model_problems(model_id: str, location: str, prompt_path: str, today: dt.da
     return found
 
 
+class ReviewConfig(ConfigModel):
+    """``jobs.collect.review``: the daily sample people label (``review/<date>/tasks.json``, for Label
+    Studio) and when the report shows a judge's kappa against their labels. docs/batch-job.md, "People's
+    labels"."""
+
+    per_stratum: int = Field(default=50, ge=0, le=1000)
+    """Every flagged record, and every disagreement of the two judges, up to this many each
+    (``REVIEW_PER_STRATUM``; 0 with ``randomSlice`` 0: no sample)."""
+    random_slice: int = Field(default=50, ge=0, le=1000)
+    """This many more records at random, the same ones on a rerun of the day (``REVIEW_RANDOM_SLICE``)."""
+    min_labels: int = Field(default=30, ge=1, le=100_000)
+    """Fewest labels a judge's kappa against people is shown (and alerted on) for (``PEOPLE_MIN_LABELS``)."""
+
+
 class CollectJobConfig(ConfigModel):
     """``jobs.collect``: turns a day's Vertex AI predictions into ``judgements/`` (``collect``). The
     seed schedules only the submit; without this nothing ever writes judgements. Runs the judge's
@@ -112,6 +132,7 @@ class CollectJobConfig(ConfigModel):
     resources: JobResources = Field(default_factory=lambda: JobResources(cpu="1", memory="1Gi"))
     timeout_seconds: int = Field(default=1800, ge=10, le=MAX_TASK_TIMEOUT_SECONDS)
     max_retries: int = Field(default=1, ge=0, le=10)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
 
     @model_validator(mode="after")
     def _check(self) -> CollectJobConfig:

@@ -48,7 +48,10 @@ SCHEDULER = Section("Cloud Scheduler attempt failed")
 LOADER_BEHIND = Section("Loader falling behind")
 DEAD_LETTERS = Section("Dead letters above the threshold")
 NOT_JUDGED = Section("Records not judged above the threshold")
+JUDGE_DRIFT = Section("Judge drifting from people's labels")
+FLAGGED_RATE = Section("Flagged rate far from its 14-day mean")
 SECTIONS = (LOADER_FAILED, JUDGE_FAILED, COLLECT, SCHEDULER, LOADER_BEHIND, DEAD_LETTERS, NOT_JUDGED)
+DRIFT_SECTIONS = (JUDGE_DRIFT, FLAGGED_RATE)
 
 
 def _where(ctx: DocContext) -> str:
@@ -183,9 +186,55 @@ def _body(ctx: DocContext) -> dict[str, str]:
     }
 
 
+def _drift_body(ctx: DocContext) -> dict[str, str]:
+    """The two policies on the judge itself (collect's summary after it reports a day)."""
+    collect = ctx.collect_job or "llm-judge-collect"
+    kappas = _logs(ctx, collect, ' AND jsonPayload.event="collect.summary" AND jsonPayload.people_kappa<1')
+    rates = _logs(
+        ctx, collect, ' AND jsonPayload.event="collect.summary" AND jsonPayload.flagged_rate_sigmas>0'
+    )
+    agreement = (
+        "gcloud storage cat gs://BUCKET/labels/YYYY-MM-DD/agreement.json "
+        "| jq '.judges[] | {name, n, headline}'"
+    )
+    calibrate = (
+        "python -m app.judge calibrate --gold prompts/gold/security-judge.jsonl --base-url URL "
+        "--json now.json --against last-good.json"
+    )
+    return {
+        JUDGE_DRIFT.title: (
+            "The judge agrees less with people than it should: its kappa against the labels people gave the "
+            "review samples, pooled over its last labelled days (`people_kappa`, `people_kappa_days` and "
+            "`people_kappa_labels` on collect's summary), is below the floor. The judge changed (a new model "
+            "or prompt, a provider's update), the traffic did (requests it was never calibrated on), or the "
+            "labellers did (new people, new guidelines).\n\n"
+            '**Do:** open the latest day\'s report, section "Agreement with people" (per field, per day), '
+            "read the labelled records where judge and people differ, then measure the judge on the gold "
+            "set against its last good figures:\n\n"
+            f"```\n{kappas}\n"
+            f"{agreement}\n"
+            f"{calibrate}\n```\n\n"
+            "Days with fewer labels than `jobs.collect.review.minLabels` write no kappa: a team that stops "
+            "labelling silences this alert, it does not trip it."
+        ),
+        FLAGGED_RATE.title: (
+            "A day's flagged rate (flagged answers over answers) is further from the mean of the 14 days "
+            "before it than the threshold, in standard deviations (`flagged_rate_sigmas` and "
+            "`flagged_rate_sigmas_day` on collect's summary). Real: an attack wave, a new client or feature "
+            "sending other traffic. Or the judge: a new model or prompt flags differently.\n\n"
+            "**Do:** open that day's report (its trend section gives the rate, the mean and the deviation), "
+            "read the flagged records and the categories by source, compare with the second judge if there "
+            "is one; if the judge changed that day, calibrate it on the gold set:\n\n"
+            f"```\n{rates}\n"
+            f"gcloud run jobs execute {ctx.judge_job} {_where(ctx)} --args=status,--date,YYYY-MM-DD --wait\n"
+            f"{calibrate}\n```"
+        ),
+    }
+
+
 def documentation(section: Section, ctx: DocContext) -> AlertPolicyDocumentationArgsDict:
     """``documentation`` of the policy that ``section`` of the runbook explains."""
-    body = _body(ctx)[section.title]
+    body = {**_body(ctx), **_drift_body(ctx)}[section.title]
     if ctx.runbook_base_url:
         link = f"{ctx.runbook_base_url}#{section.anchor}"
         tail = f"Runbook: [{section.title}]({link})"

@@ -19,6 +19,7 @@ Which condition type for which signal, and why (field semantics from Google's al
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -26,7 +27,7 @@ from components.config.gcp_alerts import GcpAlertsConfig
 
 from . import alert_docs
 from .alert_docs import DocContext, Section
-from .log_metrics import CLOUD_RUN_JOB, LogMetric, LogMetrics, all_of, quoted
+from .log_metrics import CLOUD_RUN_JOB, DriftMetrics, LogMetric, LogMetrics, all_of, quoted
 
 if TYPE_CHECKING:  # types only: the builders do not load the SDK
     from pulumi_gcp.monitoring import (
@@ -253,4 +254,46 @@ def alert_policies(
                 metrics=[metrics.collect_not_judged],
             )
         )
+    if ctx.collect_job is not None and metrics.drift is not None:
+        policies += drift_policies(alerts, metrics.drift, ctx.collect_job, title, doc)
     return policies
+
+
+def drift_policies(
+    alerts: GcpAlertsConfig,
+    drift: DriftMetrics,
+    collect_job: str,
+    title: Callable[[Section], str],
+    doc: Callable[[Section], AlertPolicyDocumentationArgsDict],
+) -> list[PolicySpec]:
+    """The judge drifting: from people's labels, and in how much it flags (both from collect's summary)."""
+    return [
+        PolicySpec(
+            "judge-drift",
+            title(alert_docs.JUDGE_DRIFT),
+            "WARNING",
+            [
+                log_metric_counted(
+                    f"{collect_job}: judge-people kappa over the last {alerts.people_kappa_days} labelled "
+                    f"day(s) below {alerts.people_kappa_floor:g}",
+                    drift.people_kappa,
+                )
+            ],
+            doc(alert_docs.JUDGE_DRIFT),
+            metrics=[drift.people_kappa],
+        ),
+        PolicySpec(
+            "flagged-rate",
+            title(alert_docs.FLAGGED_RATE),
+            "WARNING",
+            [
+                log_metric_counted(
+                    f"{collect_job}: a day's flagged rate more than {alerts.flagged_rate_sigmas:g} sigma "
+                    "from its 14-day mean",
+                    drift.flagged_rate,
+                )
+            ],
+            doc(alert_docs.FLAGGED_RATE),
+            metrics=[drift.flagged_rate],
+        ),
+    ]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import pulumi
 
+from components.config.gcp_alerts import GcpAlertsConfig
 from components.config.gcp_jobs import JobConfig
 from components.config.gcp_judge_job import CollectJobConfig, JudgeJobConfig
 from components.config.gcp_kafka import KafkaConfig
@@ -113,6 +114,22 @@ def judge_env(
     ]
     env.extend(plain(k, v) for k, v in sorted(job.extra_env.items()))
     return env
+
+
+def collect_env(
+    judge: list[JobTemplateTemplateContainerEnvArgsDict], job: CollectJobConfig, alerts: GcpAlertsConfig
+) -> list[JobTemplateTemplateContainerEnvArgsDict]:
+    """The judge's environment, and what collect's review sample and report read: the sample's sizes,
+    the fewest labels a kappa against people is shown for, and the labelled days pooled into the kappa
+    the drift alert compares (alerts.peopleKappaDays: the app computes the number the alert reads)."""
+    review = job.review
+    return [
+        *judge,
+        plain("REVIEW_PER_STRATUM", str(review.per_stratum)),
+        plain("REVIEW_RANDOM_SLICE", str(review.random_slice)),
+        plain("PEOPLE_MIN_LABELS", str(review.min_labels)),
+        plain("PEOPLE_KAPPA_DAYS", str(alerts.people_kappa_days)),
+    ]
 
 
 def job_template(

@@ -101,6 +101,7 @@ class LogMetrics:
     loader_dead_letters: LogMetric
     collect_stale: LogMetric | None
     collect_not_judged: LogMetric | None = None
+    drift: DriftMetrics | None = None
 
     def all(self) -> list[LogMetric]:
         found = [
@@ -110,7 +111,46 @@ class LogMetrics:
             self.collect_stale,
             self.collect_not_judged,
         ]
+        if self.drift is not None:
+            found += [self.drift.people_kappa, self.drift.flagged_rate]
         return [m for m in found if m is not None]
+
+
+@dataclass(frozen=True)
+class DriftMetrics:
+    """The judge drifting, from the numbers collect's summary carries after it reports a day
+    (app/batch_job/commands.py ``_drift_fields``): the kappa against people's labels over the last
+    labelled days, and the flagged rate's distance from its 14-day mean in standard deviations. A run
+    without the number (too few labels, too little history) writes no field, and no filter counts it."""
+
+    people_kappa: LogMetric
+    flagged_rate: LogMetric
+
+
+def drift_metrics(names: Names, alerts: GcpAlertsConfig, collect_job: str) -> DriftMetrics:
+    summaries = collect_summaries(collect_job)
+    return DriftMetrics(
+        people_kappa=LogMetric(
+            key="people-kappa-low",
+            name=names.log_metric("judge_people_kappa_below_floor"),
+            display_name="Collect runs where the judge agrees too little with people",
+            description=(
+                f"{collect_job} runs whose judge-people kappa, pooled over the last "
+                f"{alerts.people_kappa_days} labelled day(s), is below {alerts.people_kappa_floor:g}."
+            ),
+            filter=all_of(summaries, f"jsonPayload.people_kappa < {alerts.people_kappa_floor:g}"),
+        ),
+        flagged_rate=LogMetric(
+            key="flagged-rate-drift",
+            name=names.log_metric("flagged_rate_off_its_mean"),
+            display_name="Collect runs where a day's flagged rate left its 14-day range",
+            description=(
+                f"{collect_job} runs that reported a day whose flagged rate is more than "
+                f"{alerts.flagged_rate_sigmas:g} standard deviations from the mean of the 14 days before it."
+            ),
+            filter=all_of(summaries, f"jsonPayload.flagged_rate_sigmas > {alerts.flagged_rate_sigmas:g}"),
+        ),
+    )
 
 
 def log_metrics(
@@ -175,4 +215,5 @@ def log_metrics(
         ),
         collect_stale=collect_stale,
         collect_not_judged=collect_not_judged,
+        drift=drift_metrics(names, alerts, collect_job) if collect_job is not None else None,
     )

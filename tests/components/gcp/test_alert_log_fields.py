@@ -5,7 +5,10 @@ The real loader (``python -m app.loader`` against Tansu and fake-gcs-server) run
 once stopped by a SIGTERM mid-way (unread messages left), once to completion; both dead-letter poison.
 The real batch job (``app.batch_job.cli.main`` against fake-gcs-server and the fake Vertex AI server)
 submits a day whose batch then stays queued and a day whose batch ends with a third of its answers
-unusable, and runs the scheduled ``collect --lookback`` days later.
+unusable, and runs the scheduled ``collect --lookback`` days later; on a bucket of its own it also
+collects a day that flags far more than the fortnight before it, imports people's labels of that day
+(``import-labels``) and collects it again, so collect reports the flagged rate's deviation and the
+judge's kappa against people.
 Their JSON lines become the LogEntries Cloud Run would write (tests/support/cloud_logging.py), and the
 stack is rendered with thresholds just below, then exactly at, the values the runs reported: the
 filters, extractors and condition filters are read from the rendered plan and evaluated, never
@@ -18,8 +21,10 @@ import contextlib
 import datetime as dt
 import io
 import json
+import re
 from collections.abc import Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -111,13 +116,99 @@ def _collect_lines(gcs_server: Any) -> list[dict[str, Any]]:
     return _json_lines(submitted) + _json_lines(judged) + _json_lines(collected)
 
 
+DRIFT_DAY = DAY + dt.timedelta(days=40)
+# The day's answers by record: most flagged, against a fortnight that flagged about 5 %.
+DRIFT_ANSWERS = {
+    **{f"d{n}": ("unsafe", "high", ["prompt_injection"]) for n in range(6)},
+    **{f"d{n}": ("safe", "none", []) for n in range(6, 10)},
+}
+# What people said of the same records: they disagree on two.
+DRIFT_LABELS = {**DRIFT_ANSWERS, "d4": ("safe", "none", []), "d8": ("unsafe", "low", ["jailbreak"])}
+
+
+def _answer(verdict: str, severity: str, categories: list[str]) -> dict[str, Any]:
+    return {"verdict": verdict, "severity": severity, "categories": categories}
+
+
+def _drift_lines(gcs_server: Any, tmp: Path) -> list[dict[str, Any]]:
+    """collect a day after a fortnight of summaries, import labels of it, collect it again."""
+    from tools.report_sample import summary_of
+
+    client = gcs_server.client()
+    raw, out = gcs_server.new_bucket("raw"), gcs_server.new_bucket("out")
+    for offset in range(1, 15):
+        day = DRIFT_DAY - dt.timedelta(days=offset)
+        lines = [
+            {"id": f"h{n}", "source": "web", "status": "ok", "flagged": n < 8 + offset % 3, "answer": {}}
+            for n in range(160)
+        ]
+        summary = summary_of(
+            day, [{**x, "answer": _answer("safe", "none", [])} for x in lines], "vertex", "m"
+        )
+        summary["flagged"]["count"] = sum(x["flagged"] for x in lines)
+        out.blob(f"judgements/{day}/summary.json").upload_from_string(json.dumps(summary))
+    raw.blob(f"raw/web/{DRIFT_DAY}/a.jsonl").upload_from_string(
+        b"".join(record(name, day=DRIFT_DAY).to_json_line() for name in DRIFT_ANSWERS),
+        content_type="application/jsonl",
+    )
+    labels = tmp / "labels.jsonl"
+    labels.write_text(
+        "".join(
+            json.dumps({"id": f"req-{name}", "labeller": "ana", "labels": _answer(*value)}) + "\n"
+            for name, value in DRIFT_LABELS.items()
+        )
+    )
+    with FakeVertex() as vertex:
+        values = {**settings_for(raw.name, out.name, vertex.url), "people_min_labels": 5}
+        run = _runner(client, values, DRIFT_DAY + dt.timedelta(days=1))
+        code, submitted = run("submit", "--date", str(DRIFT_DAY))
+        assert code == 0, submitted
+        (job,) = vertex.jobs()
+
+        def gemini(line: dict[str, Any]) -> dict[str, Any]:
+            answer = {"reasoning": "r", **_answer(*DRIFT_ANSWERS[line["key"].removeprefix("r-req-")])}
+            parts = [{"text": json.dumps(answer)}]
+            return {
+                "response": {
+                    "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}]
+                }
+            }
+
+        vertex.run_job(job["name"], client, gemini)
+        logs = [submitted]
+        for argv in (("collect", "--date"), ("import-labels", str(labels), "--date"), ("collect", "--date")):
+            code, printed = run(*argv, str(DRIFT_DAY))
+            assert code == 0, printed
+            logs.append(printed)
+    return [line for text in logs for line in _json_lines(text)]
+
+
+def _runner(client: Any, values: dict[str, Any], today: dt.date) -> Any:
+    def run(*argv: str) -> tuple[int, str]:
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr):
+            code = batch_job_main(
+                list(argv),
+                env_settings=partial(lambda base, **o: BatchJobSettings(**{**base, **o}), values),
+                today=lambda: today,
+                context_factory=lambda s: Context(s, client, out=io.StringIO(), sleep=lambda _s: None),
+            )
+        return code, stderr.getvalue()
+
+    return run
+
+
 @pytest.fixture(scope="module")
-def entries(kafka_broker: Any, gcs_server: Any) -> list[dict[str, Any]]:
+def entries(
+    kafka_broker: Any, gcs_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> list[dict[str, Any]]:
     """Every JSON line both apps printed, as Cloud Run's LogEntries of their jobs."""
+    tmp = tmp_path_factory.mktemp("drift")
     runs = run_concurrently(
         {
             "loader": lambda: _loader_lines(kafka_broker, gcs_server),
-            "batch": lambda: _collect_lines(gcs_server),
+            # One after the other: both capture the process's stderr (where the batch job logs).
+            "batch": lambda: _collect_lines(gcs_server) + _drift_lines(gcs_server, tmp),
         }
     )
     loader, batch = runs["loader"].result(), runs["batch"].result()
@@ -133,26 +224,42 @@ def _summary(entries: list[dict[str, Any]], key: str, value: str) -> list[dict[s
     return [e for e in entries if field_value(e, f"jsonPayload.{key}") == value]
 
 
+def _payloads(entries: list[dict[str, Any]], field: str) -> list[Any]:
+    return [
+        e["jsonPayload"][field]
+        for e in _summary(entries, "event", "collect.summary")
+        if field in e["jsonPayload"]
+    ]
+
+
 @pytest.fixture(scope="module")
-def measured(entries: list[dict[str, Any]]) -> dict[str, int]:
-    """The largest value each thresholded field took in the runs (each run crosses a threshold)."""
+def measured(entries: list[dict[str, Any]]) -> dict[str, float]:
+    """The largest value each thresholded field took in the runs (each run crosses a threshold), and the
+    kappa against people (its alert fires below the floor)."""
     loader = _summary(entries, "message", "loader summary")
     collect = _summary(entries, "event", "collect.summary")
     assert len(loader) == 2, "the loader stopped printing its summary line"
-    assert len(collect) == 1, "collect stopped printing its summary event"
-    values = {
+    assert len(collect) == 3, "collect stopped printing its summary event"
+    values: dict[str, float] = {
         "loaderLagLeft": max(e["jsonPayload"]["lag_left"] for e in loader),
         "deadLettersPerRun": max(e["jsonPayload"]["dead_letters"] for e in loader),
-        "uncollectedDays": collect[0]["jsonPayload"]["oldest_uncollected_age_days"],
-        "notJudgedPercent": collect[0]["jsonPayload"]["not_judged_percent_max"],
+        "uncollectedDays": max(_payloads(entries, "oldest_uncollected_age_days")),
+        "notJudgedPercent": max(_payloads(entries, "not_judged_percent_max")),
     }
-    assert values["uncollectedDays"] == AGE_DAYS, collect[0]
-    assert values["notJudgedPercent"] == 33.33, collect[0]
+    assert values["uncollectedDays"] == AGE_DAYS, collect
+    assert values["notJudgedPercent"] == 33.33, collect
     assert all(v >= 2 for v in values.values()), f"a run too small to cross a threshold: {values}"
+    sigmas, kappas = _payloads(entries, "flagged_rate_sigmas"), _payloads(entries, "people_kappa")
+    assert len(sigmas) == 2, "collect stopped reporting the flagged rate's deviation"
+    assert len(kappas) == 1, "collect stopped reporting the kappa against people once labels exist"
+    values["flaggedRateSigmas"] = max(sigmas)
+    values["peopleKappaFloor"] = kappas[0]
+    assert values["flaggedRateSigmas"] > 3, "the drift day should be far from its fortnight"
+    assert 0 < values["peopleKappaFloor"] < 0.9, values
     return values
 
 
-def _render(thresholds: dict[str, int]) -> Plan:
+def _render(thresholds: dict[str, float]) -> Plan:
     overrides = {
         "alerts": thresholds,
         "jobs": {"collect": {"args": ["collect", "--lookback", str(COLLECT_LOOKBACK)]}},
@@ -161,12 +268,20 @@ def _render(thresholds: dict[str, int]) -> Plan:
 
 
 @pytest.fixture(scope="module")
-def just_below(measured: dict[str, int]) -> Plan:
-    return _render({key: value - 1 for key, value in measured.items()})
+def just_below(measured: dict[str, float]) -> Plan:
+    """Thresholds just past every measured value: each metric counts the run that reached it (the
+    kappa alert fires below its floor, so its floor is just above)."""
+    past = {
+        key: measured[key] - 1
+        for key in ("loaderLagLeft", "deadLettersPerRun", "uncollectedDays", "notJudgedPercent")
+    }
+    past["flaggedRateSigmas"] = measured["flaggedRateSigmas"] - 0.5
+    past["peopleKappaFloor"] = round(measured["peopleKappaFloor"] + 0.05, 4)
+    return _render(past)
 
 
 @pytest.fixture(scope="module")
-def exactly_at(measured: dict[str, int]) -> Plan:
+def exactly_at(measured: dict[str, float]) -> Plan:
     return _render(dict(measured))
 
 
@@ -176,7 +291,7 @@ def _counted(metric: dict[str, Any], entries: list[dict[str, Any]]) -> list[dict
 
 def test_every_log_based_metric_counts_lines_the_real_apps_print(just_below: Plan, entries) -> None:
     metrics = [r.inputs for r in just_below.of_type(LOG_METRIC)]
-    assert len(metrics) == 5
+    assert len(metrics) == 7
     for metric in metrics:
         counted = _counted(metric, entries)
         assert counted, f"log-based metric {metric['name']} counts none of the lines: {metric['filter']}"
@@ -195,8 +310,10 @@ def test_a_metric_counts_only_its_own_lines(just_below: Plan, entries) -> None:
 
 
 def test_thresholds_compare_the_numbers_the_apps_write(exactly_at: Plan, just_below: Plan, entries) -> None:
-    thresholded = {r.name: r.inputs for r in exactly_at.of_type(LOG_METRIC) if ">" in r.inputs["filter"]}
-    assert len(thresholded) == 4
+    thresholded = {
+        r.name: r.inputs for r in exactly_at.of_type(LOG_METRIC) if re.search(" [<>] ", r.inputs["filter"])
+    }
+    assert len(thresholded) == 6
     for name, metric in thresholded.items():
         assert not _counted(metric, entries), f"{name}: counts a run whose value only equals the threshold"
         assert _counted(just_below.one(LOG_METRIC, name).inputs, entries)
@@ -229,7 +346,8 @@ def test_every_alert_condition_on_a_log_metric_sees_the_series_the_apps_make(jus
     series = _series(just_below, entries)
     found = list(_conditions(just_below))
     assert {kind for _, kind, _ in found} == {"conditionThreshold", "conditionAbsent"}
-    assert len(found) == 5  # lag, dead letters, uncollected day, not judged, and no completed runs
+    # lag, dead letters, uncollected day, not judged, no completed runs, kappa against people, flagged rate
+    assert len(found) == 7
     for policy, kind, condition in found:
         seen = [s for s in series if matches(condition["filter"], s)]
         assert seen, f"{policy}: {kind} {condition['filter']} selects none of the metrics' series"

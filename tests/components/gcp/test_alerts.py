@@ -1,4 +1,4 @@
-"""The GCP alerting as rendered: seven policies with their channels, metrics and runbook links in both
+"""The GCP alerting as rendered: nine policies with their channels, metrics and runbook links in both
 stacks, condition shapes the Monitoring API accepts, and config that refuses what cannot work."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from components.config import ConfigError, load_stack_config
-from components.gcp.builders.alert_docs import RUNBOOK_PATH, SECTIONS
+from components.gcp.builders.alert_docs import DRIFT_SECTIONS, RUNBOOK_PATH, SECTIONS
 from components.gcp.builders.alert_policies import scheduler_filter
 from tests.support.cloud_logging import extract, matches
 from tools.plan_runtime import REPO_ROOT, SECRET
@@ -52,7 +52,7 @@ def conditions(policy: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_both_stacks_create_the_seven_policies_their_metrics_and_channels(stack, dev, prod):
+def test_both_stacks_create_the_nine_policies_their_metrics_and_channels(stack, dev, prod):
     plan = {"dev": dev, "prod": prod}[stack]
     found = policies(plan)
     assert set(found) == {
@@ -63,6 +63,8 @@ def test_both_stacks_create_the_seven_policies_their_metrics_and_channels(stack,
         "loader-behind",
         "dead-letters",
         "not-judged",
+        "judge-drift",
+        "flagged-rate",
     }
     emails = gcp_block(stack)["alerts"]["emails"]
     channels = plan.of_type(CHANNEL)
@@ -73,13 +75,15 @@ def test_both_stacks_create_the_seven_policies_their_metrics_and_channels(stack,
         assert policy["notificationChannels"] == names, key
         assert policy["displayName"].startswith(f"[{stack}] "), key
         assert policy["combiner"] == "OR"
-    assert len({p["displayName"] for p in found.values()}) == 7
+    assert len({p["displayName"] for p in found.values()}) == 9
     assert {m.inputs["name"] for m in plan.of_type(LOG_METRIC)} == {
         "llm-judge/loader_runs",
         "llm-judge/loader_lag_over_threshold",
         "llm-judge/loader_dead_letters_over_threshold",
         "llm-judge/collect_days_uncollected",
         "llm-judge/collect_not_judged_over_threshold",
+        "llm-judge/judge_people_kappa_below_floor",
+        "llm-judge/flagged_rate_off_its_mean",
     }
 
 
@@ -161,8 +165,7 @@ def test_alerts_can_be_switched_off():
 
 def test_without_collect_there_is_no_collect_policy(quiet_without_collect):
     plan = quiet_without_collect
-    assert "collect" not in policies(plan)
-    assert "not-judged" not in policies(plan)
+    assert not {"collect", "not-judged", "judge-drift", "flagged-rate"} & set(policies(plan))
     assert "llm-judge-collect" not in str(policies(plan)["scheduler-failed"])
     assert len(plan.of_type(LOG_METRIC)) == 3
 
@@ -291,7 +294,7 @@ def test_scheduler_filter_is_one_the_parser_reads_back():
 def test_every_policy_says_what_broke_and_names_its_runbook_section(dev):
     lines = RUNBOOK.read_text().splitlines()
     headings = {line.removeprefix("## ").strip() for line in lines if line.startswith("## ")}
-    titles = {section.title for section in SECTIONS}
+    titles = {section.title for section in (*SECTIONS, *DRIFT_SECTIONS)}
     assert titles <= headings, titles - headings
     for key, policy in policies(dev).items():
         doc = policy["documentation"]
@@ -299,7 +302,7 @@ def test_every_policy_says_what_broke_and_names_its_runbook_section(dev):
         assert "**Do:**" in doc["content"], key
         assert "gcloud " in doc["content"], key
         assert "llm-judge-dev" in doc["content"], key  # the stack's own project in the commands
-        section = next(s for s in SECTIONS if policy["displayName"].endswith(s.title))
+        section = next(s for s in (*SECTIONS, *DRIFT_SECTIONS) if policy["displayName"].endswith(s.title))
         assert f'{RUNBOOK_PATH}, section "{section.title}" (#{section.anchor})' in doc["content"]
         assert "links" not in doc
         assert len(doc["content"]) <= 8192
@@ -347,7 +350,7 @@ def test_a_runbook_base_url_becomes_a_link_to_each_section(prefixed):
 
 
 def test_runbook_anchors_are_the_ones_github_gives_its_headings():
-    anchors = {s.title: s.anchor for s in SECTIONS}
+    anchors = {s.title: s.anchor for s in (*SECTIONS, *DRIFT_SECTIONS)}
     collect = "Collect failed or a day stays uncollected"
     assert anchors[collect] == "collect-failed-or-a-day-stays-uncollected"
     assert anchors["Cloud Scheduler attempt failed"] == "cloud-scheduler-attempt-failed"

@@ -691,7 +691,14 @@ def test_the_collect_job_runs_the_judge_image_as_the_batch_account_with_the_coll
     assert container(dev, "collect")["image"] == container(dev, "judge")["image"]
     assert container(dev, "collect")["args"] == ["collect", "--lookback", "3"]
     assert "args" not in container(dev, "judge")  # the image's CMD: submit yesterday
-    assert env(dev, "collect") == env(dev, "judge")
+    # The judge's environment, and the review sample's and the people kappa's settings (defaults).
+    assert env(dev, "collect") == {
+        **env(dev, "judge"),
+        "REVIEW_PER_STRATUM": "50",
+        "REVIEW_RANDOM_SLICE": "50",
+        "PEOPLE_MIN_LABELS": "30",
+        "PEOPLE_KAPPA_DAYS": "7",
+    }
     s = schedule(dev, "collect").inputs
     assert s["name"] == "trigger-collect-daily"
     assert s["schedule"] == "0 23 * * *"
