@@ -122,6 +122,8 @@ def test_a_policy_that_reads_a_log_based_metric_waits_until_monitoring_knows_eve
         "gcp-alerts-loader-behind",
         "gcp-alerts-dead-letters",
         "gcp-alerts-not-judged",
+        "gcp-alerts-judge-drift",
+        "gcp-alerts-flagged-rate",
     }
     for policy in dev.of_type(POLICY):
         assert (wait.urn in policy.depends_on) == (policy in readers), policy.name
