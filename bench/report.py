@@ -11,7 +11,11 @@ Then, each in a fresh process (so its ru_maxrss is its own), on the same files:
   trend from the earlier days, charts, page and report.json;
 * report + excerpts: also one pass over the day's raw records for the listed items (the default);
 * report + excerpts + second judge: also the agreement with the vLLM results of the same day (a pass
-  over each file, and one more over the first for the reasoning of the largest disagreements).
+  over each file, and one more over the first for the reasoning of the largest disagreements);
+* what collect writes: all of that, plus the agreement with people's labels of the day (2,000 labels,
+  a quarter by two people, against both judges; a month of earlier days' agreement for the trend) and
+  the review sample (its strata chosen in the same pass, the texts in the excerpts' pass, the second
+  judge's answers in one more pre-filtered pass), with every default of the collect job.
 
 Printed: wall seconds, CPU seconds (robust to other load on a shared machine), lines/s and peak RSS of
 each phase; targets: the full report <= 30 s and <= 512 MiB (the Cloud Run job's memory). The data is
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 DAY = dt.date(2026, 11, 29)
+LABELS = 2000
 TARGET_SECONDS = 30.0
 TARGET_RSS_MIB = 512.0
 
@@ -44,7 +49,7 @@ def _generate(root: str, records: int, queue: Any) -> None:
     from tools.report_sample import write_sample_tree
 
     started = time.perf_counter()
-    write_sample_tree(Path(root), DAY, records=records, days=14, history_records=2000)
+    write_sample_tree(Path(root), DAY, records=records, days=14, history_records=2000, labels=LABELS)
     size = sum(p.stat().st_size for p in Path(root).rglob("*.jsonl")) / 2**20
     queue.put({"seconds": time.perf_counter() - started, "mib": size})
 
@@ -69,19 +74,21 @@ def _baseline(root: str, queue: Any) -> None:
     )
 
 
-def _report(root: str, excerpts: bool, compare: bool, queue: Any) -> None:
+def _report(root: str, excerpts: bool, compare: bool, collect: bool, queue: Any) -> None:
     # Timed from before the imports: the command pays for loading matplotlib too.
     cpu = time.process_time()
     started = time.perf_counter()
     from app.batch_job.report_cmd import _local_records
     from app.report.daily import write_day_report
     from app.report.store import LocalStore
+    from tools.report_sample import production_extras
 
     written = write_day_report(
         LocalStore(Path(root)),
         DAY,
         compare=LocalStore(Path(root) / "vllm") if compare else None,
         records=_local_records(Path(root), DAY) if excerpts else None,
+        **(production_extras() if collect else {}),
     )
     seconds = time.perf_counter() - started
     report = written.report
@@ -94,6 +101,8 @@ def _report(root: str, excerpts: bool, compare: bool, queue: Any) -> None:
             "page_kib": Path(written.page).stat().st_size / 1024,
             "trend_days": sum(p["records"] is not None for p in report["trend"]),
             "paired": (report["agreement"] or {}).get("counts", {}).get("paired"),
+            "labels": (report.get("people") or {}).get("labels"),
+            "tasks": (report.get("review") or {}).get("tasks"),
         }
     )
 
@@ -121,9 +130,10 @@ def main() -> None:
             print(f"generated {args.records:,} records ({mib:,.0f} MiB of JSONL) in {seconds:.0f} s")
         phases: list[tuple[str, Any, tuple[Any, ...]]] = [
             ("read-and-parse (baseline)", _baseline, ()),
-            ("report (--no-excerpts)", _report, (False, False)),
-            ("report + excerpts (default)", _report, (True, False)),
-            ("report + excerpts + 2nd judge", _report, (True, True)),
+            ("report (--no-excerpts)", _report, (False, False, False)),
+            ("report + excerpts (default)", _report, (True, False, False)),
+            ("report + excerpts + 2nd judge", _report, (True, True, False)),
+            ("+ labels + review (collect's)", _report, (True, True, True)),
         ]
         for label, target, extra in phases:
             r = _run(target, str(root), *extra)
@@ -136,6 +146,7 @@ def main() -> None:
                 line += (
                     f"  [{r['trend_days']} days in the trend, page {r['page_kib']:.0f} KiB"
                     + (f", {r['paired']:,} pairs" if r["paired"] else "")
+                    + (f", {r['labels']:,} labels, {r['tasks']} review tasks" if r["labels"] else "")
                     + f"]  <= {TARGET_SECONDS:.0f} s, <= {TARGET_RSS_MIB:.0f} MiB: {'OK' if ok else 'MISS'}"
                 )
             print(line, flush=True)

@@ -264,6 +264,7 @@ def write_sample_tree(
     seed: int = 7,
     history_records: int | None = None,
     label_days: int = 30,
+    labels: int = 80,
 ) -> None:
     """``out`` gets raw/, judgements/ (Gemini) and vllm/judgements/ for ``day``, plus summary.json of the
     ``days - 1`` days before it (about ``history_records`` each, default ``records``; their volume
@@ -291,7 +292,7 @@ def write_sample_tree(
         (out / "judgements" / stamp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         if offset == 0:
             _jsonl(out / "judgements" / stamp / "results.jsonl", gemini)
-            _jsonl(out / "labels" / stamp / "labels.jsonl", day_labels(current, gemini, seed, 80))
+            _jsonl(out / "labels" / stamp / "labels.jsonl", day_labels(current, gemini, seed, labels))
             vllm = [v for _, _, v in triples]
             _jsonl(out / "vllm" / "judgements" / stamp / "results.jsonl", vllm)
             vllm_summary = summary_of(current, vllm, "openai", "Qwen/Qwen2.5-7B-Instruct-AWQ")

@@ -177,7 +177,8 @@ def render_text(result: Mapping[str, Any]) -> str:
         f"gold: {gold['path']}  ({gold['items']} items, {gold['labels']} labels by "
         f"{len(gold['labellers'])} labeller(s), {gold['doubly_labelled']} labelled twice or more)",
         f"judge: {judge.get('backend')} {judge.get('model')}"
-        + (f" at {judge['base_url']}" if judge.get("base_url") else ""),
+        + (f" at {judge['base_url']}" if judge.get("base_url") else "")
+        + (f" in {judge['project']}/{judge['location']}" if judge.get("location") else ""),
         f"judged {result['judged']} of {gold['items']} item(s)"
         + (
             "; not judged (never scored): " + ", ".join(f"{r} {n}" for r, n in result["failed"].items())

@@ -6,7 +6,10 @@ kappa for ordered fields (severity, scores), the confusion matrix, precision and
 of each category, and the people's own kappa on the items two of them labelled (the ceiling).
 
 Backends: ``openai`` (default) judges through the judge client, against any OpenAI-compatible server
-(vLLM; ``--base-url``, ``--model``, ``--concurrency`` as in ``run``).
+(vLLM; ``--base-url``, ``--model``, ``--concurrency`` as in ``run``); ``vertex`` sends one
+``generateContent`` per item to Vertex AI with exactly the nightly batch job's request (its
+generationConfig, system instruction and labels: app.judge.calibrate_vertex), with the batch job's
+settings (``GCP_PROJECT``/``--project``, ``GCP_LOCATION``/``--location``, ``MODEL_ID``/``--model``).
 
 The model-change gate: ``--against PREVIOUS.json`` (the ``--json`` of the current model on the same gold
 set) exits 1 when kappa on the headline field (verdict; overall for the six-criteria prompt, weighted)
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
+import importlib
 import json
 import sys
 from pathlib import Path
@@ -52,10 +56,19 @@ def add_parser(sub: Any, positive_int: Any) -> None:
         "--prompt", type=Path, help="prompt file (default: the gold set's, prompts/<stem>.prompt.yml)"
     )
     p.add_argument(
-        "--backend", choices=["openai"], default="openai", help="openai (default): the judge client"
+        "--backend",
+        choices=["openai", "vertex"],
+        default="openai",
+        help="openai (default): the judge client; vertex: generateContent with the batch job's request",
     )
     p.add_argument("--base-url", help="OpenAI API base URL, e.g. http://judge:8000/v1 (JUDGE_BASE_URL)")
-    p.add_argument("--model", help="served model name (JUDGE_MODEL; default: the prompt file's model)")
+    p.add_argument(
+        "--model",
+        help="openai: served model name (JUDGE_MODEL; default: the prompt's model); vertex: the Vertex model "
+        "(MODEL_ID, e.g. publishers/google/models/gemini-3.5-flash-lite)",
+    )
+    p.add_argument("--project", help="vertex: GCP project (GCP_PROJECT)")
+    p.add_argument("--location", help="vertex: Vertex AI location (GCP_LOCATION, default global)")
     p.add_argument("--concurrency", type=positive_int, help="most judgements in flight (JUDGE_CONCURRENCY)")
     p.add_argument("--timeout", type=float, help="per-attempt timeout in seconds (JUDGE_TIMEOUT_S)")
     p.add_argument("--max-retries", type=int, help="retries per judgement (JUDGE_MAX_RETRIES)")
@@ -96,6 +109,29 @@ def _previous(path: Path | None) -> dict[str, Any] | None:
     return data
 
 
+VERTEX_BACKEND = "app.batch_job.calibrate_vertex"
+
+
+def _judge_on_vertex(
+    args: argparse.Namespace, gold: Any, prompt_path: Path, concurrency: int
+) -> tuple[Any, Any]:
+    """The vertex backend, imported by name: it is the batch job's code (its request builder, google-genai),
+    which the judge image does not carry."""
+    try:
+        backend = importlib.import_module(VERTEX_BACKEND)
+    except ImportError as exc:
+        raise UsageError(
+            f"--backend vertex needs the batch job's code and google-genai ({exc}): run it in the batch-job "
+            "image (--entrypoint python ... -m app.judge calibrate) or from a checkout"
+        ) from None
+    try:
+        return backend.judge_gold_on_vertex(
+            gold, prompt_path, concurrency, project=args.project, location=args.location, model=args.model
+        )
+    except backend.VertexSetupError as exc:
+        raise UsageError(f"--backend vertex: {exc}") from None
+
+
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from app.judge.calibrate import GateError, calibration, check_comparable, gate, judge_gold, render_text
     from app.judge.cli_settings import load_prompt, settings_from_args
@@ -115,20 +151,24 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             check_comparable(previous, gold.describe())  # before a single request is sent
         except GateError as exc:
             raise UsageError(f"--against {args.against}: {exc}") from None
-    try:
-        client = AsyncJudgeClient(settings, prompt=prompt)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    if args.backend == "vertex":
+        judgements, judge = _judge_on_vertex(args, gold, Path(prompt_path), settings.concurrency)
+    else:
+        try:
+            client = AsyncJudgeClient(settings, prompt=prompt)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
 
-    async def judged() -> Any:
-        async with client:
-            return await judge_gold(client, gold, settings.concurrency)
+        async def judged() -> Any:
+            async with client:
+                return await judge_gold(client, gold, settings.concurrency)
 
-    judgements = asyncio.run(judged())
+        judgements = asyncio.run(judged())
+        judge = {"backend": "openai", "model": client.model, "base_url": settings.base_url}
     result = calibration(
         gold,
         judgements,
-        judge={"backend": args.backend, "model": client.model, "base_url": settings.base_url},
+        judge=judge,
         prompt={
             "path": str(prompt_path),
             "name": prompt.name,

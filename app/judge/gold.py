@@ -32,8 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from app.judge.prompt_file import PromptFile
-from app.judge.results import Answer, AnswerError, answer_model_for, parse_answer
+from app.judge.results import Answer, answer_model_for
 
 __all__ = [
     "GoldError",
@@ -158,13 +160,15 @@ def _type_ok(value: Any, kind: str) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if kind == "number":
         return isinstance(value, int | float) and not isinstance(value, bool)
-    return {
-        "string": isinstance(value, str),
-        "boolean": isinstance(value, bool),
-        "object": isinstance(value, dict),
-        "array": isinstance(value, list),
-        "null": value is None,
-    }.get(kind, False)
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "object":
+        return isinstance(value, dict)
+    if kind == "array":
+        return isinstance(value, list)
+    return kind == "null" and value is None
 
 
 def schema_problems(value: Any, schema: Mapping[str, Any], path: str) -> list[str]:
@@ -245,9 +249,14 @@ def label_problems(labels: Any, schema: Mapping[str, Any], answer_model: type[An
     if problems:
         return problems
     try:
-        parse_answer(answer_model, json.dumps({REASONING: "gold", **labels}))
-    except AnswerError as exc:
-        return [f"labels: {exc.detail.replace('<answer>: ', '')}"]
+        answer_model.model_validate({REASONING: "gold", **labels})
+    except ValidationError as exc:
+        # As the judge's own answers are refused (app.judge.results.parse_answer), field by field.
+        return [
+            f"labels{'.' if err['loc'] else ''}{'.'.join(str(p) for p in err['loc'])}: "
+            + err["msg"].removeprefix("Value error, ")
+            for err in exc.errors()
+        ]
     return []
 
 

@@ -84,16 +84,17 @@ def build_report(request: ReportRequest, now: Callable[[], dt.datetime] | None =
     if builder is not None and request.compare is not None:
         compare_reader = RowReader(request.compare.name)
         compare_rows: Iterable[Row] = compare_reader.rows(request.compare.open())
-        if labelled:
-            compare_rows = judges_answers(compare_rows, labelled, answers[1])
+        # Judge B's answers the people section and the review sample need, kept during B's one pass.
+        wanted_b = labelled | (sampler.candidates() if sampler is not None else set())
+        if wanted_b:
+            compare_rows = judges_answers(compare_rows, wanted_b, answers[1])
         builder.add_b_rows(compare_rows)
         agreement = builder.finish(request.results.open()).to_dict()
         disagreements = agreement["disagreements"]
         agreement["disagreements"] = disagreements[: request.disagreements]
     if sampler is not None:
         sampler.choose(disagreements)
-        if request.compare is not None:
-            sampler.add_second_judge(request.compare.open())
+        sampler.take_second_judge(answers[1])
     listed = [*numbers["flagged"], *numbers["lowest"]]
     if agreement:
         listed += agreement["disagreements"]

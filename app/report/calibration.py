@@ -24,7 +24,7 @@ from a fixed seed: the same input always gives the same interval.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -37,9 +37,10 @@ from app.report.stats import (
     BOOTSTRAP_ROUNDS,
     Weights,
     bootstrap_draws,
-    bootstrap_kappa_interval,
     cohen_kappa,
+    interval_of,
     precision_recall,
+    redrawn_tables,
 )
 
 __all__ = [
@@ -96,31 +97,43 @@ class _Draws:
     def __init__(self, rounds: int, seed: int) -> None:
         self.rounds = rounds
         self.seed = seed
-        self._by_size: dict[int, NDArray[np.float64]] = {}
+        self._by_size: dict[int, NDArray[np.float32]] = {}
 
-    def interval(
-        self, units: NDArray[np.int64], weights: Weights, values: Sequence[float] | None
-    ) -> tuple[float, float] | None:
+    def tables(self, units: NDArray[np.int64]) -> NDArray[np.float64] | None:
         m = units.shape[0]
         draws = None
         if m >= 2 and m * self.rounds <= self.MAX_CELLS:
             draws = self._by_size.get(m)
             if draws is None:
                 draws = self._by_size[m] = bootstrap_draws(m, self.rounds, self.seed)
-        return bootstrap_kappa_interval(
-            units, weights, values, rounds=self.rounds, seed=self.seed, draws=draws
-        )
+        return redrawn_tables(units, rounds=self.rounds, seed=self.seed, draws=draws)
 
 
 def _kappa_with_interval(
-    units: NDArray[np.int64], weights: Weights, values: Sequence[float] | None, draws: _Draws
+    units: NDArray[np.int64],
+    weights: Weights,
+    values: Sequence[float] | None,
+    redrawn: Callable[[], NDArray[np.float64] | None],
 ) -> tuple[float | None, list[float] | None]:
     table = units.sum(axis=0)
     kappa = cohen_kappa(table, weights, values)
     if kappa is None:
         return None, None
-    interval = draws.interval(units, weights, values)
+    tables = redrawn()
+    interval = None if tables is None else interval_of(tables, weights, values)
     return kappa, None if interval is None else [interval[0], interval[1]]
+
+
+def _once(make: Callable[[], NDArray[np.float64] | None]) -> Callable[[], NDArray[np.float64] | None]:
+    """``make`` called at most once, on first need (a field whose kappas are undefined redraws nothing)."""
+    kept: list[NDArray[np.float64] | None] = []
+
+    def get() -> NDArray[np.float64] | None:
+        if not kept:
+            kept.append(make())
+        return kept[0]
+
+    return get
 
 
 def _table_stats(
@@ -129,7 +142,8 @@ def _table_stats(
     array = units.array()
     table = array.sum(axis=0)
     n = int(table.sum())
-    kappa, kappa_ci = _kappa_with_interval(array, "none", None, draws)
+    redrawn = _once(lambda: draws.tables(array))
+    kappa, kappa_ci = _kappa_with_interval(array, "none", None, redrawn)
     out: dict[str, Any] = {
         "kind": kind,
         "n": n,
@@ -144,7 +158,7 @@ def _table_stats(
     }
     if kind in ("ordinal", "score"):
         out["weighted_kappa"], out["weighted_kappa_ci"] = _kappa_with_interval(
-            array, "quadratic", numeric, draws
+            array, "quadratic", numeric, redrawn
         )
     if kind != "score":
         out["per_value"] = {
@@ -169,7 +183,7 @@ def _binary(units: _Units, draws: _Draws | None) -> dict[str, Any]:
     if draws is None:
         kappa, kappa_ci = cohen_kappa(table), None
     else:
-        kappa, kappa_ci = _kappa_with_interval(array, "none", None, draws)
+        kappa, kappa_ci = _kappa_with_interval(array, "none", None, lambda: draws.tables(array))
     precision, recall = precision_recall(table)[1]
     return {
         "n": int(table.sum()),

@@ -42,8 +42,10 @@ __all__ = [
     "cohen_kappa",
     "contingency",
     "disagreement_weights",
+    "interval_of",
     "kappas",
     "precision_recall",
+    "redrawn_tables",
     "spearman_rho",
 ]
 
@@ -103,15 +105,21 @@ def cohen_kappa(
     return None if np.isnan(value) else value
 
 
-def bootstrap_draws(m: int, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> NDArray[np.float64]:
+def bootstrap_draws(m: int, rounds: int = BOOTSTRAP_ROUNDS, seed: int = 0) -> NDArray[np.float32]:
     """How often each of ``m`` items is drawn in each of ``rounds`` redraws with replacement (shape
-    ``(rounds, m)``), from a generator seeded with ``seed``: the same arguments, the same draws. Items
-    that have the same ``m`` in one computation can share them."""
+    ``(m, rounds)``: an item's counts are contiguous, so the items of one table are gathered by rows),
+    from a generator seeded with ``seed``: the same arguments, the same draws. Items that have the same
+    ``m`` in one computation can share them. Made a slice of rounds at a time, in float32 (exact for any
+    count below 2**24): 2,000 rounds of 2,000 items hold 16 MB, and never several copies of it."""
     rng = np.random.default_rng(seed)
-    drawn = rng.integers(0, m, size=(rounds, m))
-    offsets = (np.arange(rounds) * m)[:, None]
-    counts = np.bincount((drawn + offsets).ravel(), minlength=rounds * m)
-    return counts.reshape(rounds, m).astype(np.float64)
+    counts = np.empty((m, rounds), dtype=np.float32)
+    step = max(1, min(rounds, 1_000_000 // max(m, 1)))
+    for start in range(0, rounds, step):
+        size = min(step, rounds - start)
+        drawn = rng.integers(0, m, size=(size, m))
+        drawn += (np.arange(size) * m)[:, None]
+        counts[:, start : start + size] = np.bincount(drawn.ravel(), minlength=size * m).reshape(size, m).T
+    return counts
 
 
 def bootstrap_kappa_interval(
@@ -122,22 +130,45 @@ def bootstrap_kappa_interval(
     rounds: int = BOOTSTRAP_ROUNDS,
     seed: int = 0,
     level: float = 0.95,
-    draws: NDArray[np.float64] | None = None,
+    draws: NDArray[np.float32] | None = None,
 ) -> tuple[float, float] | None:
     """The percentile bootstrap interval of kappa at ``level``. ``units`` has one ``k x k`` table per item
     (shape ``(m, k, k)``, usually a single pair each; an item labelled twice holds both pairs); their sum
     is the table kappa is computed on. The same ``seed`` gives the same interval (``draws``, from
     ``bootstrap_draws(m, rounds, seed)``, may be passed in to share them). None when kappa is undefined
     on too many redrawn tables, or there are fewer than two items."""
+    tables = redrawn_tables(units, rounds=rounds, seed=seed, draws=draws)
+    return None if tables is None else interval_of(tables, weights, values, level=level)
+
+
+def redrawn_tables(
+    units: NDArray[np.int64],
+    *,
+    rounds: int = BOOTSTRAP_ROUNDS,
+    seed: int = 0,
+    draws: NDArray[np.float32] | None = None,
+) -> NDArray[np.float64] | None:
+    """The ``rounds`` redrawn tables of ``units`` (shape ``(rounds, k, k)``), None with fewer than two
+    items: one redraw serves every kappa of the same items (plain and weighted)."""
     cells = np.asarray(units, dtype=np.float64)
     m, k = cells.shape[0], cells.shape[-1]
     if m < 2:
         return None
     if draws is None:
         draws = bootstrap_draws(m, rounds, seed)
-    if draws.shape != (rounds, m):
-        raise ValueError(f"draws of shape {draws.shape}, expected {(rounds, m)}")
-    tables = _redrawn_tables(cells.reshape(m, k * k), draws).reshape(rounds, k, k)
+    if draws.shape != (m, rounds):
+        raise ValueError(f"draws of shape {draws.shape}, expected {(m, rounds)}")
+    return _redrawn_tables(cells.reshape(m, k * k), draws).reshape(rounds, k, k)
+
+
+def interval_of(
+    tables: NDArray[np.float64],
+    weights: Weights = "none",
+    values: Sequence[float] | None = None,
+    level: float = 0.95,
+) -> tuple[float, float] | None:
+    """The percentile interval of kappa over redrawn ``tables`` (see ``bootstrap_kappa_interval``)."""
+    rounds, k = tables.shape[0], tables.shape[-1]
     replicates = kappas(tables, disagreement_weights(k, weights, values))
     defined = np.sort(replicates[~np.isnan(replicates)])
     if defined.size < MIN_DEFINED_SHARE * rounds:
@@ -146,17 +177,19 @@ def bootstrap_kappa_interval(
     return _quantile(defined, tail), _quantile(defined, 1.0 - tail)
 
 
-def _redrawn_tables(flat: NDArray[np.float64], draws: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``draws @ flat`` (each redraw's table, flattened), summing the drawn items' few non-empty cells:
-    an item's table holds one or two pairs, so this is a few thousand vector additions, where a dense
-    matrix product would start BLAS threads for a few million multiplications by zero."""
+def _redrawn_tables(flat: NDArray[np.float64], draws: NDArray[np.float32]) -> NDArray[np.float64]:
+    """``draws.T @ flat`` (each redraw's table, flattened), summing the drawn items' few non-empty cells:
+    an item's table holds one or two pairs, so this is a gather of the items' rows of draws and one
+    addition per cell, where a dense matrix product would start BLAS threads for a few million
+    multiplications by zero."""
     units, cells = np.nonzero(flat)
     order = np.argsort(cells, kind="stable")
     units, cells = units[order], cells[order]
     present, starts = np.unique(cells, return_index=True)
-    columns = draws[:, units] * flat[units, cells]
-    tables = np.zeros((draws.shape[0], flat.shape[1]))
-    tables[:, present] = np.add.reduceat(columns, starts, axis=1)
+    counts = flat[units, cells]
+    rows = draws[units] if bool((counts == 1.0).all()) else draws[units] * counts[:, None]
+    tables = np.zeros((draws.shape[1], flat.shape[1]))
+    tables[:, present] = np.add.reduceat(rows, starts, axis=0, dtype=np.float64).T
     return tables
 
 

@@ -48,6 +48,12 @@ class Top(Generic[T]):
         elif full_key > self._heap[0].key:
             heapq.heapreplace(self._heap, _Ranked(full_key, make()))
 
+    def floor(self) -> tuple[Any, ...] | None:
+        """The smallest key kept, once the heap is full (an offer below it cannot get in); else None."""
+        if self.size <= 0 or len(self._heap) < self.size:
+            return None
+        return self._heap[0].key[:-1]
+
     def items(self) -> list[T]:
         return [ranked.item for ranked in sorted(self._heap, reverse=True)]
 

@@ -17,13 +17,13 @@ text cannot be found is left out and counted), and the judges' answers as Label 
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from hashlib import blake2b
 from typing import Any
 
 from app.report.day import severity_key
-from app.report.rows import Row, parse_row, pick
+from app.report.rows import Row
 from app.report.top import Top
 from app.review.labelstudio import Control, prediction, task
 
@@ -51,8 +51,9 @@ def _fields(row: Row) -> dict[str, Any]:
 
 
 class ReviewSampler:
-    """Feed it judge A's rows (``add``), then ``choose`` with the agreement's disagreements, then
-    ``tasks`` with the lines to read the texts and judge B's answers from."""
+    """Feed it judge A's rows (``add``), then ``choose`` with the agreement's disagreements,
+    ``take_second_judge`` with judge B's answers of the ``candidates`` (kept in B's pass), then ``tasks``
+    with the records' texts."""
 
     def __init__(self, day: str, settings: ReviewSettings, controls: Sequence[Control]) -> None:
         self.day = day
@@ -63,10 +64,8 @@ class ReviewSampler:
         self.chosen: list[_Chosen] = []
         self.without_text = 0
         self.built: list[dict[str, Any]] = []  # the tasks, once the report has read the texts
-
-    def _slice_key(self, item_id: str) -> int:
-        digest = hashlib.blake2b(f"{self.day}/{item_id}".encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "big")
+        self._prefix = f"{day}/".encode()
+        self._floor: int | None = None
 
     def add(self, row: Row) -> None:
         if not row.ok:
@@ -75,11 +74,14 @@ class ReviewSampler:
             self.flagged.offer(
                 severity_key(row), row.id, lambda: _Chosen(row.id, row.source, ["flagged"], {0: _fields(row)})
             )
-        self.random.offer(
-            (self._slice_key(row.id),),
-            row.id,
-            lambda: _Chosen(row.id, row.source, ["random"], {0: _fields(row)}),
-        )
+        # Every answered row is hashed (a million a day): the cheap comparison with the slice's current
+        # floor first, the heap only for a row that may get in.
+        key = int.from_bytes(blake2b(self._prefix + row.id.encode(), digest_size=8).digest(), "big")
+        if self._floor is not None and key < self._floor:
+            return
+        self.random.offer((key,), row.id, lambda: _Chosen(row.id, row.source, ["random"], {0: _fields(row)}))
+        floor = self.random.floor()
+        self._floor = None if floor is None else floor[0]
 
     def choose(self, disagreements: Sequence[Mapping[str, Any]]) -> list[_Chosen]:
         """The sample, in stratum order, each record once."""
@@ -116,19 +118,16 @@ class ReviewSampler:
     def ids(self) -> set[str]:
         return {entry.id for entry in self.chosen}
 
-    def add_second_judge(self, lines: Iterable[bytes]) -> None:
-        """Judge B's answers of the chosen records that the disagreements did not bring (one pre-filtered
-        pass over B's results)."""
-        missing = {entry.id: entry for entry in self.chosen if 1 not in entry.answers}
-        if not missing:
-            return
-        for data in pick(lines, set(missing)):
-            try:
-                row = parse_row(data)
-            except ValueError:
-                continue
-            entry = missing.get(row.id)
-            if entry is not None and row.ok and 1 not in entry.answers:
+    def candidates(self) -> set[str]:
+        """The ids the flagged and random strata hold once judge A's pass is over (final by then): judge
+        B's answers of these are kept during B's pass (the disagreements bring both sides themselves)."""
+        return {entry.id for entry in (*self.flagged.items(), *self.random.items())}
+
+    def take_second_judge(self, rows: Mapping[str, Row]) -> None:
+        """Judge B's answers (by id, ok rows) of the chosen records the disagreements did not bring."""
+        for entry in self.chosen:
+            row = rows.get(entry.id)
+            if 1 not in entry.answers and row is not None and row.ok:
                 entry.answers[1] = _fields(row)
 
     def tasks(self, texts: Mapping[str, Mapping[str, Any]], judges: Sequence[str]) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ import contextlib
 import io
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 
 from app.judge.cli import main
 from tests.support.fake_openai import FakeOpenAI
+from tests.support.fake_vertex import FakeVertex
 
 pytestmark = pytest.mark.integration
 
@@ -229,3 +230,82 @@ def test_the_shipped_security_gold_set_with_every_default(fake_openai, capsys):
     assert float(low) < float(kappa) < float(high)
     assert "people (ceiling)" in printed
     assert "severity: rows people, columns judge" in printed
+
+
+# --- on Vertex AI, with the nightly batch job's request ----------------------------------------------------
+
+GOLDEN_LINE = ROOT / "tests" / "app" / "batch_job" / "golden" / "security-judge.input.jsonl"
+
+
+@pytest.fixture
+def vertex(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeVertex]:
+    """The fake Vertex AI (tests/support/fake_vertex.py: generateContent as Google documents it, the
+    model lifecycle included), with the batch job's settings pointing at it; every other setting is the
+    default the nightly job runs with."""
+    with FakeVertex() as server:
+        monkeypatch.setenv("GCP_PROJECT", "test-project")
+        monkeypatch.setenv("VERTEX_BASE_URL", server.url)
+        monkeypatch.setenv("VERTEX_ACCESS_TOKEN", "test-token")
+        yield server
+
+
+def test_vertex_sends_the_batch_jobs_exact_request_and_scores_like_openai(vertex, tmp_path):
+    golden = json.loads(GOLDEN_LINE.read_text().splitlines()[0])["request"]
+    user_text = golden["contents"][0]["parts"][0]["text"]
+    gold = gold_file(tmp_path / "gold.jsonl")
+    # One more item, the golden batch line's own interaction, labelled safe by ana.
+    with gold.open("a") as fh:
+        fh.write(
+            json.dumps(
+                {
+                    "id": "g1",
+                    "prompt": "How do I reverse a list in Python?",
+                    "response": "Use my_list[::-1].",
+                    "labeller": "ana",
+                    "labels": SAFE,
+                }
+            )
+            + "\n"
+        )
+    answers = {**JUDGE, "g1": SAFE, "i10": "I think this one is fine."}
+
+    def online(request: dict[str, Any]) -> str:
+        text = request["contents"][0]["parts"][0]["text"]
+        prompt = _JUDGED_PROMPT.search(text).group(1)  # type: ignore[union-attr]
+        found = answers["g1" if prompt.startswith("How do I reverse") else prompt.removeprefix("prompt of ")]
+        return found if isinstance(found, str) else json.dumps({"reasoning": "gemini", **found})
+
+    vertex.online_answer = online
+    out = tmp_path / "figures.json"
+    argv = [
+        "calibrate",
+        "--gold",
+        str(gold),
+        "--prompt",
+        str(SECURITY),
+        "--backend",
+        "vertex",
+        "--json",
+        str(out),
+    ]
+    assert main([*argv, "--rounds", "300"]) == 1  # i10 is not an answer
+    sent = [r.body for r in vertex.state.requests if r.path.endswith(":generateContent")]
+    assert len(sent) == 11  # each item once: a bad answer is not asked for again, as in the batch
+    (night,) = [body for body in sent if body["contents"][0]["parts"][0]["text"] == user_text]
+    assert {key: night[key] for key in golden} == golden  # the batch line's request, byte for byte
+    figures = json.loads(out.read_text())
+    assert figures["judge"]["backend"] == "vertex"
+    assert figures["judge"]["model"] == "publishers/google/models/gemini-3.5-flash-lite"
+    assert figures["failed"] == {"invalid_json": 1}
+    # As with the openai fake less i10, plus g1 safe/safe: [[5, 2], [1, 5]].
+    assert figures["fields"]["verdict"]["table"] == [[5, 2], [1, 5]]
+
+
+def test_vertex_with_a_retired_model_or_no_project(vertex, tmp_path, capsys, monkeypatch):
+    gold = gold_file(tmp_path / "gold.jsonl")
+    base = ["calibrate", "--gold", str(gold), "--prompt", str(SECURITY), "--backend", "vertex"]
+    assert main([*base, "--model", "publishers/google/models/gemini-2.5-flash"]) == 1
+    assert "request_rejected 10" in capsys.readouterr().out  # refused, typed, never scored
+    monkeypatch.delenv("GCP_PROJECT")
+    assert main(base) == 2
+    assert "no project: set GCP_PROJECT" in capsys.readouterr().err
