@@ -118,6 +118,7 @@ browser:
 ## Benchmarks print their figures and ratios; they are not part of `make test`.
 bench: $(STAMP)
 	$(PY) -m bench.judge_client
+	$(PY) -m bench.calibrate
 	$(PY) -m bench.loader
 	$(PY) -m bench.batch_input
 	$(PY) -m bench.report

@@ -7,7 +7,7 @@ client judging the same items plainly, on the same local server, in the same run
   user of the judge client does), nothing else;
 * calibrate: the whole command in-process (``app.judge.cli.main``): read and validate the gold set
   against the prompt's schema, judge every item through the same client, then every figure (kappa and
-  its 2,000-round bootstrap interval per field, weighted kappa, confusion matrices, precision and
+  its bootstrap interval per field (1,000 rounds), weighted kappa, confusion matrices, precision and
   recall, the people's own kappa on the doubly-labelled items), print them and write ``--json``.
 
 The gold set is generated for the six-criteria prompt (``prompts/judge.prompt.yml``): 1,000 items, a
@@ -105,6 +105,7 @@ def statistics_only(gold: Path) -> float:
     from app.judge.gold import load_gold
     from app.judge.prompt_file import PromptFile
     from app.judge.results import JudgeAnswer, Judgement, JudgeScores
+    from app.report.stats import BOOTSTRAP_ROUNDS
 
     prompt = PromptFile.load(PROMPT)
     loaded = load_gold(gold, prompt)
@@ -112,7 +113,7 @@ def statistics_only(gold: Path) -> float:
     answer = JudgeAnswer(reasoning="Correct and direct.", scores=scores)
     judgements = {i: Judgement(model=MODEL, latency_ms=1.0, answer=answer) for i in loaded.items}
     started = time.perf_counter()
-    calibration(loaded, judgements, judge={}, prompt={}, rounds=2000, seed=0)
+    calibration(loaded, judgements, judge={}, prompt={}, rounds=BOOTSTRAP_ROUNDS, seed=0)
     return time.perf_counter() - started
 
 
@@ -160,7 +161,7 @@ def main() -> None:
         f"  ratio calibrate/plain, by CPU per item: {cpu:.3f}  {'OK' if cpu >= 0.9 else 'BELOW TARGET'} "
         "(robust to other load on a shared machine)"
     )
-    print(f"  the figures alone (gold set loaded, every field, 2,000 bootstrap rounds): {stats_s:.2f} s")
+    print(f"  the figures alone (gold set loaded, every field, default bootstrap rounds): {stats_s:.2f} s")
 
 
 if __name__ == "__main__":

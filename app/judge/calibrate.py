@@ -12,11 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any
 
 from app.judge.gold import GoldSet
 from app.judge.results import Judgement
-from app.judge.runner import Item, judge_items
+from app.judge.runner import Item, JudgeLike, judge_items
 from app.report.calibration import Pair, labeller_pairs, measure
 from app.report.rows import answer_row
 
@@ -35,20 +35,11 @@ SCHEMA_VERSION = 1
 DEFAULT_MAX_KAPPA_DROP = 0.05
 
 
-class _Judge(Protocol):
-    @property
-    def model(self) -> str: ...
-
-    async def judge(
-        self, original_prompt: str, model_response: str, model: str | None = None
-    ) -> Judgement: ...
-
-
 class GateError(ValueError):
     """The previous figures cannot be compared with these (another gold set, another headline field)."""
 
 
-async def judge_gold(judge: _Judge, gold: GoldSet, concurrency: int) -> dict[str, Judgement]:
+async def judge_gold(judge: JudgeLike, gold: GoldSet, concurrency: int) -> dict[str, Judgement]:
     """Each item of the gold set judged once (a doubly-labelled item too), by id."""
     items = [Item(item.id, item.prompt, item.response) for item in gold.items.values()]
     found: dict[str, Judgement] = {}

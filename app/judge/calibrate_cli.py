@@ -41,6 +41,7 @@ def _fraction(text: str) -> float:
 
 def add_parser(sub: Any, positive_int: Any) -> None:
     from app.judge.calibrate import DEFAULT_MAX_KAPPA_DROP
+    from app.judge.cli_settings import add_attempt_flags
     from app.report.stats import BOOTSTRAP_ROUNDS
 
     p = sub.add_parser(
@@ -70,11 +71,7 @@ def add_parser(sub: Any, positive_int: Any) -> None:
     p.add_argument("--project", help="vertex: GCP project (GCP_PROJECT)")
     p.add_argument("--location", help="vertex: Vertex AI location (GCP_LOCATION, default global)")
     p.add_argument("--concurrency", type=positive_int, help="most judgements in flight (JUDGE_CONCURRENCY)")
-    p.add_argument("--timeout", type=float, help="per-attempt timeout in seconds (JUDGE_TIMEOUT_S)")
-    p.add_argument("--max-retries", type=int, help="retries per judgement (JUDGE_MAX_RETRIES)")
-    p.add_argument(
-        "--deadline", type=float, help="seconds per judgement over all its attempts (JUDGE_DEADLINE_S)"
-    )
+    add_attempt_flags(p)
     p.add_argument(
         "--cold-start-wait",
         type=float,
@@ -91,7 +88,10 @@ def add_parser(sub: Any, positive_int: Any) -> None:
         help=f"largest drop of the headline kappa --against allows (default {DEFAULT_MAX_KAPPA_DROP})",
     )
     p.add_argument(
-        "--rounds", type=positive_int, default=BOOTSTRAP_ROUNDS, help="bootstrap rounds (default 2000)"
+        "--rounds",
+        type=positive_int,
+        default=BOOTSTRAP_ROUNDS,
+        help=f"bootstrap rounds (default {BOOTSTRAP_ROUNDS})",
     )
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed: the same seed, the same intervals")
     p.set_defaults(handler=cmd_calibrate)

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from app import logs
 from app.judge import calibrate_cli, compare_cli, eval_cli
-from app.judge.cli_settings import load_prompt, settings_from_args
+from app.judge.cli_settings import add_attempt_flags, load_prompt, settings_from_args
 from app.judge.client import AsyncJudgeClient, JudgeClient, health_url
 from app.judge.exits import EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, HELP, UsageError
 from app.judge.runner import Item, judge_items, read_judged_ids, repair_tail
@@ -244,11 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--prompt", type=Path, help="prompt file (JUDGE_PROMPT_PATH; default: judge.prompt.yml)"
         )
-        p.add_argument("--timeout", type=float, help="per-attempt timeout in seconds (JUDGE_TIMEOUT_S)")
-        p.add_argument("--max-retries", type=int, help="retries per judgement (JUDGE_MAX_RETRIES)")
-        p.add_argument(
-            "--deadline", type=float, help="seconds per judgement over all its attempts (JUDGE_DEADLINE_S)"
-        )
+        add_attempt_flags(p)
 
     run = sub.add_parser("run", help="judge every line of a JSONL file; re-running resumes")
     judge_flags(run)

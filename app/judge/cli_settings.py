@@ -37,3 +37,13 @@ def load_prompt(settings: JudgeSettings) -> PromptFile:
         return PromptFile.load(settings.prompt_path)
     except PromptFileError as exc:
         raise UsageError(str(exc)) from None
+
+
+def add_attempt_flags(p: argparse.ArgumentParser) -> None:
+    """How long and how hard each judgement is tried (``JUDGE_TIMEOUT_S``, ``JUDGE_MAX_RETRIES``,
+    ``JUDGE_DEADLINE_S``): the flags of every command that judges through the client."""
+    p.add_argument("--timeout", type=float, help="per-attempt timeout in seconds (JUDGE_TIMEOUT_S)")
+    p.add_argument("--max-retries", type=int, help="retries per judgement (JUDGE_MAX_RETRIES)")
+    p.add_argument(
+        "--deadline", type=float, help="seconds per judgement over all its attempts (JUDGE_DEADLINE_S)"
+    )

@@ -21,7 +21,7 @@ from typing import Protocol, cast
 
 from app.judge.results import JudgeFailure, Judgement
 
-__all__ = ["Item", "ItemResult", "judge_items", "read_judged_ids", "repair_tail"]
+__all__ = ["Item", "ItemResult", "JudgeLike", "judge_items", "read_judged_ids", "repair_tail"]
 
 ItemId = str | int
 
@@ -47,6 +47,9 @@ class _Judge(Protocol):
         self, original_prompt: str, model_response: str, model: str | None = None
     ) -> Judgement: ...
 
+
+# What judge_items drives: the judge client, or another backend with its surface (calibrate's Vertex one).
+JudgeLike = _Judge
 
 _END = object()
 

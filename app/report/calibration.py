@@ -83,8 +83,9 @@ class _Units:
     def array(self) -> NDArray[np.int64]:
         k = len(self.values)
         units = np.zeros((len(self.items), k, k), dtype=np.int64)
-        for unit, row, column in self.cells:
-            units[unit, row, column] += 1
+        if self.cells:
+            unit, row, column = np.array(self.cells, dtype=np.int64).T
+            np.add.at(units, (unit, row, column), 1)
         return units
 
 

@@ -89,19 +89,7 @@ def _collect_lines(gcs_server: Any) -> list[dict[str, Any]]:
         b"".join(record(i, day=JUDGED_DAY).to_json_line() for i in range(3)), content_type="application/jsonl"
     )
     with FakeVertex() as vertex:
-        values = settings_for(raw.name, out.name, vertex.url)
-
-        def run(today: dt.date, *argv: str) -> tuple[int, str]:
-            stderr = io.StringIO()
-            with contextlib.redirect_stderr(stderr):
-                code = batch_job_main(
-                    list(argv),
-                    env_settings=partial(lambda base, **o: BatchJobSettings(**{**base, **o}), values),
-                    today=lambda: today,
-                    context_factory=lambda s: Context(s, client, out=io.StringIO(), sleep=lambda _s: None),
-                )
-            return code, stderr.getvalue()
-
+        run = _runner(client, settings_for(raw.name, out.name, vertex.url))
         code, submitted = run(DAY + dt.timedelta(days=1), "submit", "--date", str(DAY))
         assert code == 0, submitted
         code, judged = run(JUDGED_DAY + dt.timedelta(days=1), "submit", "--date", str(JUDGED_DAY))
@@ -160,7 +148,7 @@ def _drift_lines(gcs_server: Any, tmp: Path) -> list[dict[str, Any]]:
     )
     with FakeVertex() as vertex:
         values = {**settings_for(raw.name, out.name, vertex.url), "people_min_labels": 5}
-        run = _runner(client, values, DRIFT_DAY + dt.timedelta(days=1))
+        run = partial(_runner(client, values), DRIFT_DAY + dt.timedelta(days=1))
         code, submitted = run("submit", "--date", str(DRIFT_DAY))
         assert code == 0, submitted
         (job,) = vertex.jobs()
@@ -183,8 +171,10 @@ def _drift_lines(gcs_server: Any, tmp: Path) -> list[dict[str, Any]]:
     return [line for text in logs for line in _json_lines(text)]
 
 
-def _runner(client: Any, values: dict[str, Any], today: dt.date) -> Any:
-    def run(*argv: str) -> tuple[int, str]:
+def _runner(client: Any, values: dict[str, Any]) -> Any:
+    """The batch job's CLI on a given day (UTC), against these settings: (exit code, its stderr)."""
+
+    def run(today: dt.date, *argv: str) -> tuple[int, str]:
         stderr = io.StringIO()
         with contextlib.redirect_stderr(stderr):
             code = batch_job_main(
