@@ -395,6 +395,9 @@ def problems(alerts: dict[str, Any], **gcp: Any) -> list[str]:
         ({"runbookBaseUrl": "http://example.com/r.md"}, "gcp.alerts.runbookBaseUrl: must be an https:// URL"),
         ({"loaderLagLeft": "100"}, "gcp.alerts.loaderLagLeft: Input should be a valid integer"),
         ({"emial": ["a@b.io"]}, "gcp.alerts.emial: unknown key"),
+        ({"peopleKappaFloor": 1.5}, "gcp.alerts.peopleKappaFloor: Input should be less than or equal to 1"),
+        ({"peopleKappaDays": 31}, "gcp.alerts.peopleKappaDays: Input should be less than or equal to 30"),
+        ({"flaggedRateSigmas": 0}, "gcp.alerts.flaggedRateSigmas: Input should be greater than 0"),
     ],
 )
 def test_bad_alert_config_is_one_clear_error_naming_the_key(alerts, expected):
@@ -451,3 +454,35 @@ def test_uncollected_days_must_be_below_collects_lookback():
         ).gcp.alerts.uncollected_days
         == 3
     )
+
+
+@pytest.mark.parametrize(
+    ("review", "expected"),
+    [
+        (
+            {"perStratum": -1},
+            "gcp.jobs.collect.review.perStratum: Input should be greater than or equal to 0",
+        ),
+        ({"minLabels": 0}, "gcp.jobs.collect.review.minLabels: Input should be greater than or equal to 1"),
+        ({"randomSlise": 5}, "gcp.jobs.collect.review.randomSlise: unknown key"),
+    ],
+)
+def test_bad_review_config_is_one_clear_error_naming_the_key(review, expected):
+    (found,) = problems({}, jobs={"collect": {"review": review}})
+    assert found.startswith(f"llm-judge:{expected}"), found
+
+
+def test_the_drift_thresholds_reach_the_filters_and_the_collect_job():
+    plan = render_gcp(
+        "dev",
+        {"alerts": {"peopleKappaFloor": 0.45, "peopleKappaDays": 5, "flaggedRateSigmas": 2.5}},
+        **CREDENTIALS,
+    )
+    filters = {m.inputs["name"]: m.inputs["filter"] for m in plan.of_type(LOG_METRIC)}
+    assert filters["llm-judge/judge_people_kappa_below_floor"].endswith("jsonPayload.people_kappa < 0.45")
+    assert filters["llm-judge/flagged_rate_off_its_mean"].endswith("jsonPayload.flagged_rate_sigmas > 2.5")
+    (collect,) = [
+        j for j in plan.of_type("gcp:cloudrunv2/job:Job") if j.inputs["name"] == "llm-judge-collect"
+    ]
+    env = {e["name"]: e.get("value") for e in collect.inputs["template"]["template"]["containers"][0]["envs"]}
+    assert env["PEOPLE_KAPPA_DAYS"] == "5"
