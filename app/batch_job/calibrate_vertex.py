@@ -133,9 +133,11 @@ def judge_gold_on_vertex(
     from app.judge.calibrate import judge_gold
     from app.judge.prompt_file import PromptFileError
 
-    overrides = {"gcp_project": project, "gcp_location": location, "model_id": model}
+    given = {"gcp_project": project, "gcp_location": location, "model_id": model}
+    # Flags over the environment (GCP_PROJECT, ...): the constructor reads it, as the batch job's does.
+    overrides: dict[str, Any] = {k: v for k, v in given.items() if v}
     try:
-        settings = BatchJobSettings(**{k: v for k, v in overrides.items() if v}, prompt_path=prompt_path)
+        settings = BatchJobSettings(**overrides, prompt_path=prompt_path)
         judge = VertexJudge(settings, prompt_path, concurrency)
     except (SettingsError, ValidationError, ThinkingConfigError, ModelChoiceError, PromptFileError) as exc:
         raise VertexSetupError(str(exc)) from None
