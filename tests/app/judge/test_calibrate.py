@@ -237,16 +237,22 @@ def test_the_shipped_security_gold_set_with_every_default(fake_openai, capsys):
 GOLDEN_LINE = ROOT / "tests" / "app" / "batch_job" / "golden" / "security-judge.input.jsonl"
 
 
+@pytest.fixture(scope="module")
+def vertex_server() -> Iterator[FakeVertex]:
+    with FakeVertex() as server:
+        yield server
+
+
 @pytest.fixture
-def vertex(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeVertex]:
+def vertex(vertex_server: FakeVertex, monkeypatch: pytest.MonkeyPatch) -> FakeVertex:
     """The fake Vertex AI (tests/support/fake_vertex.py: generateContent as Google documents it, the
     model lifecycle included), with the batch job's settings pointing at it; every other setting is the
     default the nightly job runs with."""
-    with FakeVertex() as server:
-        monkeypatch.setenv("GCP_PROJECT", "test-project")
-        monkeypatch.setenv("VERTEX_BASE_URL", server.url)
-        monkeypatch.setenv("VERTEX_ACCESS_TOKEN", "test-token")
-        yield server
+    vertex_server.reset()
+    monkeypatch.setenv("GCP_PROJECT", "test-project")
+    monkeypatch.setenv("VERTEX_BASE_URL", vertex_server.url)
+    monkeypatch.setenv("VERTEX_ACCESS_TOKEN", "test-token")
+    return vertex_server
 
 
 def test_vertex_sends_the_batch_jobs_exact_request_and_scores_like_openai(vertex, tmp_path):
