@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -24,7 +26,7 @@ from app.model_loader.errors import (
 )
 from app.model_loader.manifest import read_manifest
 from app.model_loader.store import check_tree
-from tests.app.model_loader.conftest import REPO_ID, wait_until
+from tests.app.model_loader.conftest import REPO_ID, REPO_ROOT, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.cost(17)]
 
@@ -191,7 +193,11 @@ def test_serve_exits_with_the_error_code_when_the_repo_does_not_exist(start_cli)
     assert "repository not found" in failed["message"]
 
 
-def test_update_switches_revisions_without_ever_serving_a_partial_tree(hub, models_dir, run_cli):
+def test_update_switches_revisions_without_ever_serving_a_partial_tree(hub, models_dir, run_cli, loader_env):
+    """vLLM may read the served path at any moment: it must always find a complete tree, the old one or
+    the new one. The update runs paused for 0.2 s before each change it makes to the served path
+    (tests/support/pause_at.py), so a switch that leaves the path missing or wrong for a moment (say, an
+    unlink then a symlink instead of one rename(2)) leaves it so for long enough to be seen."""
     assert run_cli("download", "--revision", "v1").returncode == EXIT_OK
     served = models_dir / "acme_tiny-judge"
     hub.slow(0.002)  # a longer transfer, so the watcher sees the old revision during the download
@@ -199,26 +205,44 @@ def test_update_switches_revisions_without_ever_serving_a_partial_tree(hub, mode
     broken: list[str] = []
     done = threading.Event()
 
-    def watch() -> None:
-        while not done.is_set():
+    def look() -> None:
+        try:
             target = os.readlink(served)
-            checked = check_tree(models_dir / target)
-            observations.append(target)
-            if not checked.ok:
-                broken.append(f"{target}: {checked.problems}")
+        except OSError as exc:  # absent, or not a symlink: vLLM would find no model there
+            broken.append(f"{served}: {exc.strerror}")
+            return
+        checked = check_tree(models_dir / target)
+        observations.append(Path(target).name)
+        if not checked.ok:
+            broken.append(f"{target}: {checked.problems}")
 
+    def watch() -> None:
+        while not done.wait(0.002):  # a few hundred looks per pause
+            look()
+        look()  # once more after the update ended: the path it left behind
+
+    paused = [sys.executable, "-m", "tests.support.pause_at", "app.model_loader"]
     watcher = threading.Thread(target=watch)
     watcher.start()
     try:
-        result = run_cli("update", "--revision", "v2")
+        result = subprocess.run(
+            [*paused, "update", "--revision", "v2"],
+            env={**loader_env, "PAUSE_AT_PATH": str(served), "PAUSE_AT_SECONDS": "0.2"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO_ROOT,
+        )
     finally:
         done.set()
         watcher.join()
 
     assert result.returncode == EXIT_OK, result.stderr
-    assert broken == []
+    assert broken == [], f"the served path was missing or incomplete {len(broken)} time(s): {broken[:3]}"
     old, new = _commit(hub, "v1"), _commit(hub, "v2")
-    assert {Path(t).name for t in observations} <= {old, new}
+    assert set(observations) == {old, new}, "the watcher must have seen the old tree, then the new one"
+    assert observations[0] == old
+    assert observations[-1] == new
     assert Path(os.readlink(served)).name == new
     assert f"switched {old} -> {new}" in result.stdout
     assert layout.revision_dir(models_dir, REPO_ID, old).is_dir(), "the old revision stays until cleanup"
