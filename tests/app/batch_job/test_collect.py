@@ -131,13 +131,57 @@ def test_summary_counts_failures_distributions_and_flagged_ids(batch_env):
     assert summary["flagged"] == {"count": 1, "ids": ["req-unsafe"]}
 
 
+def _answer_naming(key: str, part: int) -> dict[str, Any]:
+    return {**SAFE, "reasoning": f"{key} was judged in part {part}"}
+
+
+def _part_of(job: dict[str, Any]) -> int:
+    return int(job["displayName"].rsplit("-", 1)[1])
+
+
 @pytest.mark.integration
-def test_collect_joins_predictions_of_every_part(batch_env):
-    _submit_and_run(batch_env, max_requests_per_job=3)
-    assert len(batch_env.vertex.jobs()) == 4
-    batch_env.run("collect", "--date", str(DAY))
-    ids = [line["id"] for line in batch_env.out_lines(f"judgements/{DAY}/results.jsonl")]
-    assert sorted(ids) == sorted(f"req-{name}" for name in SCENARIOS)
+def test_collect_joins_each_part_to_its_own_records(batch_env):
+    """Ten records in four parts (3, 3, 3, 1); in each part the first is answered, the second fails, the
+    third gets no line. Every answer and error names its record and the part whose job gave it, so a
+    part read twice, skipped, or joined to another part's records fails here."""
+    batch_env.write_raw(f"raw/web/{DAY}/a.jsonl", [record(n) for n in range(10)])
+    assert batch_env.run("submit", "--date", str(DAY), max_requests_per_job=3)[0] == 0
+    jobs = sorted(batch_env.vertex.jobs(), key=_part_of)
+    assert [_part_of(job) for job in jobs] == [0, 1, 2, 3]
+
+    expected: dict[str, tuple[str, str | None, int]] = {}  # record id -> (status, reason, its part)
+    for job in jobs:
+        part = _part_of(job)
+        keys = [line["key"] for line in batch_env.out_lines(f"batch/{DAY}/input/part-{part:05d}.jsonl")]
+        outcomes: dict[str, dict[str, Any] | None] = {}
+        for position, key in enumerate(keys):
+            if position == 0:
+                outcomes[key] = response(json.dumps(_answer_naming(key, part)))
+                expected[key.removeprefix("r-")] = ("ok", None, part)
+            elif position == 1:
+                outcomes[key] = {"status": f"Internal error for {key} in part {part}"}
+                expected[key.removeprefix("r-")] = ("failed", "vertex_error", part)
+            else:
+                outcomes[key] = None
+                expected[key.removeprefix("r-")] = ("missing", "no_prediction", part)
+        batch_env.vertex.run_job(job["name"], batch_env.client, lambda line, o=outcomes: o[line["key"]])
+    assert len(expected) == 10
+
+    assert batch_env.run("collect", "--date", str(DAY))[0] == 0
+
+    results = {line["id"]: line for line in batch_env.out_lines(f"judgements/{DAY}/results.jsonl")}
+    assert {rid: (r["status"], r.get("reason")) for rid, r in results.items()} == {
+        rid: (status, reason) for rid, (status, reason, _) in expected.items()
+    }
+    for rid, (status, _, part) in expected.items():
+        if status == "ok":
+            assert results[rid]["answer"] == _answer_naming(f"r-{rid}", part), rid
+        elif status == "failed":
+            assert results[rid]["error"] == f"Internal error for r-{rid} in part {part}", rid
+    summary = json.loads(batch_env.out_text(f"judgements/{DAY}/summary.json"))
+    assert summary["counts"] == {"ok": 4, "failed": 3, "invalid": 0, "missing": 3}
+    assert [p["index"] for p in summary["parts"]] == [0, 1, 2, 3]
+    assert [p["job"] for p in summary["parts"]] == [job["name"] for job in jobs]
 
 
 @pytest.mark.integration
