@@ -6,12 +6,14 @@ import datetime as dt
 import json
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.report.build import LineSource, ReportRequest, build_report
-from app.report.daily import write_file_report
+from app.report.daily import write_day_report, write_file_report
 from app.report.page import CONTENT_SECURITY_POLICY, render_page
+from app.report.store import LocalStore
 from tests.app.report.helpers import SAFE, criteria, failed, lines, ok, run_error, run_ok, unsafe
 
 NOW = dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.UTC)
@@ -184,3 +186,85 @@ def test_report_json_is_the_numbers_behind_the_page(hostile):
     assert data["totals"]["records"] == 4
     assert data["agreement"]["counts"]["paired"] == 3
     assert data["flagged"][0]["excerpt"]["prompt"] == CLOSE
+
+
+def _leak(field: str) -> str:
+    """Markup that names its field: a tag ``<x-leak-FIELD>`` on the page means that field was not escaped.
+    The leading quote and bracket close an attribute value first, for the fields shown inside one."""
+    return f'"><x-leak-{field}>{field}</x-leak-{field}>'
+
+
+def _leaked(html: str) -> list[str]:
+    return sorted({tag.removeprefix("x-leak-") for tag in _parse(html).tags if tag.startswith("x-leak-")})
+
+
+def test_every_string_the_inputs_can_set_is_escaped(tmp_path):
+    """Beyond the record's text: sources, ids, failure reasons, field names and values of the answers,
+    file and store names, the summary's model and prompt, unreadable lines and the title, each filled
+    with markup that names it, in the day report of a bucket-like tree with a second judge. A field
+    let through unescaped (``| safe``, ``Markup``, autoescape off) shows up as its tag."""
+    day = dt.date(2026, 11, 29)
+
+    def answer(verdict: str) -> dict[str, Any]:
+        return {
+            "reasoning": _leak("reasoning"),
+            "verdict": verdict,
+            _leak("label-name"): "x",
+            _leak("score-name"): 3,
+            "categories": [_leak("member-value")],
+            _leak("member-name"): ["y"],
+        }
+
+    def unreadable(side: str) -> dict[str, Any]:
+        return {"id": "u", "status": _leak(f"status-{side}"), "answer": {}}  # the reason quotes the status
+
+    a = [
+        {
+            "id": _leak("id"),
+            "source": _leak("source"),
+            "status": "ok",
+            "flagged": True,
+            "answer": answer(_leak("label-value")),
+        },
+        {"id": _leak("failed-id"), "source": _leak("failed-source"), "status": "failed"}
+        | {"reason": _leak("reason"), "error": _leak("error")},
+        unreadable("a"),
+    ]
+    b = [
+        {"id": _leak("id"), "source": _leak("b-source"), "status": "ok", "answer": answer("safe")},
+        unreadable("b"),
+    ]
+    prompt = {"name": _leak("prompt"), "path": _leak("prompt-path"), "sha256": "<x-leak-sha>"}
+    summaries = {"a": {"backend": _leak("backend"), "model": _leak("model"), "prompt": prompt}}
+    summaries["b"] = {"backend": _leak("judge-b"), "model": "m"}
+    roots = {}
+    for name, items in (("a", a), ("b", b)):
+        root = tmp_path / _leak(f"store-{name}").replace("/", "|")
+        (root / "judgements" / day.isoformat()).mkdir(parents=True)
+        (root / "judgements" / day.isoformat() / "results.jsonl").write_bytes(b"\n".join(lines(*items)))
+        (root / "judgements" / day.isoformat() / "summary.json").write_text(json.dumps(summaries[name]))
+        roots[name] = root
+    records = [{"id": _leak("id"), "prompt": _leak("prompt-text"), "response": _leak("response-text")}]
+
+    written = write_day_report(
+        LocalStore(roots["a"]),
+        day,
+        compare=LocalStore(roots["b"]),
+        records=LineSource("records", lambda: lines(*records)),
+        title=_leak("title"),
+        now=lambda: NOW,
+    )
+    html = Path(written.page).read_text()
+    # A prompt named by a plain string (an older summary.json), on the same numbers.
+    older = render_page({**written.report, "meta": {"prompt": _leak("prompt-string")}})
+
+    fields = {"id", "source", "failed-id", "failed-source", "reason", "error", "reasoning", "title"}
+    fields |= {"label-name", "label-value", "score-name", "member-name", "member-value", "b-source"}
+    fields |= {"status-a", "status-b", "backend", "model", "judge-b", "prompt", "prompt-path"}
+    fields |= {"store-a", "store-b", "prompt-text", "response-text"}
+    absent = sorted(f for f in fields if f"&lt;x-leak-{f}&gt;" not in html)
+    assert not absent, f"not on the page at all, so their escaping is not tested: {absent}"
+    assert "&lt;x-leak-sha&gt;" in html
+    assert "&lt;x-leak-prompt-string&gt;" in older
+    assert _leaked(html) == [], "shown unescaped"
+    assert _leaked(older) == [], "shown unescaped"
