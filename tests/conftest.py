@@ -1,5 +1,7 @@
 from collections import Counter
 
+import pytest
+
 # Fixture modules shared across areas; add yours to the list.
 pytest_plugins = [
     "tests.support.fixtures",
@@ -24,3 +26,37 @@ def pytest_collection_modifyitems(items):
 
 def _file(item) -> str:
     return item.nodeid.split("::", 1)[0]
+
+
+# --- no silent skips ---------------------------------------------------------------------------------
+# A skipped test is a check nobody ran, and `make test` still says "passed": a missing tool or module
+# must fail the test with the way to install it (tests/support/requires.py). A test that may really be
+# skipped says why with `@pytest.mark.may_skip("reason")`; xfail keeps its own meaning.
+
+
+def _skip_allowed(item: pytest.Item) -> bool:
+    mark = item.get_closest_marker("may_skip")
+    return mark is not None and bool(mark.args and str(mark.args[0]).strip())
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if report.skipped and not hasattr(report, "wasxfail") and not _skip_allowed(item):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = (
+            f"skipped without leave: {reason}\n(a missing tool or module fails with its install hint; a "
+            'skip that is right says why with @pytest.mark.may_skip("reason"), tests/conftest.py)'
+        )
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    report = yield
+    if report.skipped:  # a module-level skip or importorskip: every test of the file silently gone
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"{collector.nodeid}: skipped at collection: {reason}"
+    return report

