@@ -12,7 +12,7 @@ CRDS := tools/crds/node_modules/.installed
 # Python cache what it compiles, once, on first import.
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: venv crds tool-venvs policy-venv lock plan plan-diff test lint fmt bench report-sample browser clean renovate-check
+.PHONY: venv crds tool-venvs policy-venv lock plan plan-diff test golden lint fmt bench report-sample browser clean renovate-check
 
 venv: $(STAMP)
 
@@ -97,6 +97,11 @@ test:
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
+## Rewrite the golden files the tests compare with (tests/support/golden.py), after an intended change
+## to what they pin; then review `git diff`. The tests only ever read them.
+golden: $(STAMP)
+	$(PY) -m tests.support.golden
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
