@@ -79,7 +79,10 @@ def test_scores_get_weighted_kappa_and_spearman_and_the_largest_disagreements_sh
     # Deviations from the mean rank 4: A -3..3; B -3, 1.5, -2, -1, 0, 1.5, 3.
     # cov = 9 - 3 + 2 + 0 + 0 + 3 + 9 = 20; var A = 28; var B = 27.5 -> rho = 20 / sqrt(28 * 27.5)
     assert overall["spearman"] == pytest.approx(20 / (28 * 27.5) ** 0.5)
-    assert overall["weighted_kappa"] is not None
+    # Quadratic weights over the values 1..8: observed sum of (a - b)^2 / n = (1+25+1+1+1+1+1) / 7 = 31/7;
+    # expected E[(A - B)^2] for independent A, B = var A + var B + (mean A - mean B)^2
+    # = 4 + 180/49 + 121/49 = 71/7 -> weighted kappa = 1 - 31/71 = 40/71.
+    assert overall["weighted_kappa"] == pytest.approx(40 / 71)
     assert overall["mean_b"] > overall["mean_a"]
     top = result["disagreements"]
     assert [d["id"] for d in top] == ["r2", "r1"]  # 5 apart first; then 1 apart, smallest id
@@ -99,7 +102,10 @@ def test_severity_is_a_scale_and_categories_are_compared_one_by_one():
     severity = result["fields"]["severity"]
     assert severity["kind"] == "ordinal"
     assert severity["values"] == ["none", "low", "medium", "high", "critical"]
-    assert severity["weighted_kappa"] is not None
+    # Pairs (low, medium), (high, high), (none, none) on the scale 0..4: (1, 2), (3, 3), (0, 0).
+    # Observed: 1/3; expected = var A + var B + (mean A - mean B)^2 = 14/9 + 14/9 + 1/9 = 29/9
+    # -> weighted kappa = 1 - (1/3) / (29/9) = 26/29.
+    assert severity["weighted_kappa"] == pytest.approx(26 / 29)
     members = result["members"]["categories"]
     assert members["jailbreak"] == {"both": 1, "only_a": 0, "only_b": 0, "kappa": 1.0}
     assert members["prompt_injection"]["only_b"] == 1
