@@ -76,13 +76,16 @@ def test_actionlint_catches_a_script_injection(tmp_path):
 
 
 def test_every_action_is_pinned_to_a_full_version():
+    actions = 0
     for path in sorted(WORKFLOWS.glob("*.yml")):
         for job_name, job in _load(path.name)["jobs"].items():
             for step in _steps(job):
                 if "uses" in step:
+                    actions += 1
                     assert re.fullmatch(r"[\w.-]+/[\w.-]+@(v\d+\.\d+\.\d+|[0-9a-f]{40})", step["uses"]), (
                         f"{path.name}:{job_name} uses {step['uses']!r}: pin a release (vX.Y.Z) or a commit"
                     )
+    assert actions > 0, "no `uses:` step found in .github/workflows: nothing was checked"
 
 
 def test_pull_requests_run_the_tests_and_the_offline_plan_diff_for_dev_and_prod():

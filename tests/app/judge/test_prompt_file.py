@@ -247,6 +247,8 @@ def test_an_unknown_thinking_level_names_the_key(level) -> None:
 
 def test_both_shipped_prompts_state_a_thinking_level_and_no_budget() -> None:
     """Model-neutral: the intent only; the batch job translates it for its model's family."""
-    for path in sorted((ROOT / "prompts").glob("*.prompt.yml")):
+    paths = sorted((ROOT / "prompts").glob("*.prompt.yml"))
+    assert len(paths) >= 2, paths
+    for path in paths:
         parameters = PromptFile.load(path).model_parameters
         assert (parameters.thinking_level, parameters.thinking_budget) == ("minimal", None), path

@@ -80,7 +80,9 @@ def test_every_expression_is_valid_promql_on_metrics_that_exist(dev):
 def test_runbook_links_point_at_sections_of_docs_aws(dev):
     docs = (REPO_ROOT / "docs" / "aws.md").read_text()
     anchors = {f"runbook-{m.lower()}" for m in re.findall(r"^#### Runbook: (\w+)$", docs, re.MULTILINE)}
-    for rule in one(dev, RULE, "rules").inputs["spec"]["groups"][0]["rules"]:
+    rules = one(dev, RULE, "rules").inputs["spec"]["groups"][0]["rules"]
+    assert rules
+    for rule in rules:
         url = rule["annotations"]["runbook_url"]
         assert url.startswith("docs/aws.md#"), url
         assert url.split("#", 1)[1] in anchors, (

@@ -45,6 +45,7 @@ def test_every_gpu_pod_selects_the_node_labels_and_tolerates_the_taints(override
     plan = render_aws("dev", overrides)
     ng = one(plan, NODE_GROUP, "-ng").inputs
     taints = [{**t, "effect": EKS_EFFECT[t["effect"]]} for t in ng["taints"]]
+    assert taints, "the GPU node group has no taint: the tolerations would go unchecked"
     for name, workload in gpu_pods(plan).items():
         spec = pod_spec(workload)
         # Every label the pod selects is one the group's nodes carry (the group adds the autoscaler's

@@ -293,10 +293,15 @@ def test_every_log_based_metric_counts_lines_the_real_apps_print(just_below: Pla
 
 
 def test_a_metric_counts_only_its_own_lines(just_below: Plan, entries) -> None:
-    for metric in just_below.of_type(LOG_METRIC):
-        for entry in _counted(metric.inputs, entries):
-            payload = entry["jsonPayload"]
-            assert payload.get("message") == "loader summary" or payload.get("event") == "collect.summary"
+    counted = [
+        (metric, entry)
+        for metric in just_below.of_type(LOG_METRIC)
+        for entry in _counted(metric.inputs, entries)
+    ]
+    assert counted, "no metric counts any line: nothing was checked"
+    for _metric, entry in counted:
+        payload = entry["jsonPayload"]
+        assert payload.get("message") == "loader summary" or payload.get("event") == "collect.summary"
 
 
 def test_thresholds_compare_the_numbers_the_apps_write(exactly_at: Plan, just_below: Plan, entries) -> None:

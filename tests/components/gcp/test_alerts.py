@@ -96,11 +96,14 @@ def test_the_monitoring_and_logging_apis_are_enabled_before_any_alert_resource(d
 
 def test_a_policy_is_created_after_the_log_based_metrics_it_reads(dev):
     metric_urns = {m.inputs["name"]: m.urn for m in dev.of_type(LOG_METRIC)}
+    reads = 0
     for policy in dev.of_type(POLICY):
         text = str(policy.inputs["conditions"])
         for name, urn in metric_urns.items():
             if f'logging.googleapis.com/user/{name}"' in text:
                 assert urn in policy.depends_on, (policy.name, name)
+                reads += 1
+    assert reads >= len(metric_urns) > 0, "every log-based metric is read by some policy"
 
 
 def test_a_policy_that_reads_a_log_based_metric_waits_until_monitoring_knows_every_metric(dev):
@@ -206,16 +209,19 @@ def test_execution_failures_count_failed_executions_of_each_job(dev):
 
 
 def test_thresholds_use_the_only_comparisons_the_api_accepts_and_close_when_data_stops(dev, prod):
+    checked = 0
     for plan in (dev, prod):
         for key, policy in policies(plan).items():
             for kind, cond in conditions(policy):
                 if kind != "conditionThreshold":
                     continue
+                checked += 1
                 assert cond["comparison"] in ("COMPARISON_GT", "COMPARISON_LT"), key
                 assert cond["evaluationMissingData"] == "EVALUATION_MISSING_DATA_INACTIVE", key
                 (aggregation,) = cond["aggregations"]
                 assert re.fullmatch(r"\d+s", aggregation["alignmentPeriod"])
                 assert int(aggregation["alignmentPeriod"][:-1]) >= 60
+    assert checked > 0, "no threshold condition in either stack: nothing was checked"
 
 
 @pytest.mark.parametrize(("stack", "hours"), [("dev", 6), ("prod", 2)])
@@ -345,6 +351,7 @@ def test_every_runbook_section_that_starts_a_job_checks_for_a_running_execution_
 
 
 def test_a_runbook_base_url_becomes_a_link_to_each_section(prefixed):
+    assert policies(prefixed)
     for key, policy in policies(prefixed).items():
         (link,) = policy["documentation"]["links"]
         assert link["url"].startswith(RUNBOOK_URL + "#"), key
