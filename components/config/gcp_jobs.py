@@ -12,6 +12,10 @@ from pydantic import AfterValidator, Field, model_validator
 from .base import ConfigModel, Problems, pattern
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Fault-injection hooks of the tests (``LOADER_CRASH_AT``, app/loader/crash.py: the process kills itself at
+# a chosen point): never part of a deployment, whichever app a future one is for. The policy pack holds
+# the same rule for whatever reaches the engine (policy/invariants/workloads.py).
+TEST_HOOK_ENV = re.compile(r"_CRASH_AT$")
 _MEMORY = re.compile(r"^([0-9]+)(Mi|Gi)$")
 _DIGEST_REF = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+@sha256:[0-9a-f]{64}$")
 _TAG_REF = re.compile(r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+:([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
@@ -84,4 +88,17 @@ class JobConfig(ConfigModel):
     max_retries: int = Field(default=1, ge=0, le=10)
     """Retries of a failed task within one execution."""
     extra_env: dict[EnvName, str] = Field(default_factory=dict)
-    """More plain environment variables (tuning knobs of the app); never secrets."""
+    """More plain environment variables (tuning knobs of the app); never secrets, never a test hook
+    (``*_CRASH_AT``)."""
+
+    @model_validator(mode="after")
+    def _no_test_hooks(self) -> JobConfig:
+        p = Problems()
+        for name in self.extra_env:
+            p.check(
+                not TEST_HOOK_ENV.search(name.upper()),
+                f"extraEnv.{name}",
+                "is a test-only fault-injection hook (the process kills itself on purpose): remove it",
+            )
+        p.raise_if_any()
+        return self

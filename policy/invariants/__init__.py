@@ -16,6 +16,8 @@ than today's list of resources, so that whatever is added later is held to it:
   template (EKS's default one allows IMDSv1);
 - images-pinned: every container image (Kubernetes workloads, Cloud Run) has a digest or a tag other
   than `latest`;
+- no-test-hooks: no container (Kubernetes workloads, Cloud Run) sets a test's fault-injection hook
+  (`LOADER_CRASH_AT`, any `*_CRASH_AT`) in its environment;
 - gpu-pods-tolerate-gpu-taint (stack-wide): every pod that requests GPUs or selects a GPU node group's
   labels tolerates that group's taints, or it would never schedule (and a GPU node would idle);
 - secrets-never-plain: secret-named environment variables come from a secret reference, credential
@@ -43,7 +45,7 @@ from .base import UNKNOWN, Invariant, Resource, StackInvariant, Unknown
 from .imds import check_imdsv2
 from .s3 import check_s3_scope
 from .secrets import check_secrets
-from .workloads import check_gpu_tolerations, check_images, image_problem, tolerates
+from .workloads import check_gpu_tolerations, check_images, check_test_hooks, image_problem, tolerates
 
 __all__ = [
     "RESOURCE_INVARIANTS",
@@ -91,6 +93,11 @@ RESOURCE_INVARIANTS = (
         "images-pinned",
         "Every container image has a digest or a version tag (never `latest`, never no tag).",
         check_images,
+    ),
+    Invariant(
+        "no-test-hooks",
+        "No container sets a test's fault-injection hook (LOADER_CRASH_AT, any *_CRASH_AT) in its env.",
+        check_test_hooks,
     ),
     Invariant(
         "secrets-never-plain",

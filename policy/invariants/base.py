@@ -3,7 +3,7 @@ resource inputs, and where a Kubernetes workload or a Cloud Run job keeps its co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,3 +111,9 @@ def containers(resource_type: str, props: Mapping[str, Any]) -> Iterator[tuple[s
         path = ("template", "template") if resource_type.endswith("Job") else ("template",)
         for i, container in enumerate(items(get(props, *path, "containers"))):
             yield f"{'.'.join(path)}.containers[{i}]", container
+
+
+def env_entries(resource_type: str, container: Any) -> Iterable[Any]:
+    """A container's environment entries: ``env`` in Kubernetes, ``envs`` on Cloud Run."""
+    key = "envs" if resource_type.startswith("gcp:cloudrun") else "env"
+    return items(get(container, key))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .base import containers, get, is_list, items
+from .base import containers, env_entries, get, is_list, items
 
 # --- secrets-never-plain -------------------------------------------------------------------------
 
@@ -34,11 +34,6 @@ SECRET_FIELDS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 
-def _env_entries(resource_type: str, container: Any) -> Iterable[Any]:
-    key = "envs" if resource_type.startswith("gcp:cloudrun") else "env"
-    return items(get(container, key))
-
-
 def _strings(value: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], str]]:
     if isinstance(value, str):
         yield path, value
@@ -59,7 +54,7 @@ def _in_secret_field(resource_type: str, path: tuple[str, ...]) -> bool:
 
 def check_secrets(resource_type: str, props: Mapping[str, Any], name: str) -> Iterator[str]:
     for where, container in containers(resource_type, props):
-        for env in _env_entries(resource_type, container):
+        for env in env_entries(resource_type, container):
             env_name = get(env, "name")
             if not isinstance(env_name, str) or not _SECRET_NAME.search(env_name.upper()):
                 continue

@@ -1,12 +1,14 @@
-"""Kubernetes and Cloud Run workloads: pinned images, and GPU pods that can actually schedule."""
+"""Kubernetes and Cloud Run workloads: pinned images, no test hooks, and GPU pods that can actually
+schedule."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .base import CONTAINER_LISTS, UNKNOWN, Resource, containers, get, items, pod_spec
+from .base import CONTAINER_LISTS, UNKNOWN, Resource, containers, env_entries, get, items, pod_spec
 
 # --- images-pinned -----------------------------------------------------------------------------
 
@@ -29,6 +31,25 @@ def check_images(resource_type: str, props: Mapping[str, Any], name: str) -> Ite
         image = get(container, "image")
         if isinstance(image, str) and (problem := image_problem(image)):
             yield f"{where} image {image!r} {problem}: pin a version tag or a digest"
+
+
+# --- no-test-hooks --------------------------------------------------------------------------------
+
+# The tests' fault-injection hooks: LOADER_CRASH_AT makes the loader kill itself at a chosen point
+# (app/loader/crash.py), and any future one follows the name. The stack config refuses them in extraEnv
+# too (components/config/gcp_jobs.py); this catches whatever else would put one in a workload.
+_TEST_HOOK = re.compile(r"_CRASH_AT$")
+
+
+def check_test_hooks(resource_type: str, props: Mapping[str, Any], name: str) -> Iterator[str]:
+    for where, container in containers(resource_type, props):
+        for env in env_entries(resource_type, container):
+            env_name = get(env, "name")
+            if isinstance(env_name, str) and _TEST_HOOK.search(env_name.upper()):
+                yield (
+                    f"{where} env {env_name} is a test-only fault-injection hook (the process kills itself "
+                    "on purpose): a deployment never sets it"
+                )
 
 
 # --- gpu-pods-tolerate-gpu-taint ----------------------------------------------------------------

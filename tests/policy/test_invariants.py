@@ -231,6 +231,28 @@ MUTATIONS: dict[str, tuple[str, Callable[[Plan], Plan], str]] = {
         ),
         "template.template.containers[0] image",
     ),
+    "crash-hook-on-the-loader-job": (
+        "no-test-hooks",
+        lambda p: _mutated(
+            p,
+            JOB,
+            "loader-job",
+            lambda i: i["template"]["template"]["containers"][0]["envs"].append(
+                {"name": "LOADER_CRASH_AT", "value": "after_upload:1"}
+            ),
+        ),
+        "template.template.containers[0] env LOADER_CRASH_AT is a test-only fault-injection hook",
+    ),
+    "any-crash-hook-in-a-pod": (
+        "no-test-hooks",
+        lambda p: _mutated(
+            p,
+            DAEMONSET,
+            "model-cache-ds",
+            lambda i: _pod(i)["containers"][0]["env"].append({"name": "MODEL_LOADER_CRASH_AT", "value": "x"}),
+        ),
+        "containers[0] env MODEL_LOADER_CRASH_AT is a test-only fault-injection hook",
+    ),
     "literal-kafka-password": (
         "secrets-never-plain",
         lambda p: _mutated(

@@ -251,6 +251,22 @@ def test_extra_env_cannot_override_what_the_stack_sets():
     assert any(p.startswith("llm-judge:gcp.jobs.judge.extraEnv.MODEL_ID: is set by the stack") for p in found)
 
 
+def test_a_tests_crash_hook_is_refused_in_every_jobs_environment():
+    hooks = {
+        "loader": {"LOADER_CRASH_AT": "after_upload:1"},
+        "judge": {"JUDGE_CRASH_AT": "x", "batch_crash_at": "y"},  # any future hook, whatever its case
+    }
+    found = problems({"jobs": {job: {"extraEnv": env} for job, env in hooks.items()}})
+    hook = "is a test-only fault-injection hook (the process kills itself on purpose): remove it"
+    assert sorted(found) == sorted(
+        f"llm-judge:gcp.jobs.{job}.extraEnv.{name}: {hook}" for job, env in hooks.items() for name in env
+    )
+    near = {"CRASH_AT_NIGHT": "no", "LOADER_CRASH_ATTEMPTS": "3"}  # other names stay free
+    assert (
+        load_stack_config({"gcp": {"jobs": {"judge": {"extraEnv": near}}}}).gcp.jobs.judge.extra_env == near
+    )
+
+
 def test_loader_variables_the_loader_would_refuse_are_a_config_error_not_a_failed_run_every_hour():
     found = problems({"jobs": {"loader": {"extraEnv": {"LOADER_IDLE_EXIT_SECONDS": "30"}}}})
     assert found == [
