@@ -27,7 +27,9 @@ def _cron(value: str) -> str:
 def _time_zone(value: str) -> str:
     try:
         zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: the key names a directory of the tz database ("America") or is longer than a file
+        # name may be (zoneinfo looks it up as a path).
         raise ValueError("must be a tz database name such as 'UTC' or 'Europe/Berlin'") from None
     return value
 

@@ -111,6 +111,25 @@ def test_requests_above_limits_name_the_request():
     assert message.startswith("llm-judge:aws.vllm.resources.requests.memory:"), message
 
 
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("ai gpu", "the name must be 1-63 of [A-Za-z0-9-_.], starting and ending alphanumeric"),
+        ("-pool", "the name must be 1-63 of [A-Za-z0-9-_.], starting and ending alphanumeric"),
+        ("p" * 64, "the name must be 1-63 of [A-Za-z0-9-_.], starting and ending alphanumeric"),
+        ("example.com/", "the name must be 1-63 of [A-Za-z0-9-_.], starting and ending alphanumeric"),
+        ("Example.com/team", "the prefix must be a DNS subdomain"),
+        ("exa_mple.com/team", "the prefix must be a DNS subdomain"),
+    ],
+)
+def test_an_invalid_label_or_taint_key_is_refused_naming_it(key, why):
+    """The kubelet refuses to start with an invalid --node-labels key, and the API rejects such a taint."""
+    label = only_problem({"nodeGroup": {"labels": {"role": "ai-gpu", key: "v"}}})
+    assert label.startswith(f"llm-judge:aws.nodeGroup.labels: label key {key!r}: {why} (got "), label
+    taint = only_problem({"nodeGroup": {"taints": [{"key": key, "value": "gpu"}]}})
+    assert taint == f"llm-judge:aws.nodeGroup.taints[0].key: label key {key!r}: {why}"
+
+
 def test_taint_effect_uses_kubernetes_spelling():
     message = only_problem(
         {"nodeGroup": {"taints": [{"key": "sku", "value": "gpu", "effect": "NO_SCHEDULE"}]}}

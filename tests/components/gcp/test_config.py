@@ -103,8 +103,13 @@ def test_wrong_types_are_not_coerced():
     )
 
 
-def test_an_unknown_time_zone_is_rejected():
-    assert one_problem({"schedules": {"timeZone": "Mars/Olympus"}}).startswith(
+@pytest.mark.parametrize(
+    "zone",
+    ["Mars/Olympus", "America", "x" * 300, "../etc/passwd", "UTC\x00", "/etc/localtime"],
+    ids=["unknown", "a-directory", "longer-than-a-file-name", "outside", "nul", "absolute"],
+)
+def test_an_unknown_time_zone_is_rejected(zone):
+    assert one_problem({"schedules": {"timeZone": zone}}).startswith(
         "llm-judge:gcp.schedules.timeZone: must be a tz database name"
     )
 
