@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -200,22 +203,13 @@ def test_a_present_commit_removed_while_waiting_for_the_lock_is_fetched_again_no
     store.ensure(REPO_ID, v1, hf_hub)
     store.ensure(REPO_ID, v2, hf_hub)  # v2 served; v1 stays on disk, a candidate for cleanup
     dir_name = layout.model_dir_name(REPO_ID)
-    checked = threading.Event()
-    real_present = store._present
-
-    def present(*args, **kwargs):
-        try:
-            return real_present(*args, **kwargs)
-        finally:
-            checked.set()
-
-    store._present = present
     results: list = []
-    with store.model_lock(dir_name, "cleanup in another process"):
+    with _on_event("lock.wait") as waiting, store.model_lock(dir_name, "cleanup in another process"):
         switcher = threading.Thread(target=lambda: results.append(store.ensure(REPO_ID, v1, hf_hub)))
         switcher.start()
-        # An unlocked check would have seen v1 by now; one under the lock runs only after this block.
-        checked.wait(timeout=2)
+        # The switch says it waits as soon as it finds the lock held: a check of v1 made without the
+        # lock would have been made by then. One under the lock runs only after this block.
+        assert waiting.wait(timeout=30), "the switch never waited for the lock"
         store.remove_revision(REPO_ID, v1)
     switcher.join(timeout=60)
 
@@ -224,3 +218,24 @@ def test_a_present_commit_removed_while_waiting_for_the_lock_is_fetched_again_no
     link = models_dir / dir_name
     assert os.readlink(link) == f".store/{dir_name}/{v1}"
     assert check_tree(link.resolve(), repo_id=REPO_ID, commit=v1, deep=True).ok
+
+
+@contextlib.contextmanager
+def _on_event(name: str) -> Iterator[threading.Event]:
+    """An event set when the store logs ``name`` (its log records carry the event name)."""
+    seen = threading.Event()
+
+    class Handler(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if getattr(record, "event", None) == name:
+                seen.set()
+
+    logger = logging.getLogger("model_loader.store")
+    handler, level = Handler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield seen
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
