@@ -9,12 +9,14 @@ import os
 import re
 import subprocess
 import sys
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from google.cloud import storage
 
@@ -118,6 +120,70 @@ class LoaderRun:
 
     def started(self) -> dict:
         return next(entry for entry in self.logs if entry["message"] == "loader started")
+
+
+class Watched:
+    """A loader subprocess whose log lines are read as they come, so a test can wait for one (an event,
+    not a guess at how long the loader takes) while it runs; ``finish`` ends like ``finish()``."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+        self._lines: list[str] = []
+        self._err: list[str] = []
+        self._changed = threading.Condition()
+        self._readers = [
+            threading.Thread(target=self._read, args=(process.stdout, self._lines), daemon=True),
+            threading.Thread(target=self._read, args=(process.stderr, self._err), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read(self, stream: IO[str] | None, into: list[str]) -> None:
+        assert stream is not None
+        for line in stream:
+            with self._changed:
+                into.append(line)
+                self._changed.notify_all()
+        with self._changed:
+            self._changed.notify_all()
+
+    def wait_for(
+        self,
+        message: str,
+        where: Callable[[dict], bool] = lambda entry: True,
+        *,
+        after: dict | None = None,
+        timeout: float = 120,
+    ) -> dict:
+        """The first log entry with this message (and ``where`` true of it), logged after the entry
+        ``after`` if given, waiting for it while the loader runs."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                entries = [json.loads(line) for line in self._lines if line.startswith("{")]
+                start = entries.index(after) + 1 if after is not None else 0
+                for entry in entries[start:]:
+                    if entry.get("message") == message and where(entry):
+                        return entry
+                left = deadline - time.monotonic()
+                if left <= 0 or (
+                    self.process.poll() is not None and not any(r.is_alive() for r in self._readers)
+                ):
+                    raise AssertionError(f"the loader logged no {message!r}:\n{''.join(self._lines)[-3000:]}")
+                self._changed.wait(min(left, 0.5))
+
+    def finish(self, timeout: float = 60) -> LoaderRun:
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(
+                f"loader did not exit within {timeout} s:\n{''.join(self._lines)[-3000:]}"
+            ) from None
+        for reader in self._readers:
+            reader.join(10)
+        return LoaderRun(self.process.returncode, "".join(self._lines), "".join(self._err))
 
 
 def finish(process: subprocess.Popen, timeout: float = 60) -> LoaderRun:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import threading
 import time
 from collections import Counter
@@ -23,6 +24,7 @@ from tests.app.loader.helpers import (
     LoaderRun,
     Stored,
     Target,
+    Watched,
     assert_chunks_tile,
     assert_exactly_once,
     finish,
@@ -119,10 +121,19 @@ def _two_loaders(kafka, gcs) -> Outcome:
 
 
 def _member_leaves(kafka, gcs) -> Outcome:
-    """Two loaders in one group; one is stopped (SIGTERM) mid-batch and leaves the group. The other's
-    partitions are then revoked mid-run (uploads in flight, chunks open) and it is given all four,
-    including what the leaver had read but not committed. Tiny chunks, one upload at a time, keep it
-    busy through the rebalance. (Reruns adopting a SIGKILLed run's chunks: test_crash.py.)"""
+    """Two loaders in one group; once both hold their partitions, one is stopped (SIGTERM, as Cloud Run
+    stops a task) as soon as it is reading its own (its first dead letter there) and leaves the group.
+    The other's partitions are then revoked mid-run (uploads in flight, chunks open) and it is given
+    all four, including what the leaver had read but not committed. Tiny chunks, one upload at a time,
+    keep it busy through the rebalance. (Reruns adopting a SIGKILLed run's chunks: test_crash.py.)
+
+    The stop waits for the group to hold both members (events in their logs, not a count of
+    messages): Tansu loses a group whose only member leaves while another's join is under way (see
+    test_membership.py), and a leaver stopped by a message count could, on a loaded machine, get every
+    partition and stop before the other's join ended, which then was never assigned anything. No
+    shutdown grace, so a revocation never waits for uploads and the survivor still has most of its
+    work when the leaver goes. Its ~1000 uploads, one at a time, take 15 s on an idle machine and a
+    minute on a loaded one: its limit is 240 s."""
     target = _new_target(kafka, gcs, partitions=4)
     data = dataset(2000, poison_every=40)
     kafka.produce(target.topic, data.values, timestamps_ms=data.timestamps_ms)
@@ -131,12 +142,17 @@ def _member_leaves(kafka, gcs) -> Outcome:
         "loader_rotation_bytes": 1024,
         "loader_max_buffer_bytes": 2048,
         "loader_upload_concurrency": 1,
+        "loader_shutdown_grace_seconds": 0,
         "kafka_session_timeout_ms": 2000,
         "kafka_heartbeat_interval_ms": 200,
     }
-    survivor = target.start(**settings)
-    victim = target.start(**settings, loader_crash_at="mid_batch:50:TERM")
-    return _finish_outcome(Outcome(target, [finish(victim), finish(survivor, timeout=90)], data))
+    survivor, victim = Watched(target.start(**settings)), Watched(target.start(**settings))
+    # Four partitions, two members: two each once the group is whole.
+    survivor.wait_for("partitions assigned", where=lambda entry: len(entry["partitions"]) == 2)
+    two = victim.wait_for("partitions assigned", where=lambda entry: len(entry["partitions"]) == 2)
+    victim.wait_for("invalid message sent to dead letters", after=two)  # reading its two: mid-run
+    victim.process.send_signal(signal.SIGTERM)
+    return _finish_outcome(Outcome(target, [victim.finish(120), survivor.finish(240)], data))
 
 
 def _nothing_new(kafka, gcs) -> Outcome:
