@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, TopicPartition
 
 from tests.app.loader.dataset import SMALL_MAX_MESSAGE_BYTES, Dataset, dataset
 from tests.app.loader.helpers import (
@@ -47,6 +47,11 @@ SHORT = {
 }
 # The shortest wait the settings allow with a 2 s session and no shutdown grace.
 QUICK_GIVE_UP = {"loader_shutdown_grace_seconds": 0, "loader_idle_exit_seconds": 3}
+# The standby must see the group's lag fall at least once per idle limit, from commits the test makes at
+# its own pace: 12 commits per idle limit, so a stall of the committing thread (a loaded machine) of
+# most of the limit is still no idle limit without progress.
+STANDBY = {"loader_shutdown_grace_seconds": 0, "loader_idle_exit_seconds": 6}
+STANDBY_PACE = STANDBY["loader_idle_exit_seconds"] / 12
 
 
 @dataclass
@@ -124,15 +129,24 @@ def _hogged(kafka, gcs) -> Outcome:
         poller.join(10)
     # The loader's leaving started a rebalance: let the hog get its partition back before it leaves in
     # turn (Tansu loses a group whose last member leaves in the middle of a rebalance: the next member
-    # is never assigned anything).
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        hog.consume(100, 0.1)
-        if hog.assignment() and time.monotonic() > deadline - 27:
-            break
+    # is never assigned anything). The loader has exited, so its leave is with the broker: the group is
+    # rebalancing (not Stable) until the hog has rejoined.
+    _wait_until_settled(kafka, target, hog)
     hog.close()  # a dynamic member leaves the group on close
     outcome.runs.append(target.run(**SHORT))
     return _finish(outcome)
+
+
+def _wait_until_settled(kafka: KafkaBroker, target: Target, member: Consumer, timeout: float = 60) -> None:
+    """Poll ``member`` until the broker reports its group Stable and the member holds partitions."""
+    admin = kafka.admin()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        member.consume(100, 0.1)
+        group = admin.describe_consumer_groups([target.group])[target.group].result(timeout=10)
+        if group.state == ConsumerGroupState.STABLE and member.assignment():
+            return
+    raise AssertionError(f"group {target.group} did not settle with {member} assigned in {timeout} s")
 
 
 def _shares_the_group(kafka, gcs) -> Outcome:
@@ -188,14 +202,14 @@ def _standby(kafka, gcs) -> Outcome:
     """One partition, held by another member that commits its way through the messages over several
     seconds (a plain consumer standing in for a busy loader: the group sees the same commits). The
     loader, assigned nothing, keeps waiting past its idle limit while the group's lag falls, and ends
-    with exit 0 once everything is committed."""
+    with exit 0 once everything is committed. (The rule itself, on a clock the test sets: test_idle.py.)"""
     target = _target(kafka, gcs, partitions=1)
     data = dataset(200, poison_every=50)
     kafka.produce(target.topic, data.values, timestamps_ms=data.timestamps_ms)
     end = kafka.end_offsets(target.topic)[0]
     # "a-busy" is first in member id order: the range assignor gives it the partition.
     busy = _assigned_member(kafka, target, "a-busy")
-    standby = target.start(**SHORT, **QUICK_GIVE_UP)
+    standby = target.start(**SHORT, **STANDBY)
     lines: list[str] = []
     joined = threading.Event()
 
@@ -209,16 +223,16 @@ def _standby(kafka, gcs) -> Outcome:
     reader = threading.Thread(target=read_stdout, daemon=True)
     reader.start()
     # Small commits while the standby starts and joins (progress, whatever its start-up takes), then,
-    # once it has its (empty) assignment, the rest in 6 commits 0.8 s apart: it must wait ~5 s past
-    # its 3 s idle limit, and it never sees 3 s without progress.
+    # once it has its (empty) assignment, the rest in 16 commits STANDBY_PACE apart: it must wait 8 s,
+    # 2 s past its idle limit, and it sees the lag fall 12 times per idle limit.
     committed, after_join = 0, 0
     while standby.poll() is None and committed < end:
-        pause = time.monotonic() + 0.8
+        pause = time.monotonic() + STANDBY_PACE
         while time.monotonic() < pause:
             busy.consume(100, 0.1)
         if joined.is_set():
             after_join += 1
-            committed += -(-(end - committed) // max(1, 7 - after_join))
+            committed += -(-(end - committed) // max(1, 17 - after_join))
         elif committed + 2 < end // 2:
             committed += 1
         else:
@@ -313,7 +327,7 @@ def test_a_task_without_a_partition_waits_while_another_loads_and_exits_0(outcom
     assert assignments
     assert not any(entry["partitions"] for entry in assignments)
     waited = _seconds_between(assignments[0]["time"], summary["time"])
-    assert waited > QUICK_GIVE_UP["loader_idle_exit_seconds"] + 1, waited
+    assert waited > STANDBY["loader_idle_exit_seconds"] + 1, waited
 
 
 def _assignments(run: LoaderRun) -> list[dict]:
