@@ -35,7 +35,8 @@ Two behaviours of the real deployment can be switched on, each following its own
   disconnects is aborted, waiting or running (vLLM's ``AsyncLLM`` aborts on ``asyncio.CancelledError``
   of the request handler). ``/health`` answers at once whatever the queue.
 * ``cold_start(seconds, mode)``: a judge scaled to zero, for ``seconds`` from the first request that
-  reaches it (or for its first ``hits`` requests), which keeps a test deterministic on a busy machine.
+  reaches it, for its first ``hits`` requests, or until ``come_up()`` (the last two keep a test
+  deterministic on a busy machine).
   ``mode`` is what a client sees meanwhile, on every route including ``/health``: ``"503"`` /
   ``"502"`` / ``"504"`` (a gateway or load balancer with no ready upstream, optionally with
   ``Retry-After``), or ``"hold"`` (KEDA HTTP add-on's interceptor: it holds each request while the
@@ -168,8 +169,11 @@ class _Cold:
     headers: dict[str, str]
     hold_max_s: float
     first_hit: float | None = None
+    up: bool = False  # come_up(): a replica is ready, whatever the time or hits left
 
     def starting(self) -> bool:
+        if self.up:
+            return False
         if self.hits_left is not None:
             return self.hits_left > 0
         if self.first_hit is None:
@@ -332,6 +336,13 @@ class FakeOpenAI:
         requests (see the module docstring)."""
         headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
         self._cold = _Cold(mode, seconds, hits, headers, hold_max_s)
+
+    def come_up(self) -> None:
+        """End the cold start now: held requests are forwarded, new ones served (a test that decides
+        when the judge is up from what it has seen, rather than from the time)."""
+        with self._lock:
+            if self._cold is not None:
+                self._cold.up = True
 
     @property
     def url(self) -> str:
