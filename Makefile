@@ -12,7 +12,7 @@ CRDS := tools/crds/node_modules/.installed
 # Python cache what it compiles, once, on first import.
 export PYTHONDONTWRITEBYTECODE :=
 
-.PHONY: venv crds tool-venvs policy-venv lock plan plan-diff test golden lint fmt bench report-sample browser clean renovate-check
+.PHONY: venv crds tool-venvs policy-venv lock plan plan-diff test golden mutants lint fmt bench report-sample browser clean renovate-check
 
 venv: $(STAMP)
 
@@ -102,6 +102,12 @@ test:
 ## to what they pin; then review `git diff`. The tests only ever read them.
 golden: $(STAMP)
 	$(PY) -m tests.support.golden
+
+## A mutation run (cosmic-ray) over the critical paths, outside `make test` (docs/testing.md): each
+## target's score and surviving mutants in build/mutants/report.md. TARGETS="collect-join ..." runs some;
+## MUTANT_JOBS=n targets at once (default 2). About 45 min for all of them on this 2-core machine.
+mutants: $(STAMP)
+	$(PY) -m tools.mutants $(TARGETS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
