@@ -127,30 +127,40 @@ def _member_leaves(kafka, gcs) -> Outcome:
     all four, including what the leaver had read but not committed. Tiny chunks, one upload at a time,
     keep it busy through the rebalance. (Reruns adopting a SIGKILLed run's chunks: test_crash.py.)
 
-    The stop waits for the group to hold both members (events in their logs, not a count of
-    messages): Tansu loses a group whose only member leaves while another's join is under way (see
-    test_membership.py), and a leaver stopped by a message count could, on a loaded machine, get every
-    partition and stop before the other's join ended, which then was never assigned anything. No
-    shutdown grace, so a revocation never waits for uploads and the survivor still has most of its
-    work when the leaver goes. Its ~1000 uploads, one at a time, take 15 s on an idle machine and a
-    minute on a loaded one: its limit is 240 s."""
+    Nothing here is a guess at how fast the processes go:
+    - the stop waits for the group to hold both members (events in their logs): Tansu loses a group
+      whose only member leaves while another's join is under way (see test_membership.py), and a leaver
+      stopped by a message count could, on a loaded machine, get every partition and stop before the
+      other's join ended; the other was then never assigned anything;
+    - partitions 0 and 1 hold four times the messages of 2 and 3, and the leaver is whichever loader the
+      range assignor gave 2 and 3: the survivor has most of the work still to do when the rebalance
+      reaches it (up to 19 s after the leave on a loaded machine, longer than an even share of the work
+      took);
+    - the tests' usual 6 s sessions: with 2 s ones, a loaded machine sometimes never let the second
+      loader's join complete, and the first loaded everything alone.
+    No shutdown grace, so a revocation never waits for uploads. The survivor's limit is 240 s (20-50 s
+    of work, idle to loaded)."""
     target = _new_target(kafka, gcs, partitions=4)
     data = dataset(2000, poison_every=40)
-    kafka.produce(target.topic, data.values, timestamps_ms=data.timestamps_ms)
+    heavy = [0, 1, 0, 1, 0, 1, 0, 1, 2, 3]  # 800 messages each on 0 and 1, 200 on 2 and 3
+    partition_of = [heavy[i % len(heavy)] for i in range(len(data.values))]
+    kafka.produce(target.topic, data.values, partition_of=partition_of, timestamps_ms=data.timestamps_ms)
     settings = {
         **SMALL_CHUNKS,
         "loader_rotation_bytes": 1024,
         "loader_max_buffer_bytes": 2048,
         "loader_upload_concurrency": 1,
         "loader_shutdown_grace_seconds": 0,
-        "kafka_session_timeout_ms": 2000,
-        "kafka_heartbeat_interval_ms": 200,
     }
-    survivor, victim = Watched(target.start(**settings)), Watched(target.start(**settings))
+    loaders = [Watched(target.start(**settings)), Watched(target.start(**settings))]
     # Four partitions, two members: two each once the group is whole.
-    survivor.wait_for("partitions assigned", where=lambda entry: len(entry["partitions"]) == 2)
-    two = victim.wait_for("partitions assigned", where=lambda entry: len(entry["partitions"]) == 2)
-    victim.wait_for("invalid message sent to dead letters", after=two)  # reading its two: mid-run
+    holds = [
+        loader.wait_for("partitions assigned", where=lambda entry: len(entry["partitions"]) == 2)
+        for loader in loaders
+    ]
+    leaver = next(i for i, entry in enumerate(holds) if set(entry["partitions"]) == {"2", "3"})
+    victim, survivor = loaders[leaver], loaders[1 - leaver]
+    victim.wait_for("invalid message sent to dead letters", after=holds[leaver])  # reading its own
     victim.process.send_signal(signal.SIGTERM)
     return _finish_outcome(Outcome(target, [victim.finish(120), survivor.finish(240)], data))
 
