@@ -183,3 +183,45 @@ def test_the_drain_waits_for_uploads_until_its_deadline_then_commits_what_is_dur
     cf.ThreadPoolExecutor(1).submit(lambda: slow.set_result(PutResult("s", Created.CREATED, 1)))
     loader._drain(deadline=None)  # waits for it
     assert _committed(loader) == {0: 20}
+
+
+def test_chunks_of_a_partition_gone_elsewhere_leave_the_memory_bound_once_their_uploads_end(loader) -> None:
+    """A revoked partition's uploads still under way (orphans) count against the memory bound until they
+    end, and are never committed: the partition is another member's now."""
+    running, done = _upload(None), _upload(Created.CREATED)
+    loader._orphans = [_chunk(0, 9, running), _chunk(10, 19, done)]
+    loader._in_flight = 200
+
+    loader._harvest()
+
+    assert [(c.first, c.last) for c in loader._orphans] == [(0, 9)]
+    assert loader._in_flight == 100
+    running.set_result(PutResult("late", Created.CREATED, 1))
+    loader._harvest()
+    assert loader._orphans == []
+    assert loader._in_flight == 0
+    assert _committed(loader) == {}
+
+
+def test_the_first_failed_upload_of_a_chunk_is_the_one_reported(loader) -> None:
+    _state(loader, 0, _chunk(0, 9, _upload(OSError("first: 503")), _upload(OSError("second: 429"))))
+    with pytest.raises(LoaderError, match="upload failed: first: 503"):
+        loader._harvest()
+
+
+def test_the_final_drain_fails_the_run_on_a_failed_upload_unless_told_not_to(loader) -> None:
+    _state(loader, 0, _chunk(0, 9, _upload(OSError("503"))))
+    with pytest.raises(LoaderError, match="upload failed: 503"):
+        loader._drain(deadline=None)
+    loader._drain(deadline=None, raise_on_failure=False)  # after an earlier failure: no second error
+    assert 0 <= loader.stats.upload_wait_seconds < 60
+
+
+def test_a_commit_the_broker_refuses_is_logged_and_the_run_goes_on(loader, caplog) -> None:
+    """The partition moved to another member between durability and commit: that member finds the
+    chunks' manifests and objects, so this one only says so."""
+    loader.topic = "no-such-topic"
+    with caplog.at_level(logging.WARNING, logger="test-loader"):
+        loader._commit({0: 10})
+    assert loader.stats.commits == 0
+    assert any(r.getMessage().startswith("commit failed") for r in caplog.records)
