@@ -492,3 +492,26 @@ def test_the_stack_s_defaults_are_the_batch_job_s():
 def test_the_shipped_prompts_fit_the_default_model(prompt):
     cfg = load_stack_config({"gcp": {"jobs": {"judge": {"promptPath": prompt}}}, "aws": {"enabled": False}})
     assert cfg.gcp.jobs.judge.prompt_path == prompt
+
+
+def test_retry_backoffs_must_not_cross():
+    retry = {"minBackoffSeconds": 20, "maxBackoffSeconds": 10}
+    assert one_problem({"schedules": {"retry": retry}}) == (
+        "llm-judge:gcp.schedules.retry.minBackoffSeconds: 20 is greater than maxBackoffSeconds 10"
+    )
+    equal = {"minBackoffSeconds": 10, "maxBackoffSeconds": 10}
+    loaded = load_stack_config({"gcp": {"schedules": {"retry": equal}}, "aws": {"enabled": False}})
+    assert loaded.gcp.schedules.retry.max_backoff_seconds == 10
+
+
+def test_a_missing_key_is_named_without_echoing_its_section():
+    assert one_problem({"schedules": {"loader": {"paused": True}}}) == (
+        "llm-judge:gcp.schedules.loader.cron: Field required"
+    )
+
+
+def test_the_loaded_config_cannot_be_changed():
+    """Components receive config, they never change it (ConfigModel is frozen)."""
+    config = load_stack_config({"gcp": {"enabled": False}})
+    with pytest.raises(ValueError, match="frozen"):
+        config.gcp.region = "europe-west1"  # type: ignore[misc]
