@@ -279,10 +279,12 @@ def test_numbered_output_files_of_the_generic_batch_format_are_read(batch_env):
 def test_unparseable_and_orphan_prediction_lines_are_counted_not_fatal(batch_env):
     batch_env.write_raw(f"raw/web/{DAY}/a.jsonl", [record("safe")])
     batch_env.run("submit", "--date", str(DAY))
-    lines = [
-        json.dumps({"key": "r-req-safe", "request": {}, "status": "", **SCENARIOS["safe"]}),
-        "{torn line",
+    lines = [  # the odd lines first: each is counted and skipped, and the file is read on
         json.dumps({"key": "r-someone-else", "request": {}, "status": "", **SCENARIOS["safe"]}),
+        "{torn line",
+        "[1, 2]",  # JSON, but not a prediction object
+        json.dumps({"key": "r-req-safe", "request": {}, "status": "", **SCENARIOS["safe"]}),
+        json.dumps({"key": "r-req-safe", "request": {}, "status": "", **SCENARIOS["vertex-error"]}),
     ]
     folder = f"batch/{DAY}/output/part-00000/prediction-model-2024-05-02T01:00:00.000000Z"
     batch_env.out.blob(f"{folder}/predictions.jsonl").upload_from_string("\n".join(lines) + "\n")
@@ -292,9 +294,10 @@ def test_unparseable_and_orphan_prediction_lines_are_counted_not_fatal(batch_env
     code, _ = batch_env.run("collect", "--date", str(DAY))
     assert code == 0
     summary = json.loads(batch_env.out_text(f"judgements/{DAY}/summary.json"))
-    assert summary["counts"]["ok"] == 1
-    assert summary["unparseable_prediction_lines"] == 1
+    assert summary["counts"]["ok"] == 1, "the first line of a record is its answer; a repeat is counted"
+    assert summary["unparseable_prediction_lines"] == 2
     assert summary["orphan_predictions"] == 1
+    assert summary["duplicate_predictions"] == 1
 
 
 @pytest.mark.integration
@@ -318,6 +321,7 @@ def test_a_finished_job_without_output_reports_missing_and_exits_3(batch_env):
     assert "no predictions found yet" in output
     (line,) = batch_env.out_lines(f"judgements/{DAY}/results.jsonl")
     assert line["status"] == "missing"
+    assert "reports no output directory" in line["error"]
 
 
 @pytest.mark.integration
@@ -398,3 +402,35 @@ def test_a_non_string_status_is_kept_as_the_vertex_error():
 def test_blocked_feedback_of_an_unexpected_shape_is_no_candidates():
     outcome = interpret_prediction({"response": {"promptFeedback": "BLOCKED"}}, SecurityAnswer)
     assert (outcome.status, outcome.reason) == ("failed", "no_candidates")
+
+
+def test_the_summary_counts_each_kind_of_field_of_every_answer():
+    """Counts per value, members of lists, and min/max/mean of numbers, over the answered records only;
+    per source the statuses (SummaryBuilder, without a bucket)."""
+    from app.batch_job.judgements import Outcome, SummaryBuilder
+
+    fields = {"verdict": "counts", "categories": "members", "score": "numbers", "strict": "counts"}
+    summary = SummaryBuilder(fields)
+    for rid, source, outcome in [
+        ("a", "web", Outcome("ok", answer={"verdict": "safe", "categories": [], "score": 2, "strict": True})),
+        (
+            "b",
+            "web",
+            Outcome("ok", answer={"verdict": "unsafe", "categories": ["x", "y"], "score": 7}, flagged=True),
+        ),
+        ("c", "api", Outcome("ok", answer={"verdict": "unsafe", "categories": ["x"], "score": 3})),
+        ("d", "api", Outcome("failed", reason="vertex_error")),
+        ("e", "api", Outcome("missing", reason="no_prediction")),
+    ]:
+        summary.add(rid, source, outcome)
+    out = summary.to_dict()
+    assert out["distributions"] == {
+        "verdict": {"safe": 1, "unsafe": 2},
+        "categories": {"x": 2, "y": 1},
+        "strict": {"true": 1},
+        "score": {"count": 3, "min": 2.0, "max": 7.0, "mean": 4.0},
+    }
+    assert out["by_source"] == {"api": {"ok": 1, "failed": 1, "missing": 1}, "web": {"ok": 2}}
+    assert out["counts"] == {"ok": 3, "failed": 1, "invalid": 0, "missing": 1}
+    assert (out["not_judged"], out["not_judged_percent"]) == (2, 40.0)
+    assert out["flagged"] == {"count": 1, "ids": ["b"]}
