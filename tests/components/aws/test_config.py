@@ -188,3 +188,38 @@ def test_node_labels_the_kubelet_may_set_are_accepted():
     labels = {"role": "ai-gpu", "node.kubernetes.io/pool": "judge", "example.com/team": "evals"}
     cfg = load_stack_config({"aws": merged(aws_block("dev"), {"nodeGroup": {"labels": labels}})})
     assert cfg.aws.node_group.labels == labels
+
+
+def _accepts(kind, value: str) -> bool:
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        TypeAdapter(kind).validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def test_length_limits_hold_exactly_at_the_limit():
+    """Kubernetes' limits, checked on both sides: 63 for labels and label names and values, 253 for DNS
+    subdomains (and a label key's prefix)."""
+    from components.config.k8s_values import (
+        DnsLabel,
+        DnsSubdomain,
+        ServiceName,
+        label_key_problem,
+        label_value_problem,
+    )
+
+    subdomain = ".".join(["a" * 63] * 3) + "." + "b" * 61  # 253 characters
+    assert len(subdomain) == 253
+    assert (_accepts(DnsLabel, "a" * 63), _accepts(DnsLabel, "a" * 64)) == (True, False)
+    assert (_accepts(DnsSubdomain, subdomain), _accepts(DnsSubdomain, subdomain + "b")) == (True, False)
+    assert (label_value_problem("k", "v" * 63), bool(label_value_problem("k", "v" * 64))) == (None, True)
+    assert (label_key_problem("n" * 63), bool(label_key_problem("n" * 64))) == (None, True)
+    assert label_key_problem(f"{subdomain}/name") is None
+    assert (
+        label_key_problem(f"{subdomain}b/name")
+        == f"label key '{subdomain}b/name': the prefix must be a DNS subdomain"
+    )
+    assert (_accepts(ServiceName, "judge9"), _accepts(ServiceName, "9judge")) == (True, False)
