@@ -239,6 +239,7 @@ def test_an_existing_image_must_be_pinned(image):
     "image",
     [
         "us-central1-docker.pkg.dev/p/flash-cache-repo/loader:v1.2.3",
+        "us-central1-docker.pkg.dev/p/flash-cache-repo/loader:1.2.3",  # sorts before "latest"
         "us-central1-docker.pkg.dev/p/flash-cache-repo/loader@sha256:" + "a" * 64,
     ],
 )
