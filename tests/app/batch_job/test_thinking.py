@@ -102,6 +102,7 @@ def test_the_nearest_level_is_at_most_one_step_away(accepted, wanted, chosen) ->
 def test_no_intent_on_any_catalogue_model_sends_both_controls_or_a_refused_one() -> None:
     """Every (model, level, budget) the translation accepts is a request the model takes (the fake's
     reading of Google's rules), with exactly one control."""
+    assert models()
     for model, level, budget in itertools.product(models(), (None, "off", *LEVELS), (None, 0, -1, 512)):
         try:
             plan = plan_thinking(model, level, budget)
