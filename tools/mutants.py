@@ -92,6 +92,7 @@ TARGETS = (
         "app/model_loader/switch.py",
         ("StoreSwitch.served_commit", "StoreSwitch._switch"),
         (
+            "tests/app/model_loader/test_served_link.py",
             "tests/app/model_loader/test_download.py",
             "tests/app/model_loader/test_maintenance.py",
             "tests/app/model_loader/test_processes.py::test_update_switches_revisions_without_ever_serving_a_partial_tree",
@@ -102,7 +103,11 @@ TARGETS = (
         "tree-check",
         "app/model_loader/verify.py",
         ("check_tree", "verify_against_hub"),
-        ("tests/app/model_loader/test_download.py", "tests/app/model_loader/test_maintenance.py"),
+        (
+            "tests/app/model_loader/test_served_link.py",
+            "tests/app/model_loader/test_download.py",
+            "tests/app/model_loader/test_maintenance.py",
+        ),
         "nothing is served or kept that does not match the hub, file by file",
     ),
     Target(
