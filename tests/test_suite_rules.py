@@ -42,6 +42,13 @@ class _Module:
         literal, or what a helper returns after checking it."""
         if _literal(iterable):
             return True
+        if (  # literal.items(), CONSTANT.values(), local.keys()
+            isinstance(iterable, ast.Call)
+            and isinstance(iterable.func, ast.Attribute)
+            and iterable.func.attr in ("items", "values", "keys")
+            and not iterable.args
+        ):
+            return self.never_empty(iterable.func.value, fn)
         target = iterable
         while True:  # CONSTANT, CONSTANT.values(), module.CONSTANT
             if isinstance(target, ast.Attribute) and target.attr.isupper():

@@ -60,7 +60,7 @@ def test_the_stacks_with_their_secrets_set_keep_every_invariant(plan):
 
 def test_every_invariant_has_a_distinct_name_and_a_description():
     names = [i.name for i in (*inv.RESOURCE_INVARIANTS, *inv.STACK_INVARIANTS)]
-    assert len(names) == len(set(names)) == 8
+    assert len(names) == len(set(names)) == 9
     assert all(i.description.endswith(".") for i in (*inv.RESOURCE_INVARIANTS, *inv.STACK_INVARIANTS))
 
 

@@ -80,6 +80,7 @@ def test_each_judge_is_measured_against_the_days_labels():
 
 def test_under_the_minimum_a_judge_gets_no_number():
     people = people_report(PEOPLE, min_labels=41)["people"]
+    assert people["judges"]
     for judge in people["judges"]:
         assert judge["enough"] is False
         assert not {"headline", "accuracy", "fields", "unsafe"} & set(judge)
