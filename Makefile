@@ -132,6 +132,7 @@ bench: $(STAMP)
 	$(PY) -m bench.calibrate
 	$(PY) -m bench.loader
 	$(PY) -m bench.batch_input
+	$(PY) -m bench.model_loader --runs 3
 	$(PY) -m bench.report
 
 clean:

@@ -36,6 +36,7 @@ log = logging.getLogger("model_loader.hub")
 
 DOWNLOAD_DIR = (".cache", "huggingface", "download")
 _READ = 4 * 1024 * 1024
+WRITE_BACK_BYTES = 64 * 1024 * 1024
 
 
 def short_hash(name: str) -> str:
@@ -51,6 +52,9 @@ class _Tail:
     device: int
     inode: int
     running: RunningDigest = field(init=False)
+    synced: int = 0
+    """Bytes already handed to an early write-back (``IncompleteTail._write_back``)."""
+    write_back: Future[None] | None = None
 
     def __post_init__(self) -> None:
         self.restart()
@@ -128,6 +132,7 @@ class IncompleteTail:
         self._discover()
         for temp, tail in list(self._tails.items()):
             tail.catch_up()
+            self._write_back(tail)
             if not temp.exists():
                 self._finish(tail)
                 del self._tails[temp]
@@ -150,6 +155,24 @@ class IncompleteTail:
                     continue
                 stat = os.fstat(fd)
                 self._tails[temp] = _Tail(remote, temp, fd, stat.st_dev, stat.st_ino)
+
+    def _write_back(self, tail: _Tail) -> None:
+        """Start writing what has arrived to disk while the rest is still on the wire, every
+        ``WRITE_BACK_BYTES``, so that the fsync that makes the file durable at its end waits only for the
+        last of it (the kernel's own writeback would start only once gigabytes are dirty)."""
+        if tail.running.size - tail.synced < WRITE_BACK_BYTES or tail.write_back is not None:
+            return
+        tail.synced = tail.running.size
+        fd = os.dup(tail.fd)
+
+        def flush() -> None:
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+
+        tail.write_back = self._sync.submit(flush)
+        tail.write_back.add_done_callback(lambda _f: setattr(tail, "write_back", None))
 
     def _finish(self, tail: _Tail) -> None:
         """The temporary name is gone: renamed into place (success) or unlinked (a failed transfer)."""

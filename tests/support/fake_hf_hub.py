@@ -42,7 +42,8 @@ which hf-xet writes out without noticing: it checks no content hash) and on the 
 
 Faults, set by the tests: `corrupt(path)` (serve one byte flipped; metadata unchanged), `cut_once(path)`
 (close the connection half-way through the next body), `stall(path)` (send half the body, then wait for
-the returned gate), `slow(seconds_per_chunk)`, `set_unavailable(True)` (503 everywhere, hub down),
+the returned gate), `slow(seconds_per_chunk)`, `wire_bytes_per_second` (paces every body, as a link of that
+rate would), `set_unavailable(True)` (503 everywhere, hub down),
 `fail(path_contains, status)` (one route answers an error), `hang(path_contains)` (a route that accepts
 and answers nothing until released), `redirect_loop(path)`, `garble(path_contains)` (an API answer that
 fails to decode).
@@ -51,6 +52,7 @@ fails to decode).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -81,8 +83,10 @@ class FakeFile:
     def size(self) -> int:
         return len(self.content)
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
+        # Once per file: the server looks it up on every listing, resolve and CDN request, and hashing a
+        # 256 MiB weight file each time made the server, not the client, the bench's bottleneck.
         return hashlib.sha256(self.content).hexdigest()
 
     @property
@@ -92,7 +96,7 @@ class FakeFile:
             f"version https://git-lfs.github.com/spec/v1\noid sha256:{self.sha256}\nsize {self.size}\n"
         ).encode()
 
-    @property
+    @functools.cached_property
     def blob_id(self) -> str:
         """Git object id: of the content for regular files, of the pointer for LFS files (as on the Hub)."""
         return git_blob_sha1(self.pointer if self.lfs else self.content)
@@ -191,6 +195,9 @@ class FakeHfHub:
         self._garbled: set[str] = set()
         # Bytes per write of a body (faults act at this granularity); the bench raises it for 1 GiB.
         self.chunk_size = CHUNK
+        # The most bytes per second one response sends (0: as fast as loopback goes). bench/model_loader.py
+        # sets it to model a network link, where a loopback transfer would be bound by this machine's CPU.
+        self.wire_bytes_per_second = 0
         self._hub = self._make_server(is_cdn=False)
         self._cdn = self._make_server(is_cdn=True)
         self._threads: list[threading.Thread] = []
@@ -677,7 +684,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.fake._cut_once.discard(path)
         gate = self.fake._stalls.get(path)
         chunk = self.fake.chunk_size
+        rate = self.fake.wire_bytes_per_second
+        started = time.monotonic()
         for offset in range(0, len(body), chunk):
+            if rate:
+                ahead = offset / rate - (time.monotonic() - started)
+                if ahead > 0:
+                    time.sleep(ahead)
             if offset >= half and (cut or gate is not None):
                 if cut:
                     self.wfile.flush()
