@@ -244,7 +244,7 @@ def _earlier_agreement(day: dt.date, gemini: list[dict[str, Any]], seed: int, of
     labels = [Label(x["id"], x["labeller"], x["labels"]) for x in day_labels(day, gemini, seed, count, agree)]
     rows = {line["id"]: parse_row(line) for line in gemini}
     answers = {label.id: rows[label.id] for label in labels}
-    name = "vertex: gemini-2.5-flash"
+    name = "vertex: gemini-3.5-flash-lite"
     return day_people(day, labels, [(name, answers)], PeopleSettings(), seed=seed)
 
 
@@ -286,7 +286,7 @@ def write_sample_tree(
         size = records if offset == 0 else int(per_day * (0.8 + 0.4 * random.Random(offset).random()))
         triples = list(day_lines(current, size, seed, hostile=offset == 0))
         gemini = [g for _, g, _ in triples]
-        summary = summary_of(current, gemini, "vertex", "publishers/google/models/gemini-2.5-flash")
+        summary = summary_of(current, gemini, "vertex", "publishers/google/models/gemini-3.5-flash-lite")
         stamp = current.isoformat()
         (out / "judgements" / stamp).mkdir(parents=True, exist_ok=True)
         (out / "judgements" / stamp / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
