@@ -9,9 +9,11 @@ Dates are from the Amazon EKS Kubernetes release calendar
 checked on ``CALENDAR_CHECKED``; 1.35's dates are from https://endoflife.date/amazon-eks, which tracks
 that calendar. Standard support lasts 14 months from the EKS release, extended support 12 more; after
 that EKS upgrades the control plane itself and refuses new clusters on the version. Versions whose
-extended support had ended when the calendar was checked (1.31 and older) are not accepted. 1.36 and
-1.37 are accepted without dates: kubernetes-validate has their schemas, but their EKS dates were not
-at hand when this was written; the plan warns until someone records them.
+extended support had ended when the calendar was checked (1.31 and older) are not accepted. 1.36's
+release and end of standard support were read from the same calendar on 2026-12-05; its end of
+extended support is the 12-month rule applied to them (the calendar row did not show it). 1.37 is
+accepted without dates: kubernetes-validate has its schema, but EKS had not released it; the plan warns
+until someone records them.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ CALENDAR: tuple[EksVersion, ...] = (
     EksVersion("1.33", dt.date(2025, 5, 29), dt.date(2026, 7, 29), dt.date(2027, 7, 29)),
     EksVersion("1.34", dt.date(2025, 10, 2), dt.date(2026, 12, 2), dt.date(2027, 12, 2)),
     EksVersion("1.35", dt.date(2026, 1, 27), dt.date(2027, 3, 27), dt.date(2028, 3, 27)),
-    EksVersion("1.36", None, None, None),
+    EksVersion("1.36", dt.date(2026, 6, 2), dt.date(2027, 8, 2), dt.date(2028, 8, 2)),
     EksVersion("1.37", None, None, None),
 )
 
