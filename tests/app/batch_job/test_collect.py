@@ -368,6 +368,34 @@ def test_thought_parts_are_not_part_of_the_answer():
     assert outcome.answer == SAFE
 
 
+def test_the_truncated_block_sums_the_thinking_of_the_cut_answers_only():
+    """summary.json's `truncated` (TruncationStats): the cut answers, and the share of their output
+    tokens spent thinking; a thinking answer that fit is not counted."""
+    from app.batch_job.collect import TruncationStats
+
+    def cut(text: str, usage: dict[str, int]) -> dict[str, Any]:
+        parts = [{"text": text}] if text else []
+        candidate = {"content": {"role": "model", "parts": parts}, "finishReason": "MAX_TOKENS"}
+        return {"response": {"candidates": [candidate], "usageMetadata": usage}}
+
+    fitted = response(json.dumps(SAFE))
+    fitted["response"]["usageMetadata"]["thoughtsTokenCount"] = 300
+    lines = [
+        cut('{"reasoning": "The response contains', {"thoughtsTokenCount": 466, "candidatesTokenCount": 14}),
+        cut("", {"thoughtsTokenCount": 512}),  # all of the cap went to thinking: no text, no candidates count
+        fitted,
+    ]
+    stats = TruncationStats()
+    for line in lines:
+        stats.add(line, interpret_prediction(line, SecurityAnswer))
+    assert stats.to_dict() == {
+        "records": 2,
+        "thoughts_tokens": 978,
+        "output_tokens": 14,
+        "thought_share": round(978 / 992, 4),
+    }
+
+
 def test_a_prediction_with_neither_response_nor_status_is_a_failure():
     outcome = interpret_prediction({"status": ""}, SecurityAnswer)
     assert (outcome.status, outcome.reason) == ("failed", "no_response")
