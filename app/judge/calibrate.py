@@ -115,10 +115,15 @@ def gate(
     not measure the same thing."""
     check_comparable(previous, current["gold"])
     now, before = current.get("headline"), previous.get("headline")
-    if not now or not before or now["field"] != before["field"]:
-        raise GateError("the two runs have no common headline field (verdict or overall) to compare")
     problems: list[str] = []
     notes: list[str] = []
+    if before and not now and not current.get("pairs"):
+        # The same gold set (checked above), and not one of its items judged: the candidate fails.
+        label = f"{before['measure'].replace('_', ' ')} on {before['field']}"
+        problems.append(f"{label}: no figure now (no item was judged), was {_fmt(before['value'])}")
+        return problems, notes
+    if not now or not before or now["field"] != before["field"]:
+        raise GateError("the two runs have no common headline field (verdict or overall) to compare")
     label = f"{now['measure'].replace('_', ' ')} on {now['field']}"
     if now["value"] is None:
         problems.append(f"{label} is undefined now (was {_fmt(before['value'])})")

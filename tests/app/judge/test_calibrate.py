@@ -179,6 +179,16 @@ def test_the_threshold_is_a_flag(fake_openai, current, tmp_path):
     assert calibrate(fake_openai, gold, "--against", str(tmp_path / "p.json"), "--max-kappa-drop", "0.1") == 0
 
 
+def test_a_candidate_that_judged_nothing_fails_the_gate(fake_openai, current, capsys):
+    """Every item refused (a retired model, a wrong served name): no figure to compare is the gate
+    failing (exit 1, saying why), not a usage error about the previous figures."""
+    fake_openai.answer = answering(dict.fromkeys(ANA, "I cannot judge this."))
+    assert calibrate(fake_openai, current["gold"], "--against", str(current["json"])) == 1
+    captured = capsys.readouterr()
+    assert "FAILED: kappa on verdict: no figure now (no item was judged), was 0.541" in captured.out
+    assert "no common headline field" not in captured.err
+
+
 def test_figures_of_another_gold_set_cannot_gate(fake_openai, current, tmp_path, capsys):
     gold = current["gold"]
     fake_openai.answer = answering(JUDGE)
