@@ -135,6 +135,35 @@ def test_the_hub_is_the_fallback_for_a_missing_revision_and_a_mirror_that_is_dow
     assert down.manifest.commit == hub.repos[REPO_ID].refs["v1"]
 
 
+def test_a_mirror_that_fails_mid_download_hands_the_rest_to_the_hub(
+    s3, hub, hf_hub, location, store, models_dir
+):
+    """The mirror resolves the revision, then goes down while the weights arrive: the hub delivers the
+    rest, the tree is verified as usual and its manifest names the hub."""
+    import threading
+
+    # One ranged read at a time: the first is held half-way, S3 goes down, the next ones answer 503.
+    mirror = S3Mirror(location, client=s3.client(), part_bytes=16 << 10, max_concurrency=1)
+    gate = s3.stall(WEIGHTS)
+
+    def fail_then_release() -> None:
+        if gate.reached.wait(30):
+            s3.set_down(True)
+        gate.release()
+
+    outage = threading.Thread(target=fail_then_release)
+    outage.start()
+    try:
+        result = store.ensure(REPO_ID, "main", FallbackSource(mirror, lambda: hf_hub))
+    finally:
+        outage.join()
+
+    assert s3.gets(WEIGHTS) >= 2, "the mirror was read, then failed"
+    assert result.manifest.endpoint == hub.endpoint
+    assert hub.downloads(WEIGHTS) == 1
+    assert check_tree((models_dir / layout.model_dir_name(REPO_ID)).resolve(), deep=True).ok
+
+
 def test_the_mirror_command_lays_out_what_the_loader_reads(hub, s3, store, tmp_path, capsys):
     from app.model_loader.cli import main
 
