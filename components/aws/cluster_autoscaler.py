@@ -116,6 +116,8 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             version=release.chart_version,
             repository_opts=repository,
             namespace=cfg.cluster_autoscaler.namespace,
+            # A namespace of its own keeps it off the Lease of a cluster-autoscaler in kube-system.
+            create_namespace=True if cfg.cluster_autoscaler.namespace != "kube-system" else None,
             values=cluster.apply(lambda c: spec.helm_values(cfg, c, release, stack)),
             # The pod starts only with its credentials in place (Pod Identity injects them at start),
             # and needs a node to start on.

@@ -12,6 +12,9 @@ from . import cluster_autoscaler
 
 Severity = Literal["warning", "info"]
 DOCS = "docs/aws.md"
+LEASE = "cluster-autoscaler"
+"""The Lease a cluster-autoscaler elects its leader on, in its own namespace (``--namespace``, which the
+chart sets to the release's); its status ConfigMap is ``<LEASE>-status`` there."""
 CHECK_VPC_CNI = "kubectl get ds aws-node -n kube-system -o yaml | grep enable-network-policy"
 
 
@@ -45,6 +48,21 @@ def notes(cfg: AwsConfig, stack: str) -> list[tuple[Severity, str]]:
     return out
 
 
+def _shared_lease(cluster: str, namespace: str) -> str:
+    """Every cluster-autoscaler of one namespace elects its leader on the same Lease (the binary's
+    default ``--leader-elect-resource-name``, the only name the chart's Role lets it update) and writes
+    the same status ConfigMap: two of them there never run at once, whoever installed them."""
+    return (
+        f"llm-judge:aws.clusterAutoscaler.namespace is {namespace}: a cluster-autoscaler there shares the "
+        f"leader-election Lease {namespace}/{LEASE} and the ConfigMap {namespace}/{LEASE}-status with any "
+        f"other cluster-autoscaler in {namespace} of {cluster}, so only one of them works at a time (the "
+        "stack's could stop the cluster's own from scaling its groups, or wait for ever behind it). Check "
+        f"with `kubectl -n {namespace} get lease {LEASE} -o jsonpath='{{.spec.holderIdentity}}'`; "
+        f"if another one runs there, give the stack's a namespace of its own (clusterAutoscaler.namespace) "
+        f"({DOCS}#the-gpu-group-on-a-shared-cluster)"
+    )
+
+
 def _autoscaler_notes(cfg: AwsConfig, stack: str) -> list[tuple[Severity, str]]:
     cluster, ng = cfg.cluster.name, cfg.node_group
     where = f"{DOCS}#the-gpu-group-on-a-shared-cluster"
@@ -62,16 +80,20 @@ def _autoscaler_notes(cfg: AwsConfig, stack: str) -> list[tuple[Severity, str]]:
         ]
     if explicit:
         scope = cluster_autoscaler.SCOPE_TAG
-        return [
+        namespace = cfg.cluster_autoscaler.namespace
+        out: list[tuple[Severity, str]] = [
             (
                 "info",
                 f"cluster-autoscaler {cluster_autoscaler.name(stack)} goes into "
-                f"{cfg.cluster_autoscaler.namespace} of the existing cluster {cluster}; it discovers, and "
+                f"{namespace} of the existing cluster {cluster}; it discovers, and "
                 f"may resize, only Auto Scaling groups tagged {scope}={stack} (this stack's GPU group). An "
                 "autoscaler the cluster already runs with its default discovery sees that group too: "
                 f"leave the group to one of them ({where})",
             )
         ]
+        if namespace == "kube-system":
+            out.append(("warning", _shared_lease(cluster, namespace)))
+        return out
     return [
         (
             "info",

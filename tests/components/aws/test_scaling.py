@@ -305,8 +305,30 @@ def test_the_plan_says_what_the_autoscaler_does_on_an_existing_cluster(dev):
     assert not [
         n
         for n in shared_cluster.notes(load_stack_config({"aws": aws_block("dev")}).aws, "dev")
-        if n[0] == "warning" and "autoscaler" in n[1]
+        if n[0] == "warning" and "clusterAutoscaler.enabled" in n[1]
     ]
+
+
+def test_an_autoscaler_in_kube_system_of_an_existing_cluster_is_warned_of_the_shared_lease(dev):
+    """Every cluster-autoscaler of a namespace elects its leader on the Lease ``cluster-autoscaler``
+    there (the binary's default name, the only one the chart's Role lets it update): in kube-system,
+    beside a cluster's own autoscaler, only one of the two would run."""
+    (warning,) = [m for sev, m in dev.diagnostics if sev == "warning" and "Lease" in m]
+    assert warning.startswith("llm-judge:aws.clusterAutoscaler.namespace is kube-system")
+    assert "kube-system/cluster-autoscaler" in warning
+    assert "kubectl -n kube-system get lease cluster-autoscaler" in warning
+    assert "docs/aws.md#the-gpu-group-on-a-shared-cluster" in warning
+    (release,) = [r for r in dev.of_type(RELEASE) if "autoscaler" in r.name]
+    assert "createNamespace" not in release.inputs, "kube-system exists"
+
+    own = render_aws("dev", {"clusterAutoscaler": {"namespace": "llm-judge-autoscaler"}})
+    assert not [m for sev, m in own.diagnostics if "Lease" in m]
+    (release,) = [r for r in own.of_type(RELEASE) if "autoscaler" in r.name]
+    assert (release.inputs["namespace"], release.inputs["createNamespace"]) == ("llm-judge-autoscaler", True)
+    association = one(own, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "autoscaler-pod-identity")
+    assert association.inputs["namespace"] == "llm-judge-autoscaler"
+    created = render_created()
+    assert not [m for sev, m in created.diagnostics if "Lease" in m], "a created cluster runs no other"
 
 
 def test_a_stack_autoscaler_without_group_tags_is_refused():
