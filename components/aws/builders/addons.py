@@ -51,10 +51,14 @@ def addon_missing(error: str) -> bool:
 def pod_identity_agent_missing(cfg: AwsConfig) -> str:
     """The one-line error of a stack whose autoscaler needs an agent the existing cluster lacks."""
     cluster = cfg.cluster.name
+    needs = [
+        *(["the cluster-autoscaler's"] if cfg.installs_cluster_autoscaler else []),
+        *([f"the model loader's (model.source {cfg.model.source})"] if cfg.model.s3_source else []),
+    ]
     return (
         f"llm-judge:aws.clusterAutoscaler.installPodIdentityAgent: cluster {cluster} (in {cfg.region}) has "
-        f"no {POD_IDENTITY_AGENT} add-on, which the cluster-autoscaler's credentials (EKS Pod Identity) "
-        f"need: install it (aws eks create-addon --cluster-name {cluster} --addon-name "
+        f"no {POD_IDENTITY_AGENT} add-on, which {' and '.join(needs) or 'the'} credentials (EKS Pod "
+        f"Identity) need: install it (aws eks create-addon --cluster-name {cluster} --addon-name "
         f"{POD_IDENTITY_AGENT} --region {cfg.region}), or set clusterAutoscaler.installPodIdentityAgent: "
         "true to let the stack install it (or check cluster.name and aws.region)"
     )

@@ -179,6 +179,22 @@ def test_an_existing_cluster_without_the_pod_identity_agent_stops_the_plan_with_
     )
     assert "aws eks create-addon --cluster-name llm-judge-bare --addon-name eks-pod-identity-agent" in problem
     assert "installPodIdentityAgent: true" in problem
+    assert "which the cluster-autoscaler's credentials" in problem
+
+
+def test_the_missing_agent_error_names_the_model_loader_when_it_is_what_needs_the_agent():
+    with pytest.raises(ConfigError) as info:
+        render_aws(
+            "dev",
+            {
+                "cluster": {"name": "llm-judge-bare"},
+                "clusterAutoscaler": {"enabled": False},
+                "model": {"source": "s3://acme-models/judge"},
+            },
+        )
+    (problem,) = info.value.problems
+    assert "which the model loader's (model.source s3://acme-models/judge) credentials" in problem
+    assert "autoscaler's" not in problem
 
 
 @pytest.mark.parametrize(
