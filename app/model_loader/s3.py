@@ -225,9 +225,12 @@ def classify_s3(exc: BaseException, where: str, missing: str) -> LoaderError | N
         if code == "NoSuchBucket":
             return HubRefusedError(f"{where}: the bucket does not exist (check model.source)")
         if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
+            # S3 answers 403, not 404, for a missing key to a reader without s3:ListBucket on it, and
+            # the stack's policy grants ListBucket only under an s3:prefix condition, which a GET lacks.
             return HubRefusedError(
-                f"{where}: S3 denied the read ({code}): the model loader's identity (EKS Pod Identity on its"
-                " service account) needs s3:GetObject and s3:ListBucket on this prefix"
+                f"{where}: S3 denied the read ({code}): either {missing} (S3 answers 403 for a key that"
+                " does not exist when the reader may not list it), or the model loader's identity (EKS Pod"
+                " Identity on its service account) lacks s3:GetObject on this prefix"
             )
         return HubUnreachableError(f"{where}: S3 answered {status or '?'} {code}: {error.get('Message', '')}")
     if isinstance(

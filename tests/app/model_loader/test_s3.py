@@ -239,3 +239,5 @@ def test_every_s3_failure_has_its_meaning():
     for case, (exc, expected) in cases.items():
         mapped = classify_s3(exc, "s3://b/p: acme/m@main", "it is missing")
         assert type(mapped) is expected, f"{case}: {mapped!r}"
+    denied = str(classify_s3(_client_error("AccessDenied", 403), "s3://b/p: acme/m@main", "it is missing"))
+    assert "either it is missing" in denied, "a missing key reads as 403 to a reader that may not list it"
