@@ -9,7 +9,8 @@ than today's list of resources, so that whatever is added later is held to it:
 - buckets-uniform-and-private: every GCS bucket has uniform bucket-level access and enforced public
   access prevention, and no ACL resource undoes either;
 - autoscaling-writes-scoped: an IAM policy lets nothing resize an Auto Scaling group or terminate its
-  instances unless the statement picks the groups out by tag (``aws:ResourceTag/...``) or by name;
+  instances unless the statement picks the groups out by tag (``aws:ResourceTag/...``, on a tag EKS
+  does not put on every managed group of a cluster) or by name;
 - s3-access-scoped: an IAM policy allows S3 only as s3:GetObject on one bucket's ``prefix/*`` and
   s3:ListBucket on that bucket under an ``s3:prefix`` condition; no AWS managed S3 policy is attached;
 - imdsv2-required: launch templates and instances require IMDSv2 tokens; EKS node groups use a launch

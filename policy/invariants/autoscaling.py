@@ -51,14 +51,25 @@ def _allowed_writes(statement: Mapping[str, Any]) -> list[str]:
     return [w for w in _WRITES if any(fnmatchcase(w, p) for p in allowed)]
 
 
+# Tags EKS puts on the Auto Scaling group of *every* managed node group of a cluster: a condition on
+# them alone picks out every group of the cluster, other teams' too (``eks:nodegroup-name`` names one).
+_EVERY_GROUP_TAGS = ("aws:resourcetag/k8s.io/cluster-autoscaler/", "aws:resourcetag/eks:cluster-name")
+
+
+def _picks_out(key: Any) -> bool:
+    if not isinstance(key, str):
+        return False
+    key = key.lower()
+    return key.startswith("aws:resourcetag/") and not key.startswith(_EVERY_GROUP_TAGS)
+
+
 def _scoped(statement: Mapping[str, Any]) -> bool:
-    """By a tag condition, or by naming every group (an ARN whose group name has no wildcard)."""
+    """By a tag condition on a tag that not every group of a cluster carries, or by naming every group
+    (an ARN whose group name has no wildcard)."""
     condition = statement.get("Condition")
     if isinstance(condition, Mapping):
         for clauses in condition.values():
-            if isinstance(clauses, Mapping) and any(
-                isinstance(key, str) and key.lower().startswith("aws:resourcetag/") for key in clauses
-            ):
+            if isinstance(clauses, Mapping) and any(_picks_out(key) for key in clauses):
                 return True
     resources = [r for r in items(statement.get("Resource")) or [statement.get("Resource")] if r is not None]
     return bool(resources) and all(
@@ -88,5 +99,6 @@ def check_autoscaling_writes(resource_type: str, props: Mapping[str, Any], name:
             yield (
                 f"{label} allows {', '.join(writes)} on every Auto Scaling group: add a Condition on "
                 "aws:ResourceTag/<a tag only the stack's own groups carry> (or name the groups), so "
-                "it cannot resize or empty another team's groups"
+                "it cannot resize or empty another team's groups (EKS puts the cluster-autoscaler "
+                "discovery tags and eks:cluster-name on every managed group of a cluster)"
             )

@@ -495,6 +495,28 @@ def test_the_invariants_import_nothing_but_the_standard_library():
             },
             True,
         ),
+        (  # the tags EKS puts on every managed group of the cluster: every group, other teams' too
+            {
+                "Action": "autoscaling:SetDesiredCapacity",
+                "Resource": "*",
+                "Condition": {
+                    "StringEquals": {
+                        "aws:ResourceTag/k8s.io/cluster-autoscaler/enabled": "true",
+                        "aws:ResourceTag/k8s.io/cluster-autoscaler/judge": "owned",
+                        "aws:ResourceTag/eks:cluster-name": "judge",
+                    }
+                },
+            },
+            False,
+        ),
+        (
+            {
+                "Action": "autoscaling:SetDesiredCapacity",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:ResourceTag/eks:nodegroup-name": "gpu"}},
+            },
+            True,
+        ),
         (
             {
                 "Action": "autoscaling:UpdateAutoScalingGroup",
