@@ -23,7 +23,7 @@ from tests.app.model_loader.conftest import REPO_ID, wait_until
 from tests.support.fake_hf_hub import FakeHfHub
 from tests.support.s3 import LocalS3, put_mirror
 
-pytestmark = [pytest.mark.integration, pytest.mark.cost(5)]
+pytestmark = [pytest.mark.integration, pytest.mark.cost(8)]
 
 WEIGHTS = "model.safetensors"
 
