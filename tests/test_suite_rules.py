@@ -5,6 +5,8 @@ checking anything when that comes back empty (a renamed type token, a moved file
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent
@@ -128,3 +130,94 @@ def test_the_rule_sees_an_empty_loop_and_passes_a_guarded_one(tmp_path):
     )
     found = loop_only_tests(tmp_path)
     assert [line.split()[1].rstrip(":") for line in found] == ["test_bare", "test_nested"]
+
+
+# --- no silent skips (tests/conftest.py) --------------------------------------------------------------
+
+_SKIPPING = """
+import pytest
+
+@pytest.fixture
+def tool():
+    pytest.skip("no tool")
+
+def test_inline():
+    pytest.skip("no module")
+
+@pytest.mark.skip(reason="not today")
+def test_marked():
+    pass
+
+@pytest.mark.skipif(True, reason="no binary")
+def test_skipif():
+    pass
+
+def test_in_a_fixture(tool):
+    pass
+
+@pytest.mark.may_skip("")
+def test_leave_without_a_reason():
+    pytest.skip("x")
+
+@pytest.mark.may_skip("needs a GPU")
+def test_with_leave():
+    pytest.skip("no GPU")
+
+@pytest.mark.xfail(reason="known", strict=True)
+def test_xfail():
+    assert False
+
+def test_a_thread_raises():
+    import threading
+    def watch():
+        raise FileNotFoundError("the served link is gone")
+    thread = threading.Thread(target=watch)
+    thread.start()
+    thread.join()
+"""
+
+
+def test_a_skip_without_leave_or_a_thread_exception_fails_the_run(tmp_path):
+    """The suite's own configuration (pyproject.toml's pytest section and the guard in tests/conftest.py),
+    run on a suite of its own in a fresh pytest process: every way a test or a whole file can skip fails,
+    unless the test says why with ``may_skip``; xfail keeps its meaning; an exception in a thread the test
+    started fails the test."""
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import pytest_make_collect_report, pytest_runtest_makereport  # noqa: F401\n"
+    )
+    (tmp_path / "test_skips.py").write_text(_SKIPPING)
+    (tmp_path / "test_gone.py").write_text(
+        "import pytest\npytest.importorskip('no_such_module_here')\n\ndef test_x():\n    pass\n"
+    )
+    config = ["-c", str(TESTS.parent / "pyproject.toml"), "--rootdir", str(tmp_path)]
+    flags = ["-q", "-rA", "-p", "no:cacheprovider", "-p", "no:randomly", "-p", "no:xdist"]
+    files = ["--continue-on-collection-errors", "test_skips.py", "test_gone.py"]
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", *config, *flags, *files],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(TESTS.parent), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # -rA's summary: "FAILED test_skips.py::test_inline - ...", but "SKIPPED [1] test_skips.py:28: no GPU"
+    outcomes = {}
+    for line in result.stdout.splitlines():
+        outcome, _, rest = line.partition(" ")
+        if outcome == "SKIPPED":
+            outcomes[f"skipped: {rest.rpartition(': ')[2]}"] = outcome
+        elif outcome in ("PASSED", "FAILED", "ERROR", "XFAIL", "XPASS"):
+            outcomes[rest.partition(" ")[0]] = outcome
+    assert outcomes == {
+        "test_gone.py": "ERROR",
+        "test_skips.py::test_inline": "FAILED",
+        "test_skips.py::test_marked": "ERROR",
+        "test_skips.py::test_skipif": "ERROR",
+        "test_skips.py::test_in_a_fixture": "ERROR",
+        "test_skips.py::test_leave_without_a_reason": "FAILED",
+        "skipped: no GPU": "SKIPPED",
+        "test_skips.py::test_xfail": "XFAIL",
+        "test_skips.py::test_a_thread_raises": "FAILED",
+    }, result.stdout
+    assert "skipped without leave: Skipped: no module" in result.stdout
+    assert "test_gone.py: skipped at collection" in result.stdout
