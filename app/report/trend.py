@@ -65,10 +65,33 @@ def load_history(
     return points
 
 
+def _number(value: object) -> bool:
+    return value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+
+
+def _stored_point(report: object, day: dt.date) -> dict[str, Any] | None:
+    """A day's own ``report.json`` ``point``, when it has the shape this version writes; one of another
+    shape (another version's, a hand-edited file) is as good as none, as a torn file is: the caller falls
+    back to the next source instead of failing today's report on it."""
+    point = report.get("point") if isinstance(report, dict) else None
+    if not isinstance(point, dict):
+        return None
+    means = point.get("means")
+    if (
+        point.get("day") != day.isoformat()
+        or not all(_number(point.get(key, "")) for key in ("records", "failure_rate", "flagged_rate"))
+        or isinstance(point.get("records"), float)
+        or not isinstance(means, dict)
+        or not all(isinstance(name, str) and _number(value) for name, value in means.items())
+    ):
+        return None
+    return point
+
+
 def _point(store: ReportStore, day: dt.date) -> dict[str, Any]:
-    report = store.read_json(f"{report_dir(day)}/report.json")
-    if isinstance(report, dict) and isinstance(report.get("point"), dict):
-        return report["point"]
+    point = _stored_point(store.read_json(f"{report_dir(day)}/report.json"), day)
+    if point is not None:
+        return point
     summary = store.read_json(summary_path(day))
     if isinstance(summary, dict):
         return point_from_summary(day, summary)

@@ -7,8 +7,10 @@ import json
 
 import pytest
 
+from app.report.day import DayAggregate
+from app.report.rows import RowReader
 from app.report.store import LocalStore
-from app.report.trend import load_history, point_from_summary
+from app.report.trend import load_history, point_from_aggregate, point_from_summary
 from tests.app.report.helpers import criteria, failed, lines, run_ok
 
 DAY = dt.date(2026, 11, 29)
@@ -72,3 +74,56 @@ def test_a_torn_report_json_falls_back_to_the_summary(tmp_path):
         json.dumps({"records": 2, "counts": {"ok": 1}})
     )
     assert load_history(LocalStore(tmp_path), DAY, 1)[0]["records"] == 2
+
+
+GOOD_POINT = {
+    "day": DAY.isoformat(),
+    "records": 5,
+    "failure_rate": 0.0,
+    "flagged_rate": 0.2,
+    "means": {"x": 3.0},
+}
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        {k: v for k, v in GOOD_POINT.items() if k != "records"},  # an older version's point
+        GOOD_POINT | {"records": "5"},
+        GOOD_POINT | {"records": 5.5},
+        GOOD_POINT | {"failure_rate": "0.1"},
+        GOOD_POINT | {"flagged_rate": True},
+        GOOD_POINT | {"means": {"x": "3"}},
+        GOOD_POINT | {"means": []},
+        GOOD_POINT | {"day": "<b>2026-11-29</b>"},
+        GOOD_POINT | {"day": "2026-11-28"},  # another day's point, copied
+    ],
+)
+def test_a_report_json_point_of_another_shape_falls_back_to_the_summary(tmp_path, point):
+    """Before, such a point went to the page as it was: a missing key or a string where a number belongs
+    failed today's whole report (KeyError, numpy's UFuncTypeError), naming neither the file nor the day."""
+    (tmp_path / "reports" / DAY.isoformat()).mkdir(parents=True)
+    (tmp_path / "reports" / DAY.isoformat() / "report.json").write_text(json.dumps({"point": point}))
+    (tmp_path / "judgements" / DAY.isoformat()).mkdir(parents=True)
+    (tmp_path / "judgements" / DAY.isoformat() / "summary.json").write_text(
+        json.dumps({"records": 2, "counts": {"ok": 1}})
+    )
+    assert load_history(LocalStore(tmp_path), DAY, 1)[0]["records"] == 2
+
+
+def test_a_report_json_point_of_this_versions_shape_is_read_as_it_is(tmp_path):
+    (tmp_path / "reports" / DAY.isoformat()).mkdir(parents=True)
+    (tmp_path / "reports" / DAY.isoformat() / "report.json").write_text(json.dumps({"point": GOOD_POINT}))
+    assert load_history(LocalStore(tmp_path), DAY, 1) == [GOOD_POINT]
+
+
+def test_the_point_a_report_writes_is_read_back_as_it_is(tmp_path):
+    """The writer's own point (build.py: ``point_from_aggregate``, through JSON) passes the shape check."""
+    rows = RowReader("results.jsonl").rows(
+        lines(run_ok("a", criteria(4)), run_ok("b", criteria(6)), failed("c"))
+    )
+    written = json.loads(json.dumps(point_from_aggregate(DAY, DayAggregate(shown=0).add_all(rows))))
+    assert written["means"], "a point with scores, so their check is exercised"
+    (tmp_path / "reports" / DAY.isoformat()).mkdir(parents=True)
+    (tmp_path / "reports" / DAY.isoformat() / "report.json").write_text(json.dumps({"point": written}))
+    assert load_history(LocalStore(tmp_path), DAY, 1) == [written]
