@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,8 @@ def test_under_the_minimum_a_judge_gets_no_number():
 
 
 def test_the_section_shows_no_number_under_the_minimum_and_escapes_names():
-    """One page: too few labels for a number, and labellers and a judge named with markup."""
+    """Labellers and a judge named with markup: too few labels for a number, then enough for the judge's
+    table of every field (its caption names the judge)."""
     hostile = [Label(x.id, SCRIPT, x.labels) for x in PEOPLE]
     request = ReportRequest(
         title="t",
@@ -106,6 +108,15 @@ def test_the_section_shows_no_number_under_the_minimum_and_escapes_names():
     assert "90.0 %" not in section
     assert "script" not in _parse(html).tags
     assert section.count("&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;") == 2  # a labeller, a judge
+
+    # With enough labels, the judge's name heads its table of every field, and the trend names it too.
+    enough = render_page(
+        build_report(replace(request, people=PeopleSettings(min_labels=1)), lambda: NOW) | {"drift": None}
+    )
+    start = enough.index('<section id="people">')
+    section = enough[start : enough.index("</section>", start)]
+    assert "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt; judge: every field" in section
+    assert "script" not in _parse(enough).tags
 
 
 def test_no_labels_yet_says_how_to_add_them():
