@@ -143,6 +143,46 @@ def _kappa_of(entry: Mapping[str, Any]) -> float | None:
     return head.get("value") if entry.get("enough") and isinstance(head, Mapping) else None
 
 
+def _count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _stored_table(table: object) -> Mapping[str, Any] | None:
+    """A stored day's agreement table (``field``, ``kind``, ``values`` and a square ``table`` of counts
+    over them) when it has the shape ``_judge_entry`` writes, else None."""
+    if not isinstance(table, Mapping):
+        return None
+    values, rows = table.get("values"), table.get("table")
+    if (
+        not isinstance(table.get("field"), str)
+        or not isinstance(table.get("kind"), str)
+        or not isinstance(values, list)
+        or not all(isinstance(v, str | int) and not isinstance(v, bool) for v in values)
+        or not isinstance(rows, list)
+        or len(rows) != len(values)
+        or not all(isinstance(r, list) and len(r) == len(values) and all(map(_count, r)) for r in rows)
+    ):
+        return None
+    return table
+
+
+def _stored_judge(judge: object) -> Mapping[str, Any] | None:
+    """One judge of an earlier day's ``agreement.json``, when it has the shape this version writes (a
+    role, a count, a kappa that is a number if any); one of another shape (another version's, a hand
+    edit) counts as no labels that day instead of failing today's report on it."""
+    if not isinstance(judge, Mapping) or not isinstance(judge.get("role"), str) or not _count(judge.get("n")):
+        return None
+    head = judge.get("headline")
+    kappa = head.get("value") if isinstance(head, Mapping) else None
+    accuracy = judge.get("accuracy")
+    for value in (kappa, accuracy):
+        if value is not None and (not isinstance(value, int | float) or isinstance(value, bool)):
+            return None
+    if "table" in judge and _stored_table(judge["table"]) is None:
+        return None
+    return judge
+
+
 def people_trend(
     store: ReportStore,
     day: dt.date,
@@ -159,7 +199,8 @@ def people_trend(
         entry = today if offset == 0 else store.read_json(people_path(current))
         judges = entry.get("judges") if isinstance(entry, Mapping) else None
         point: dict[str, Any] = {"day": current.isoformat(), "judges": {}}
-        for judge in judges if isinstance(judges, list) else ():
+        for found in judges if isinstance(judges, list) else ():
+            judge = found if offset == 0 else _stored_judge(found)
             if not isinstance(judge, Mapping) or not judge.get("n"):
                 continue
             point["judges"][judge["role"]] = {

@@ -159,6 +159,40 @@ def test_the_trend_reads_earlier_imports_and_pools_the_last_labelled_days(tmp_pa
     assert (few["enough"], few["kappa"]) == (False, None)
 
 
+BAD_JUDGES = {
+    "no role": lambda j: {k: v for k, v in j.items() if k != "role"},
+    "n as text": lambda j: j | {"n": "40"},
+    "kappa as text": lambda j: j | {"headline": j["headline"] | {"value": "high"}},
+    "table not square": lambda j: j | {"table": j["table"] | {"table": [[20, 0]]}},
+    "table counts as text": lambda j: j | {"table": j["table"] | {"table": [["20", 0], [0, 20]]}},
+    "table without kind": lambda j: j | {"table": {k: v for k, v in j["table"].items() if k != "kind"}},
+}
+
+
+@pytest.mark.parametrize("change", sorted(BAD_JUDGES))
+def test_an_earlier_day_of_another_shape_counts_as_unlabelled(tmp_path, change):
+    """An earlier day's agreement.json of another shape (another version's, a hand edit) is a day without
+    labels, never a failed report; the days that have this version's shape still count."""
+    store = LocalStore(tmp_path)
+    agreeing = [
+        Label(x.id, "ben", {k: v for k, v in a["answer"].items() if k != "reasoning"})
+        for x, a in zip(PEOPLE, A, strict=True)
+    ]
+    for back in (3, 6):
+        _earlier(store, DAY - dt.timedelta(days=back), agreeing)
+    bad_day = DAY - dt.timedelta(days=3)
+    entry = store.read_json(people_path(bad_day))
+    (judge,) = entry["judges"]
+    assert judge["enough"]
+    assert {"table", "headline"} <= judge.keys()
+    entry["judges"] = [BAD_JUDGES[change](judge)]
+    store.write(people_path(bad_day), json.dumps(entry).encode(), "application/json")
+    today = people_report(PEOPLE, compare=None)["people"]
+    trend = people_trend(store, DAY, today, PeopleSettings(min_labels=30, kappa_days=2))
+    assert [p["day"] for p in trend["points"] if p["judges"]] == ["2026-11-23", "2026-11-29"]
+    assert trend["window"]["judge"]["days"] == ["2026-11-23", "2026-11-29"]
+
+
 # --- the flagged rate -----------------------------------------------------------------------------------
 
 
