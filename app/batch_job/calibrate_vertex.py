@@ -14,8 +14,12 @@ failure keeps its reason in the judge's vocabulary (``app.judge.results.FailureR
 online reason and the service's message in its text: an item that fails is never scored.
 
 Settings are the batch job's (``GCP_PROJECT``, ``GCP_LOCATION``, ``MODEL_ID``, ``LLM_JUDGE_STACK``,
-``VERTEX_BASE_URL``, ``VERTEX_ACCESS_TOKEN``; ``--project``, ``--location`` and ``--model`` override
-them): the figures describe the model and request settings the night runs with.
+``VERTEX_BASE_URL``, ``VERTEX_ACCESS_TOKEN``, ``VERTEX_ATTEMPTS``; ``--project``, ``--location`` and
+``--model`` override them): the figures describe the model and request settings the night runs with.
+Each request is tried as the night's canary is (google-genai's retry on 408, 429 and 5xx:
+vertex.make_client); ``--max-retries N`` makes that N + 1 attempts and ``--timeout`` bounds each attempt.
+A deadline over the attempts cannot be honoured (google-genai's retry runs inside one call), so the CLI
+refuses ``--deadline`` with this backend.
 """
 
 from __future__ import annotations
@@ -64,7 +68,9 @@ def failure_of(failure: OnlineFailure) -> JudgeFailure:
 class VertexJudge:
     """A judge that answers through Vertex AI's ``generateContent`` with the batch job's request."""
 
-    def __init__(self, settings: BatchJobSettings, prompt_path: Path, concurrency: int) -> None:
+    def __init__(
+        self, settings: BatchJobSettings, prompt_path: Path, concurrency: int, timeout_s: float | None = None
+    ) -> None:
         from app.batch_job.prompt import load_judge_prompt
         from app.batch_job.vertex import make_client
 
@@ -73,7 +79,7 @@ class VertexJudge:
         # The request builder translates the prompt's thinking and sampling for the model; a pair that
         # does not fit is refused here, before any request (ThinkingConfigError, ModelChoiceError).
         _ = self.prompt.builder
-        self.client = make_client(settings)
+        self.client = make_client(settings, timeout_s=timeout_s)
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="calibrate-vertex")
         self.missing_credentials: str | None = None
 
@@ -121,9 +127,12 @@ def judge_gold_on_vertex(
     project: str | None = None,
     location: str | None = None,
     model: str | None = None,
+    max_retries: int | None = None,
+    timeout_s: float | None = None,
 ) -> tuple[dict[str, Judgement], dict[str, Any]]:
     """Every item of ``gold`` judged on Vertex AI (flags over the batch job's environment), and what
-    judged them; ``VertexSetupError`` for what the user must change."""
+    judged them; ``VertexSetupError`` for what the user must change. ``max_retries`` (N: N + 1 attempts)
+    overrides ``VERTEX_ATTEMPTS``; ``timeout_s`` bounds each attempt (default: none, as at night)."""
     from pydantic import ValidationError
 
     from app.batch_job.catalogue import ModelChoiceError
@@ -136,9 +145,11 @@ def judge_gold_on_vertex(
     given = {"gcp_project": project, "gcp_location": location, "model_id": model}
     # Flags over the environment (GCP_PROJECT, ...): the constructor reads it, as the batch job's does.
     overrides: dict[str, Any] = {k: v for k, v in given.items() if v}
+    if max_retries is not None:
+        overrides["vertex_attempts"] = max_retries + 1
     try:
         settings = BatchJobSettings(**overrides, prompt_path=prompt_path)
-        judge = VertexJudge(settings, prompt_path, concurrency)
+        judge = VertexJudge(settings, prompt_path, concurrency, timeout_s)
     except (SettingsError, ValidationError, ThinkingConfigError, ModelChoiceError, PromptFileError) as exc:
         raise VertexSetupError(str(exc)) from None
     try:
@@ -152,5 +163,6 @@ def judge_gold_on_vertex(
         "model": settings.model_id,
         "project": settings.gcp_project,
         "location": settings.gcp_location,
+        "attempts": settings.vertex_attempts,
     }
     return judgements, info

@@ -42,7 +42,10 @@ class Context:
         # Created on first use only: --dry-run and collect never need Vertex AI or its credentials.
         from app.batch_job.vertex import VertexJobs, make_client
 
-        return VertexJobs(make_client(self.settings), self.settings.model_id, self.settings.job_name_prefix)
+        settings = self.settings
+        return VertexJobs(
+            make_client(settings), settings.model_id, settings.job_name_prefix, settings.vertex_attempts
+        )
 
     def say(self, text: str) -> None:
         print(text, file=self.out, flush=True)

@@ -12,6 +12,15 @@ Nothing is stored unless every label is valid and names a record of the day: a l
 refused, with the count and the first ids, and so is an annotation the prompt's judge could not have
 given. Labels are merged by (id, labeller), so importing the same file again changes nothing and a
 newer export of the same annotations replaces them.
+
+A line of the stored ``labels.jsonl`` that cannot be read (torn, or edited by hand: the report skips and
+counts such lines) is kept as it is, byte for byte, after the labels, counted and warned about with its
+line number; the import goes on. Nothing a person labelled is lost to a bad neighbour.
+
+One import at a time per day: the file is read, merged and written whole, and the report store has no
+generation precondition (app.report.store.ReportStore), so two imports of one day at the same moment
+can each write the merge of what it read, and the later write drops the other's new labels (importing
+that file again restores them; nothing is lost from the export).
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from app.batch_job.exits import EXIT_OK, EXIT_USAGE
 from app.batch_job.settings import BatchJobSettings, SettingsError
 from app.judge.gold import GoldError, Label, parse_labels
 from app.judge.prompt_file import PromptFile, PromptFileError
-from app.report.people import PeopleSettings, day_people
+from app.report.people import PeopleSettings, UnreadableLabel, day_people, parse_stored_label
 from app.report.rows import Row, RowError, parse_row, pick
 from app.report.store import ReportStore, labels_path, people_path, results_path, summary_path
 
@@ -149,13 +158,23 @@ def import_labels(
             f"{store.describe(results_path(day))} does not hold (is --date {day} right?), nothing stored; "
             f"first: {', '.join(unknown[:MAX_LISTED])}"
         )
-    stored: dict[tuple[str, str], dict[str, Any]] = {}
+    stored: dict[tuple[str, str], dict[str, Any]] = {}  # each line as it is written
+    merged: dict[tuple[str, str], Label] = {}
+    unreadable: list[tuple[int, str]] = []  # (line number, why) of stored lines kept as they are
+    kept: list[bytes] = []
     rel = labels_path(day)
     if store.exists(rel):
-        for raw in store.lines(rel):
-            if raw.strip():
-                line = json.loads(raw)
-                stored[(line["id"], line["labeller"])] = line
+        for number, raw in enumerate(store.lines(rel), 1):
+            if not raw.strip():
+                continue
+            try:
+                label, line = parse_stored_label(raw)
+            except UnreadableLabel as exc:
+                unreadable.append((number, str(exc)))
+                kept.append(raw)
+                continue
+            stored[(label.id, label.labeller)] = line
+            merged[(label.id, label.labeller)] = label
     new = replaced = unchanged = 0
     for label in labels:
         key = (label.id, label.labeller)
@@ -168,12 +187,13 @@ def import_labels(
         else:
             replaced += 1
         stored[key] = line
+        merged[key] = label
     body = b"".join(
         json.dumps(stored[key], ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode() + b"\n"
         for key in sorted(stored)
-    )
+    ) + b"".join(raw + b"\n" for raw in kept)
     store.write(rel, body, "application/jsonl")
-    every = [Label(line["id"], line["labeller"], line["labels"]) for line in stored.values()]
+    every = list(merged.values())
     wanted = {label.id for label in every}
     judges = [(_judge_name(store, day, "judge"), _answers(store, day, wanted))]
     if compare is not None and compare.exists(results_path(day)):
@@ -192,9 +212,10 @@ def import_labels(
         labels_replaced=replaced,
         labels_unchanged=unchanged,
         labels_stored=len(stored),
+        labels_unreadable_kept=len(unreadable),
         **{f"skipped_{k}": v for k, v in skipped.items()},
     )
-    return {"labels": store.describe(rel), "agreement": agreement, **summary}
+    return {"labels": store.describe(rel), "agreement": agreement, "unreadable": unreadable, **summary}
 
 
 def run_import(
@@ -220,11 +241,16 @@ def run_import(
         if summary is not None:
             summary["error"] = str(exc).splitlines()[0]
         return EXIT_USAGE
+    for number, why in done["unreadable"][:MAX_LISTED]:
+        say(f"warning: {done['labels']} line {number}: not a stored label ({why}); kept as it is")
+    if len(done["unreadable"]) > MAX_LISTED:
+        say(f"warning: {done['labels']}: {len(done['unreadable']) - MAX_LISTED} more unreadable line(s) kept")
     left_out = {k: v for k, v in done.items() if k.startswith("skipped_") and v}
     say(
         f"[{day}] {done['labels_in_file']} label(s) read: {done['labels_new']} new, "
         f"{done['labels_replaced']} replaced, {done['labels_unchanged']} unchanged; "
         f"{done['labels_stored']} stored -> {done['labels']}"
+        + (f" (and {len(done['unreadable'])} unreadable line(s) kept)" if done["unreadable"] else "")
         + (
             "; left out: " + ", ".join(f"{k.removeprefix('skipped_')} {v}" for k, v in left_out.items())
             if left_out

@@ -58,6 +58,13 @@ class BatchJobSettings(BaseSettings):
     vertex_access_token: SecretStr | None = Field(
         None, description="OAuth access token to use instead of application default credentials."
     )
+    vertex_attempts: int = Field(
+        4,
+        ge=1,
+        le=10,
+        description="Attempts of each Vertex AI call on 408, 429 and 5xx, with a back-off of 1, 2, 4... s "
+        "(1: no retry); a job's create is retried on 429 only.",
+    )
     job_name_prefix: str = Field(
         "llm-judge", pattern=r"^[a-z][a-z0-9-]{0,40}$", description="Display-name prefix of the jobs."
     )

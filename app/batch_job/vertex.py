@@ -8,6 +8,24 @@ ListBatchPredictionJobs reference gives it (`display_name supports =, != compari
 and as google-genai's own recorded test calls it (`tests/batches/test_list.py`). Every call goes
 through `calling`, so a refusal (403, 404, quota) reaches the user as one line naming the HTTP status
 and what to check, never as a traceback.
+
+Retries. google-genai makes one attempt unless its client is given ``HttpRetryOptions``; then its
+``_api_client.retry_args`` retries with tenacity: ``attempts`` in all (``VERTEX_ATTEMPTS``, default 4),
+an exponential back-off with jitter (1 s initial, doubling, at most 60 s: google-genai's defaults, from
+GCS's retry strategy), on the listed HTTP statuses and, whatever the list says, on an httpx time-out or
+connection error. ``make_client`` gives every call the statuses 408, 429, 500, 502, 503 and 504: reads
+(get, list) and ``generateContent`` (the canary, calibration) have no side effect, and cancelling twice
+cancels once.
+
+``batches.create`` is different: a 5xx or a time-out may come after the server created the job, and
+submit's at-most-once rests on listing the day's jobs by display name *before* creating; a blind retry
+would skip that list and could start the day's job twice, billing the day twice. So ``create`` sends
+per-request ``http_options`` whose retry covers 429 only (a quota refusal creates nothing), which
+google-genai honours (``BaseApiClient._request``: a request's own ``retry_options`` replace the
+client's). A 5xx on create ends the run (exit 1); the next run lists first, and either finds the job or
+creates it. Two things keep google-genai's own transport retry from re-sending a create: a connection
+error means nothing was sent, and the batch job's client has no time-out (``make_client`` sets one only
+for calibration, which creates no job), so a create is never timed out and retried.
 """
 
 from __future__ import annotations
@@ -100,14 +118,32 @@ def calling(operation: str, call: Callable[[], T]) -> T:
         ) from None
 
 
-def make_client(settings: BatchJobSettings) -> genai.Client:
-    """A google-genai client for Vertex AI: ADC by default, or an explicit token and endpoint."""
+# google-genai's own default set (_api_client._RETRY_HTTP_STATUS_CODES), written out so that it is ours.
+RETRIED_STATUSES = (408, 429, 500, 502, 503, 504)
+# A create answered with anything else may have created the job (see the module's docstring).
+CREATE_RETRIED_STATUSES = (429,)
+
+
+def retry_options(attempts: int, statuses: tuple[int, ...]) -> types.HttpRetryOptions:
+    """``attempts`` in all on ``statuses``, with google-genai's default delays (1 s, doubling, jitter)."""
+    return types.HttpRetryOptions(attempts=attempts, http_status_codes=list(statuses))
+
+
+def make_client(settings: BatchJobSettings, *, timeout_s: float | None = None) -> genai.Client:
+    """A google-genai client for Vertex AI: ADC by default, or an explicit token and endpoint; every call
+    tried ``VERTEX_ATTEMPTS`` times on 408, 429 and 5xx. ``timeout_s`` bounds each attempt: only for a
+    client that creates no job (calibration), since google-genai retries a time-out whatever the
+    statuses say."""
     credentials = None
     if settings.vertex_access_token is not None:
         from google.oauth2.credentials import Credentials
 
         credentials = Credentials(token=settings.vertex_access_token.get_secret_value())
-    http_options = types.HttpOptions(base_url=settings.vertex_base_url) if settings.vertex_base_url else None
+    http_options = types.HttpOptions(
+        base_url=settings.vertex_base_url or None,
+        retry_options=retry_options(settings.vertex_attempts, RETRIED_STATUSES),
+        timeout=None if timeout_s is None else max(1, round(timeout_s * 1000)),
+    )
     return genai.Client(
         vertexai=True,
         project=settings.require_project(),
@@ -180,10 +216,14 @@ def _as_int(value: int | str | None) -> int | None:
 class VertexJobs:
     """The batch job operations of one day-naming scheme on one google-genai client."""
 
-    def __init__(self, client: genai.Client, model_id: str, name_prefix: str) -> None:
+    def __init__(self, client: genai.Client, model_id: str, name_prefix: str, attempts: int) -> None:
         self.client = client
         self.model_id = model_id
         self.name_prefix = name_prefix
+        # create's own retry: 429 only (see the module's docstring).
+        self._create_options = types.HttpOptions(
+            retry_options=retry_options(attempts, CREATE_RETRIED_STATUSES)
+        )
 
     def day_jobs(self, day: dt.date) -> dict[int, list[JobView]]:
         """The day's jobs by part, newest first (a part may have failed and been resubmitted)."""
@@ -206,17 +246,30 @@ class VertexJobs:
 
     def create(self, day: dt.date, part: int, input_uri: str, output_uri: str) -> JobView:
         display_name = job_display_name(self.name_prefix, day, part)
-        job = calling(
-            f"create job {display_name}",
-            lambda: self.client.batches.create(
-                model=self.model_id,
-                src=types.BatchJobSource(format="jsonl", gcs_uri=[input_uri]),
-                config=types.CreateBatchJobConfig(
-                    display_name=display_name,
-                    dest=types.BatchJobDestination(format="jsonl", gcs_uri=output_uri),
+        try:
+            job = calling(
+                f"create job {display_name}",
+                lambda: self.client.batches.create(
+                    model=self.model_id,
+                    src=types.BatchJobSource(format="jsonl", gcs_uri=[input_uri]),
+                    config=types.CreateBatchJobConfig(
+                        display_name=display_name,
+                        dest=types.BatchJobDestination(format="jsonl", gcs_uri=output_uri),
+                        http_options=self._create_options,
+                    ),
                 ),
-            ),
-        )
+            )
+        except VertexError as exc:
+            if exc.status in CREATE_RETRIED_STATUSES or exc.is_configuration:
+                raise
+            # Not retried: the job may exist. The next submit lists before it creates.
+            raise VertexError(
+                f"{exc}; not retried, since the job may have been created: the next submit finds it "
+                "or creates it",
+                exc.status,
+                exc.code,
+                exc.detail,
+            ) from None
         return JobView.of(job)
 
     def get(self, name: str) -> JobView:

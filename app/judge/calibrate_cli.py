@@ -9,7 +9,9 @@ Backends: ``openai`` (default) judges through the judge client, against any Open
 (vLLM; ``--base-url``, ``--model``, ``--concurrency`` as in ``run``); ``vertex`` sends one
 ``generateContent`` per item to Vertex AI with exactly the nightly batch job's request (its
 generationConfig, system instruction and labels: app.judge.calibrate_vertex), with the batch job's
-settings (``GCP_PROJECT``/``--project``, ``GCP_LOCATION``/``--location``, ``MODEL_ID``/``--model``).
+settings (``GCP_PROJECT``/``--project``, ``GCP_LOCATION``/``--location``, ``MODEL_ID``/``--model``,
+``VERTEX_ATTEMPTS``/``--max-retries`` N for N + 1 attempts, ``--timeout`` per attempt). ``--deadline``,
+``--cold-start-wait`` and ``--base-url`` are the judge client's and are refused with ``vertex``.
 
 The model-change gate: ``--against PREVIOUS.json`` (the ``--json`` of the current model on the same gold
 set) exits 1 when kappa on the headline field (verdict; overall for the six-criteria prompt, weighted)
@@ -110,6 +112,30 @@ def _previous(path: Path | None) -> dict[str, Any] | None:
 
 
 VERTEX_BACKEND = "app.batch_job.calibrate_vertex"
+# Most --max-retries on Vertex: VERTEX_ATTEMPTS is 1 to 10 attempts.
+VERTEX_MAX_RETRIES = 9
+# Flags the vertex backend has no use for, and what to do instead: refused, never ignored.
+_NOT_ON_VERTEX = {
+    "deadline": "google-genai retries inside one call and cannot stop at a deadline; bound each item with "
+    "--max-retries and --timeout instead (at most (retries + 1) x timeout, plus back-off of 1, 2, 4... s)",
+    "cold_start_wait": "Vertex AI does not scale from zero",
+    "base_url": "set VERTEX_BASE_URL for another Vertex endpoint",
+}
+
+
+def _vertex_flags(args: argparse.Namespace) -> tuple[int | None, float | None]:
+    """--max-retries and --timeout for the vertex backend; a flag it cannot honour is a usage error."""
+    for name, instead in _NOT_ON_VERTEX.items():
+        if getattr(args, name, None) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise UsageError(f"{flag} is not supported with --backend vertex: {instead}")
+    retries = args.max_retries
+    if retries is not None and not 0 <= retries <= VERTEX_MAX_RETRIES:
+        raise UsageError(
+            f"--max-retries {retries} with --backend vertex: 0 to {VERTEX_MAX_RETRIES} (VERTEX_ATTEMPTS is "
+            "1 to 10 attempts)"
+        )
+    return retries, args.timeout
 
 
 def _judge_on_vertex(
@@ -117,6 +143,7 @@ def _judge_on_vertex(
 ) -> tuple[Any, Any]:
     """The vertex backend, imported by name: it is the batch job's code (its request builder, google-genai),
     which the judge image does not carry."""
+    retries, timeout_s = _vertex_flags(args)
     try:
         backend = importlib.import_module(VERTEX_BACKEND)
     except ImportError as exc:
@@ -126,7 +153,14 @@ def _judge_on_vertex(
         ) from None
     try:
         return backend.judge_gold_on_vertex(
-            gold, prompt_path, concurrency, project=args.project, location=args.location, model=args.model
+            gold,
+            prompt_path,
+            concurrency,
+            project=args.project,
+            location=args.location,
+            model=args.model,
+            max_retries=retries,
+            timeout_s=timeout_s,
         )
     except backend.VertexSetupError as exc:
         raise UsageError(f"--backend vertex: {exc}") from None

@@ -32,9 +32,11 @@ __all__ = [
     "FLAGGED_BASELINE_DAYS",
     "PEOPLE_TREND_DAYS",
     "PeopleSettings",
+    "UnreadableLabel",
     "day_people",
     "flagged_rate_drift",
     "load_labels",
+    "parse_stored_label",
     "people_trend",
 ]
 
@@ -52,6 +54,21 @@ class PeopleSettings:
     """Labelled days pooled into the drift alert's kappa."""
 
 
+class UnreadableLabel(ValueError):
+    """A line of labels.jsonl that is not a stored label (torn, or edited by hand)."""
+
+
+def parse_stored_label(raw: bytes) -> tuple[Label, dict[str, Any]]:
+    """One line of ``labels/<date>/labels.jsonl``: the label and the line's object as stored;
+    ``UnreadableLabel`` saying why not. The report and import-labels read the file with it alike."""
+    try:
+        data = json.loads(raw)
+        return Label(str(data["id"]), str(data["labeller"]), dict(data["labels"])), data
+    except (ValueError, KeyError, TypeError) as exc:
+        reason = f"no {exc} key" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+        raise UnreadableLabel(" ".join(reason.split())[:200]) from None
+
+
 def load_labels(store: ReportStore, day: dt.date) -> tuple[list[Label], int]:
     """The day's stored labels, and how many stored lines could not be read (none, unless edited)."""
     rel = labels_path(day)
@@ -63,9 +80,8 @@ def load_labels(store: ReportStore, day: dt.date) -> tuple[list[Label], int]:
         if not raw.strip():
             continue
         try:
-            data = json.loads(raw)
-            labels.append(Label(str(data["id"]), str(data["labeller"]), dict(data["labels"])))
-        except (ValueError, KeyError, TypeError):
+            labels.append(parse_stored_label(raw)[0])
+        except UnreadableLabel:
             unreadable += 1
     return labels, unreadable
 

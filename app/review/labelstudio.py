@@ -12,7 +12,8 @@ The formats follow Label Studio's documentation (labelstud.io, read for 1.23):
   ``{"choices": [...]}``, of ``Rating`` ``{"rating": n}``, of ``Number`` ``{"number": n}``;
 * ``/guide/export`` (JSON): the same tasks with ``annotations``, each with its ``result`` in the same
   shape, ``was_cancelled`` (the annotator skipped the task) and ``completed_by`` (the user's id, or
-  ``{"id", "email", ...}`` when the export expands it);
+  ``{"id", "email", ...}`` when the export expands it; the labeller is ``label-studio:user-<id>`` in
+  both shapes);
 * ``/tags/choices``, ``/tags/rating``, ``/tags/number``, ``/tags/text``, ``/tags/header``: the tags.
 
 The config is built from the prompt's answer schema (``jsonSchema`` without ``reasoning``): a string
@@ -202,12 +203,18 @@ class ExportedLabels:
     problems: list[str] = field(default_factory=list)
 
 
-def _labeller(annotation: Mapping[str, Any]) -> str:
+def _labeller(annotation: Mapping[str, Any]) -> str | None:
+    """``label-studio:user-<id>``: the annotator's numeric user id, which both export shapes carry
+    (``completed_by`` is the id, or ``{"id", "email", ...}`` when the export expands users), so one
+    person is one labeller whichever shape was exported (an email would name them apart, and their
+    labels would be stored and counted twice). None when the annotation names no user id."""
     who = annotation.get("completed_by")
-    if isinstance(who, Mapping):
-        email = who.get("email")
-        return LABELLER_PREFIX + (str(email) if email else f"user-{who.get('id')}")
-    return f"{LABELLER_PREFIX}user-{who}"
+    user = who.get("id") if isinstance(who, Mapping) else who
+    if isinstance(user, str) and user.isdigit():
+        user = int(user)
+    if not isinstance(user, int) or isinstance(user, bool):
+        return None
+    return f"{LABELLER_PREFIX}user-{user}"
 
 
 def _labels_of(control_list: Sequence[Control], result: Any) -> tuple[dict[str, Any], list[str]]:
@@ -301,6 +308,12 @@ def labels_from_export(export: Any, prompt: PromptFile, day: str) -> ExportedLab
                 out.cancelled += 1
                 continue
             labeller = _labeller(annotation)
+            if labeller is None:
+                out.problems.append(
+                    f"{where} ({record_id}): an annotation without its annotator's user id "
+                    f"(completed_by: {annotation.get('completed_by')!r:.80}); export again from Label Studio"
+                )
+                continue
             labels, problems = _labels_of(control_list, annotation.get("result"))
             if not problems:
                 problems = label_problems(labels, schema, answer_model)

@@ -13,7 +13,14 @@ The filter takes the proto field names only (`display_name`, as in the reference
 google-genai's recorded `tests/batches/test_list.py`); anything else is refused with 400
 INVALID_ARGUMENT, so a client that sends another spelling fails here as it would there.
 `fail_next(status, ...)` makes the next calls answer with a Google API error body, as the real service
-does for a missing permission or an exhausted quota.
+does for a missing permission or an exhausted quota: the shape of Google's API design guide, "Errors"
+(https://cloud.google.com/apis/design/errors): `{"error": {"code": <HTTP status>, "message": ..., "status":
+<google.rpc.Code name>}}`, with the guide's mapping of names to HTTP statuses (RESOURCE_EXHAUSTED 429,
+UNAVAILABLE 503, ...). `quota_exhausted(times=N)` and `unavailable(times=N)` are its two transient errors,
+the ones a client retries (the guide: RESOURCE_EXHAUSTED "retry with exponential backoff", UNAVAILABLE
+"retry"). With `after_doing=True` the call is carried out and then answered with the error, as when a
+gateway or a time-out loses the answer to a call the service did: the case that makes a blind retry of a
+create start a second job.
 
 The model lifecycle and the request checks read the model catalogue (app/batch_job/gemini_models.yaml)
 and follow these pages:
@@ -89,9 +96,26 @@ class FakeVertexState:
     requests: list[RecordedRequest] = field(default_factory=list)
     # Per display name: states its job reports on the next GETs, one per GET (the last one stays).
     scripted: dict[str, list[str]] = field(default_factory=dict)
-    # Errors the next calls answer with: (operation or None for any, HTTP status, code name, message).
-    failures: list[tuple[str | None, int, str, str]] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Failure(NamedTuple):
+    """An error one of the next calls answers with."""
+
+    on: str | None  # create, get, list, cancel or generate; None: any
+    status: int
+    code: str  # google.rpc.Code name
+    message: str
+    after_doing: bool = False  # carry the call out first, then answer the error
+
+
+# What Vertex AI says with its two transient errors (messages as seen from the service).
+QUOTA_MESSAGE = (
+    "Resource exhausted. Please try again later. Please refer to "
+    "https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more details."
+)
+UNAVAILABLE_MESSAGE = "The service is currently unavailable."
 
 
 def _now() -> str:
@@ -226,12 +250,27 @@ class FakeVertex:
             job.update(fields)
 
     def fail_next(
-        self, status: int, code: str, message: str, *, times: int = 1, on: str | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        times: int = 1,
+        on: str | None = None,
+        after_doing: bool = False,
     ) -> None:
         """The next `times` calls (of operation `on`: create, get, list, cancel or generate; None: any) answer
-        `status` with Google's error body instead of doing anything."""
+        `status` with Google's error body instead of doing anything (`after_doing`: after doing it)."""
         with self.state.lock:
-            self.state.failures.extend([(on, status, code, message)] * times)
+            self.state.failures.extend([Failure(on, status, code, message, after_doing)] * times)
+
+    def quota_exhausted(self, *, times: int = 1, on: str | None = None) -> None:
+        """The next `times` calls answer 429 RESOURCE_EXHAUSTED (a refusal: nothing is done)."""
+        self.fail_next(429, "RESOURCE_EXHAUSTED", QUOTA_MESSAGE, times=times, on=on)
+
+    def unavailable(self, *, times: int = 1, on: str | None = None, after_doing: bool = False) -> None:
+        """The next `times` calls answer 503 UNAVAILABLE (`after_doing`: the call was done all the same)."""
+        self.fail_next(503, "UNAVAILABLE", UNAVAILABLE_MESSAGE, times=times, on=on, after_doing=after_doing)
 
     def script_states(self, display_name: str, states: list[str]) -> None:
         """The next GETs of the job with this display name (created before or after this call) report these
@@ -330,7 +369,13 @@ class FakeVertex:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            lost: Failure | None = None  # an error to answer instead of what the call did
+
             def _send(self, status: int, body: Any) -> None:
+                if self.lost is not None:
+                    lost, self.lost = self.lost, None
+                    self._error(lost.status, lost.code, lost.message)
+                    return
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=UTF-8")
@@ -342,6 +387,7 @@ class FakeVertex:
                 self._send(status, {"error": {"code": status, "message": message, "status": code}})
 
             def _handle(self, method: str) -> None:
+                self.lost = None
                 split = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
@@ -357,9 +403,10 @@ class FakeVertex:
                 generate = _GENERATE.match(split.path)
                 if generate and method == "POST":
                     failure = fake._take_failure("generate")
-                    if failure is not None:
-                        self._error(*failure)
+                    if failure is not None and not failure.after_doing:
+                        self._error(failure.status, failure.code, failure.message)
                     else:
+                        self.lost = failure
                         self._generate(generate, body or {})
                     return
                 match = _COLLECTION.match(split.path)
@@ -370,9 +417,10 @@ class FakeVertex:
                 job_id, verb = match["job"], match["verb"]
                 operation = verb or ("get" if job_id else "create" if method == "POST" else "list")
                 failure = fake._take_failure(operation)
-                if failure is not None:
-                    self._error(*failure)
+                if failure is not None and not failure.after_doing:
+                    self._error(failure.status, failure.code, failure.message)
                     return
+                self.lost = failure
                 if method == "POST" and job_id is None:
                     refusal = fake.access_refusal(
                         match["project"], match["location"], (body or {}).get("model", "")
@@ -456,12 +504,12 @@ class FakeVertex:
             self.state.jobs[job_id] = job
         return job
 
-    def _take_failure(self, operation: str) -> tuple[int, str, str] | None:
+    def _take_failure(self, operation: str) -> Failure | None:
         with self.state.lock:
-            for index, (on, status, code, message) in enumerate(self.state.failures):
-                if on in (None, operation):
+            for index, failure in enumerate(self.state.failures):
+                if failure.on in (None, operation):
                     del self.state.failures[index]
-                    return status, code, message
+                    return failure
         return None
 
     def _get(self, job_id: str) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ them."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 import pytest
 
 from app.batch_job.cli import main
+from app.report.people import load_labels
+from app.report.store import LocalStore
 
 DAY = "2024-05-01"
 EXPORT = Path(__file__).resolve().parents[1] / "review" / "data" / "label-studio-1.23-export.json"
@@ -187,3 +190,31 @@ def test_import_labels_needs_one_day_and_a_collected_one(root, capsys):
     assert "import-labels takes one day: --date YYYY-MM-DD" in capsys.readouterr().err
     assert import_labels(root, EXPORT, date="2024-06-01") == 2
     assert "collect 2024-06-01 first" in capsys.readouterr().out
+
+
+def test_an_unreadable_stored_line_is_kept_counted_and_named(root, tmp_path, capsys):
+    """The report skips and counts such a line; import-labels keeps it byte for byte and goes on."""
+    assert import_labels(root, EXPORT) == 0
+    path = root / "labels" / DAY / "labels.jsonl"
+    good = path.read_bytes().splitlines()
+    torn, foreign = b'{"id": "req-9", "labeller": "ana", "labe', b'{"id": "req-8", "note": "caf\xc3\xa9"}'
+    path.write_bytes(b"\n".join([good[0], torn, *good[1:], foreign]) + b"\n")
+    capsys.readouterr()
+
+    assert import_labels(root, gold_lines(tmp_path / "more.jsonl", "req-5")) == 0
+
+    out = capsys.readouterr().out
+    assert f"warning: {path} line 2: not a stored label (JSONDecodeError: " in out
+    assert f"warning: {path} line 8: not a stored label (no 'labeller' key); kept as it is" in out
+    assert "1 new, 0 replaced, 0 unchanged; 7 stored" in out
+    assert "(and 2 unreadable line(s) kept)" in out
+    assert path.read_bytes().splitlines() == [*sorted([*good, json_line("req-5")]), torn, foreign]
+    labels, unreadable = load_labels(LocalStore(root), dt.date.fromisoformat(DAY))
+    assert (len(labels), unreadable) == (7, 2)  # what the report reads: the same lines, counted alike
+
+
+def json_line(record_id: str) -> bytes:
+    labels = {"verdict": "safe", "severity": "none", "categories": []}
+    return json.dumps(
+        {"id": record_id, "labeller": "ana", "labels": labels}, separators=(",", ":"), sort_keys=True
+    ).encode()

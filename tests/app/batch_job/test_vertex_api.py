@@ -68,7 +68,8 @@ def test_a_refused_call_is_one_line_with_the_http_status(
     if command == "collect":
         assert batch_env.run("submit", "--date", str(DAY))[0] == 0
     batch_env.vertex.fail_next(status, code, f"scripted {code.lower()} message")
-    exit_status, output = batch_env.run(command, "--date", str(DAY))
+    # One attempt: a 429 or 5xx that outlasts the retries (test_retries.py has them).
+    exit_status, output = batch_env.run(command, "--date", str(DAY), vertex_attempts=1)
     assert exit_status == exit_code, output
     (line,) = [text for text in output.splitlines() if text.startswith("error:")]
     assert f"HTTP {status} {code}: scripted {code.lower()} message" in line
@@ -89,7 +90,10 @@ def test_a_refused_create_leaves_the_input_for_the_next_run(batch_env):
 
 
 def test_an_unreachable_endpoint_is_one_line(batch_env):
-    code, output = batch_env.run("status", "--date", str(DAY), vertex_base_url="http://127.0.0.1:9/")
+    # One attempt: google-genai retries a connection error (1 + 2 + 4 s of back-off by default).
+    code, output = batch_env.run(
+        "status", "--date", str(DAY), vertex_base_url="http://127.0.0.1:9/", vertex_attempts=1
+    )
     assert code == 1
     assert "cannot reach the endpoint" in output
     assert "VERTEX_BASE_URL" in output

@@ -325,3 +325,42 @@ def test_vertex_with_a_retired_model_or_no_project(vertex, tmp_path, capsys, mon
     monkeypatch.delenv("GCP_PROJECT")
     assert main(base) == 2
     assert "no project: set GCP_PROJECT" in capsys.readouterr().err
+
+
+def test_vertex_retries_a_429_as_the_night_does(vertex, tmp_path, capsys):
+    """VERTEX_ATTEMPTS' default and google-genai's real back-off: a 429 costs a second, not an item."""
+    gold = gold_file(tmp_path / "gold.jsonl")
+    vertex.quota_exhausted(on="generate")
+    base = ["calibrate", "--gold", str(gold), "--prompt", str(SECURITY), "--backend", "vertex"]
+    assert main([*base, "--rounds", "10"]) == 0, capsys.readouterr().err
+    assert len(vertex.generated()) == 11  # ten items, one of them twice
+
+
+def test_vertex_takes_max_retries_and_timeout_to_google_genai(vertex, tmp_path, capsys):
+    gold, out = gold_file(tmp_path / "gold.jsonl"), tmp_path / "figures.json"
+    vertex.quota_exhausted(on="generate")
+    base = ["calibrate", "--gold", str(gold), "--prompt", str(SECURITY), "--backend", "vertex"]
+    argv = [*base, "--max-retries", "0", "--timeout", "30", "--rounds", "10", "--json", str(out)]
+    assert main(argv) == 1
+    assert "rate_limited 1" in capsys.readouterr().out  # one attempt: the 429 is the item's answer
+    sent = vertex.generated()
+    assert len(sent) == 10
+    assert {r.headers.get("X-Server-Timeout") for r in sent} == {"30"}  # google-genai's per-attempt bound
+    assert json.loads(out.read_text())["judge"]["attempts"] == 1
+
+
+@pytest.mark.parametrize(
+    ("flag", "said"),
+    [
+        (["--deadline", "60"], "--deadline is not supported with --backend vertex: google-genai retries"),
+        (["--cold-start-wait", "5"], "--cold-start-wait is not supported with --backend vertex"),
+        (["--base-url", "http://127.0.0.1:9/v1"], "set VERTEX_BASE_URL"),
+        (["--max-retries", "10"], "--max-retries 10 with --backend vertex: 0 to 9"),
+    ],
+)
+def test_vertex_refuses_the_flags_it_cannot_honour(vertex, tmp_path, capsys, flag, said):
+    gold = gold_file(tmp_path / "gold.jsonl")
+    base = ["calibrate", "--gold", str(gold), "--prompt", str(SECURITY), "--backend", "vertex"]
+    assert main([*base, *flag]) == 2
+    assert said in capsys.readouterr().err
+    assert vertex.generated() == []

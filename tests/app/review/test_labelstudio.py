@@ -148,15 +148,32 @@ def test_labels_out_of_a_real_export_each_annotator_apart_cancelled_skipped():
     assert {label.id for label in labels_from_export(export(), SECURITY, "2024-04-30").labels} == {"req-9"}
 
 
-def test_an_expanded_user_is_named_by_email():
+def test_an_annotator_is_the_same_labeller_in_both_export_shapes():
+    """/guide/export: ``completed_by`` is the user's id, or ``{"id", "email", ...}`` in an export that
+    expands users. Named by email in one and by id in the other, one person's labels would be stored
+    twice and counted as two people's."""
+    minimal = export()
+    expanded = copy.deepcopy(minimal)
+    for entry in expanded:
+        for annotation in entry.get("annotations") or ():
+            user = annotation["completed_by"]
+            annotation["completed_by"] = {
+                "id": user,
+                "email": f"user{user}@example.com",
+                "first_name": "",
+                "last_name": "",
+            }
+    assert labels_by(labels_from_export(expanded, SECURITY, DAY)) == labels_by(
+        labels_from_export(minimal, SECURITY, DAY)
+    )
+    assert ("req-1", "label-studio:user-1") in labels_by(labels_from_export(expanded, SECURITY, DAY))
+
+
+def test_an_annotation_without_a_user_id_is_a_problem_not_a_labeller():
     data = export()
-    data[0]["annotations"][0]["completed_by"] = {
-        "id": 1,
-        "email": "ana@example.com",
-        "first_name": "",
-        "last_name": "",
-    }
-    assert ("req-1", "label-studio:ana@example.com") in labels_by(labels_from_export(data, SECURITY, DAY))
+    data[0]["annotations"][0]["completed_by"] = {"email": "ana@example.com"}
+    found = labels_from_export(data, SECURITY, DAY)
+    assert any("without its annotator's user id" in problem for problem in found.problems)
 
 
 def test_the_latest_annotation_of_one_annotator_wins():
