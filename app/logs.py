@@ -156,8 +156,22 @@ def setup(fmt: LogFormat | None = None, level: str | int = "INFO", stream: TextI
     # report in one line saying how to log in (app.credentials), and "no project ID" where the apps
     # always pass the project from their settings.
     logging.getLogger("google.auth._default").setLevel(logging.ERROR)
+    # google-genai says each retry at INFO ("Retrying ... in N seconds as it raised ...", tenacity's
+    # before_sleep_log; VERTEX_ATTEMPTS): a night that needed retries is worth seeing in the logs, the
+    # rest of that logger's INFO (which endpoint, which credentials) is not.
+    retries = logging.getLogger(GENAI_RETRY_LOGGER)
+    retries.setLevel(logging.INFO)
+    if _only_retries not in retries.filters:
+        retries.addFilter(_only_retries)
     if complaint:
         logging.getLogger("app.logs").warning(complaint)
+
+
+GENAI_RETRY_LOGGER = "google_genai._api_client"
+
+
+def _only_retries(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or record.getMessage().startswith("Retrying")
 
 
 def log(

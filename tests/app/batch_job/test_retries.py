@@ -20,7 +20,7 @@ def _error_lines(output: str) -> list[str]:
     return [line for line in output.splitlines() if line.startswith("error:")]
 
 
-def test_with_the_defaults_the_canary_survives_a_429_and_the_day_is_created_once(batch_env):
+def test_with_the_defaults_the_canary_survives_a_429_and_the_day_is_created_once(batch_env, capsys):
     """What production runs: the default attempts and google-genai's default back-off (1 s, doubling,
     jitter); the test waits that second for real."""
     assert BatchJobSettings.model_fields["vertex_attempts"].default == 4
@@ -33,6 +33,8 @@ def test_with_the_defaults_the_canary_survives_a_429_and_the_day_is_created_once
     assert code == 0, output
     refused, canary = batch_env.vertex.generated()
     assert canary.at - refused.at >= dt.timedelta(seconds=1)  # the default initial delay
+    (retried,) = [line for line in capsys.readouterr().err.splitlines() if "Retrying" in line]
+    assert "429" in retried  # google-genai's own line, let through at INFO; its other INFO lines are not
     assert len(batch_env.vertex.created()) == 1
     assert len(batch_env.vertex.jobs()) == 1
 
