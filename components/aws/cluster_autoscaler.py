@@ -68,6 +68,7 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         aws_child = pulumi.ResourceOptions(parent=self)
         cluster = pulumi.Output.from_input(cluster_name)
         own_name = spec.name(stack)
+        namespace = spec.namespace(cfg, stack)
 
         role = aws.iam.Role(
             f"{name}-role",
@@ -99,13 +100,26 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             aws.eks.PodIdentityAssociation(
                 f"{name}-pod-identity",
                 cluster_name=cluster,
-                namespace=cfg.cluster_autoscaler.namespace,
+                namespace=namespace,
                 service_account=own_name,
                 role_arn=role.arn,
                 tags=dict(cfg.tags),
                 opts=aws_child,
             )
         )
+
+        metadata = spec.managed_namespace(cfg, stack)
+        if metadata is not None:
+            # Pulumi's, not Helm's create_namespace (which leaves it behind): `destroy` removes it, and
+            # with it the Lease and status ConfigMap the autoscaler wrote. Deleted after the release
+            # and before the nodes its pods ran on, so they terminate where they ran.
+            waits.append(
+                k8s.core.v1.Namespace(
+                    f"{name}-namespace",
+                    metadata=metadata,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
+                )
+            )
 
         release = release_for(cfg)
         repository: k8s.helm.v3.RepositoryOptsArgsDict = {"repo": autoscaler_versions.CHART_REPO}
@@ -115,12 +129,10 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             chart=autoscaler_versions.CHART,
             version=release.chart_version,
             repository_opts=repository,
-            namespace=cfg.cluster_autoscaler.namespace,
-            # A namespace of its own keeps it off the Lease of a cluster-autoscaler in kube-system.
-            create_namespace=True if cfg.cluster_autoscaler.namespace != "kube-system" else None,
+            namespace=namespace,
             values=cluster.apply(lambda c: spec.helm_values(cfg, c, release, stack)),
             # The pod starts only with its credentials in place (Pod Identity injects them at start),
-            # and needs a node to start on.
+            # in its namespace, and needs a node to start on.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, *depends_on]),
         )
         self.role_arn = role.arn

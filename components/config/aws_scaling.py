@@ -36,7 +36,13 @@ class ClusterAutoscalerConfig(ConfigModel):
     run a cluster-autoscaler or Karpenter, which would fight a second one over the GPU group): say
     ``true`` there to install one anyway, or ``false`` to leave the GPU group to the cluster's own
     (docs/aws.md, "The GPU group on a shared cluster")."""
-    namespace: Namespace = "kube-system"
+    namespace: Namespace | None = None
+    """None: a namespace of its own, ``llm-judge-<stack>-cluster-autoscaler``, created by the stack (and
+    removed by ``destroy``), on a created and an existing cluster alike: a cluster-autoscaler elects its
+    leader on the Lease ``cluster-autoscaler`` of its namespace, so one beside the cluster's own (or
+    another stack's) would take turns with it. A namespace named here is created too unless every
+    cluster has it (``kube-system``, ``default``, ...); ``kube-system`` on an existing cluster is warned
+    of (docs/aws.md, "The GPU group on a shared cluster")."""
     chart_version: ChartVersion | None = None
     """Override of the chart version; None: the version pinned for the cluster's Kubernetes minor
     (components/aws/autoscaler_versions.py)."""

@@ -19,13 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from components.aws.autoscaler_versions import AutoscalerRelease
 from components.config.aws import AwsConfig
 
 from .node_group import discovery_tags
 from .scheduling import PART_OF
+
+if TYPE_CHECKING:  # types only
+    from pulumi_kubernetes.meta.v1 import ObjectMetaArgsDict
 
 SCOPE_TAG = "llm-judge:autoscaler"
 """The ASG tag that puts a group in this stack's autoscaler's hands (value: the stack name)."""
@@ -87,6 +90,31 @@ def name(stack: str) -> str:
         digest = hashlib.sha256(stack.encode()).hexdigest()[:6]
         slug = f"{slug[: room - 7].rstrip('-')}-{digest}"
     return f"llm-judge-{slug}-{NAME_SUFFIX}"
+
+
+BUILT_IN_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease", "default"})
+"""Namespaces every cluster has: the stack installs into them but never creates (nor deletes) them."""
+
+
+def namespace(cfg: AwsConfig, stack: str) -> str:
+    """Where the autoscaler goes: ``clusterAutoscaler.namespace``, else a namespace of its own named like
+    it (``name(stack)``, a DNS label of at most 53 characters). The one place that says so: the Helm
+    release, the Pod Identity association, its Namespace and the plan's notes all read it.
+
+    A namespace of its own because a cluster-autoscaler elects its leader on the Lease
+    ``cluster-autoscaler`` of its namespace and writes ``cluster-autoscaler-status`` there: in
+    kube-system beside the cluster's own autoscaler, or beside another stack's, only one would run."""
+    return cfg.cluster_autoscaler.namespace or name(stack)
+
+
+def managed_namespace(cfg: AwsConfig, stack: str) -> ObjectMetaArgsDict | None:
+    """The Namespace object the stack creates for the autoscaler (and ``pulumi destroy`` removes, with
+    the Lease and status ConfigMap the autoscaler wrote there, which no Helm uninstall removes);
+    None for a namespace every cluster has."""
+    own = namespace(cfg, stack)
+    if own in BUILT_IN_NAMESPACES:
+        return None
+    return {"name": own, "labels": dict(PART_OF)}
 
 
 def permission_policy(cluster_name: str, stack: str) -> str:

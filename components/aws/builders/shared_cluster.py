@@ -58,8 +58,8 @@ def _shared_lease(cluster: str, namespace: str) -> str:
         f"other cluster-autoscaler in {namespace} of {cluster}, so only one of them works at a time (the "
         "stack's could stop the cluster's own from scaling its groups, or wait for ever behind it). Check "
         f"with `kubectl -n {namespace} get lease {LEASE} -o jsonpath='{{.spec.holderIdentity}}'`; "
-        f"if another one runs there, give the stack's a namespace of its own (clusterAutoscaler.namespace) "
-        f"({DOCS}#the-gpu-group-on-a-shared-cluster)"
+        "if another one runs there, leave clusterAutoscaler.namespace unset (the default: a namespace of "
+        f"the stack's own) ({DOCS}#the-gpu-group-on-a-shared-cluster)"
     )
 
 
@@ -80,12 +80,12 @@ def _autoscaler_notes(cfg: AwsConfig, stack: str) -> list[tuple[Severity, str]]:
         ]
     if explicit:
         scope = cluster_autoscaler.SCOPE_TAG
-        namespace = cfg.cluster_autoscaler.namespace
+        namespace = cluster_autoscaler.namespace(cfg, stack)
         out: list[tuple[Severity, str]] = [
             (
                 "info",
                 f"cluster-autoscaler {cluster_autoscaler.name(stack)} goes into "
-                f"{namespace} of the existing cluster {cluster}; it discovers, and "
+                f"namespace {namespace} of the existing cluster {cluster}; it discovers, and "
                 f"may resize, only Auto Scaling groups tagged {scope}={stack} (this stack's GPU group). An "
                 "autoscaler the cluster already runs with its default discovery sees that group too: "
                 f"leave the group to one of them ({where})",

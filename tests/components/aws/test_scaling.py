@@ -13,9 +13,11 @@ from components.aws import autoscaler_versions, instance_types
 from components.aws.builders import addons, shared_cluster
 from components.aws.builders import cluster_autoscaler as ca_spec
 from components.aws.builders import judge_scaling as scaling_spec
+from components.aws.builders.scheduling import PART_OF
 from components.config import ConfigError, load_stack_config
 from components.config.aws_scaling import KedaConfig
 from tests.components.aws.helpers import (
+    CREATED_CLUSTER,
     DEPLOYMENT,
     NODE_GROUP,
     aws_block,
@@ -38,6 +40,7 @@ ROUTE = "kubernetes:http.keda.sh/v1beta1:InterceptorRoute"
 SERVICE = "kubernetes:core/v1:Service"
 ASG_TAG = "aws:autoscaling/tag:Tag"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+NAMESPACE = "kubernetes:core/v1:Namespace"
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +155,7 @@ def test_identity_is_eks_pod_identity_for_the_charts_service_account(dev):
     assert sorted(trust["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
     association = one(dev, ASSOCIATION, "pod-identity").inputs
     chart = one(dev, RELEASE, "autoscaler-chart").inputs
-    assert association["namespace"] == chart["namespace"] == "kube-system"
+    assert association["namespace"] == chart["namespace"] == "llm-judge-dev-cluster-autoscaler"
     assert association["serviceAccount"] == chart["values"]["rbac"]["serviceAccount"]["name"]
     assert association["clusterName"] == "llm-judge-dev"
 
@@ -325,26 +328,67 @@ def test_the_plan_says_what_the_autoscaler_does_on_an_existing_cluster(dev):
     ]
 
 
-def test_an_autoscaler_in_kube_system_of_an_existing_cluster_is_warned_of_the_shared_lease(dev):
-    """Every cluster-autoscaler of a namespace elects its leader on the Lease ``cluster-autoscaler``
-    there (the binary's default name, the only one the chart's Role lets it update): in kube-system,
-    beside a cluster's own autoscaler, only one of the two would run."""
-    (warning,) = [m for sev, m in dev.diagnostics if sev == "warning" and "Lease" in m]
+def test_each_stack_s_autoscaler_has_a_namespace_of_its_own_by_default():
+    """A cluster-autoscaler elects its leader on the Lease ``cluster-autoscaler`` of its namespace: one
+    beside the cluster's own in kube-system, or beside another stack's, would take turns with it."""
+    created = merged(aws_block("dev"), {"cluster": CREATED_CLUSTER, "nodeGroup": {"subnetIds": []}})
+    for block in (aws_block("dev"), aws_block("prod"), created):
+        cfg = load_stack_config({"aws": block, "gcp": {"enabled": False}}).aws
+        assert cfg.cluster_autoscaler.namespace is None, "dev and prod leave the default"
+        assert ca_spec.namespace(cfg, "dev") == "llm-judge-dev-cluster-autoscaler"
+        assert ca_spec.namespace(cfg, "prod") == "llm-judge-prod-cluster-autoscaler"
+        assert ca_spec.managed_namespace(cfg, "dev") == {
+            "name": "llm-judge-dev-cluster-autoscaler",
+            "labels": PART_OF,
+        }
+        assert not [m for sev, m in shared_cluster.notes(cfg, "dev") if "Lease" in m]
+    explicit = {"clusterAutoscaler": {"namespace": "autoscaling"}}
+    cfg = load_stack_config({"aws": merged(aws_block("dev"), explicit), "gcp": {"enabled": False}}).aws
+    assert ca_spec.namespace(cfg, "dev") == ca_spec.namespace(cfg, "prod") == "autoscaling"
+    assert ca_spec.managed_namespace(cfg, "dev") == {"name": "autoscaling", "labels": PART_OF}
+
+
+def test_the_release_the_association_and_the_namespace_agree_and_destroy_removes_the_namespace(dev):
+    """One namespace for the chart, the Pod Identity association (its credentials) and the Namespace
+    object; the Namespace is the stack's own resource, which the release waits for, so ``pulumi
+    destroy`` deletes it (with the Lease and status ConfigMap in it) after the release. Helm's
+    ``createNamespace`` would leave it behind."""
+    release = one(dev, RELEASE, "autoscaler-chart")
+    association = one(dev, ASSOCIATION, "autoscaler-pod-identity")
+    namespace = one(dev, NAMESPACE, "autoscaler-namespace")
+    assert namespace.custom, "a resource of the stack's"
+    assert not namespace.read, "not a lookup of someone else's"
+    assert namespace.inputs["metadata"]["labels"] == PART_OF
+    assert (
+        release.inputs["namespace"]
+        == association.inputs["namespace"]
+        == namespace.inputs["metadata"]["name"]
+        == "llm-judge-dev-cluster-autoscaler"
+    )
+    assert namespace.urn in release.depends_on
+    assert "createNamespace" not in release.inputs
+    # On a created cluster the namespace goes before the nodes its pods ran on.
+    created = render_created()
+    system = created.one(NODE_GROUP, "judge-system-ng")
+    assert system.urn in one(created, NAMESPACE, "autoscaler-namespace").depends_on
+
+
+def test_an_autoscaler_in_kube_system_of_an_existing_cluster_is_warned_of_the_shared_lease():
+    """kube-system, named explicitly, is used as it is (never created nor deleted), and on an existing
+    cluster the plan warns that a cluster-autoscaler of the cluster's there would share the Lease."""
+    plan = render_aws("dev", {"clusterAutoscaler": {"namespace": "kube-system"}})
+    (warning,) = [m for sev, m in plan.diagnostics if sev == "warning" and "Lease" in m]
     assert warning.startswith("llm-judge:aws.clusterAutoscaler.namespace is kube-system")
     assert "kube-system/cluster-autoscaler" in warning
     assert "kubectl -n kube-system get lease cluster-autoscaler" in warning
     assert "docs/aws.md#the-gpu-group-on-a-shared-cluster" in warning
-    (release,) = [r for r in dev.of_type(RELEASE) if "autoscaler" in r.name]
-    assert "createNamespace" not in release.inputs, "kube-system exists"
-
-    own = render_aws("dev", {"clusterAutoscaler": {"namespace": "llm-judge-autoscaler"}})
-    assert not [m for sev, m in own.diagnostics if "Lease" in m]
-    (release,) = [r for r in own.of_type(RELEASE) if "autoscaler" in r.name]
-    assert (release.inputs["namespace"], release.inputs["createNamespace"]) == ("llm-judge-autoscaler", True)
-    association = one(own, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "autoscaler-pod-identity")
-    assert association.inputs["namespace"] == "llm-judge-autoscaler"
-    created = render_created()
-    assert not [m for sev, m in created.diagnostics if "Lease" in m], "a created cluster runs no other"
+    release = one(plan, RELEASE, "autoscaler-chart").inputs
+    assert (release["namespace"], one(plan, ASSOCIATION, "autoscaler-pod-identity").inputs["namespace"]) == (
+        "kube-system",
+        "kube-system",
+    )
+    assert "createNamespace" not in release
+    assert [r.inputs["metadata"]["name"] for r in plan.of_type(NAMESPACE)] == ["llm-judge"], "the judge's"
 
 
 def test_a_stack_autoscaler_without_group_tags_is_refused():
