@@ -56,6 +56,16 @@ class HubRefusedError(LoaderError):
     exit_code = EXIT_HUB_REFUSED
 
 
+class MirrorObjectUnavailableError(HubRefusedError):
+    """The S3 mirror did not deliver an object its manifest lists: missing (404), or denied (403, what S3
+    answers for a missing key to a reader that may not list it). The hub, where it is the fallback,
+    delivers the revision instead; a delivered object of the wrong size or hash is not this."""
+
+    def __init__(self, message: str, key: str) -> None:
+        self.key = key
+        super().__init__(message)
+
+
 class HubUnreachableError(LoaderError):
     """Transient hub error (network, timeout, 5xx): worth retrying later."""
 

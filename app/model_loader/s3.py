@@ -36,6 +36,7 @@ from app.model_loader.errors import (
     HubRefusedError,
     HubUnreachableError,
     LoaderError,
+    MirrorObjectUnavailableError,
     ModelInvalidError,
     os_error,
 )
@@ -47,6 +48,9 @@ from app.model_loader.remote import RemoteFile, RemoteSnapshot
 S3Client = Any  # boto3 creates its clients at run time (no stubs installed)
 
 PART_BYTES = 8 << 20  # s3transfer's default part size
+MISSING_CODES = ("NoSuchKey", "404", "NotFound")
+DENIED_CODES = ("AccessDenied", "403")  # a HEAD's 403 has no body, so no code but the status
+CREDENTIAL_CODES = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken")
 
 
 def make_client(max_concurrency: int) -> S3Client:
@@ -131,14 +135,15 @@ class S3Mirror:
                 mapped_s3_errors(where, missing=missing),
                 TransferManager(self._client, self._config) as manager,
             ):
-                futures: list[tuple[_HashingWriter, TransferFuture]] = []
+                futures: list[tuple[_HashingWriter, str, TransferFuture]] = []
                 for i, remote in enumerate(wanted):
                     writer = _HashingWriter(remote, incoming / f"{i}.part", dest / remote.path)
                     writers.append(writer)
                     key = self.location.revision_key(snapshot.repo_id, snapshot.commit, remote.path)
-                    futures.append((writer, manager.download(self.location.bucket, key, writer)))
-                for writer, future in futures:
-                    future.result()
+                    futures.append((writer, key, manager.download(self.location.bucket, key, writer)))
+                for writer, key, future in futures:
+                    with mapped_s3_errors(where, missing=missing, key=f"s3://{self.location.bucket}/{key}"):
+                        future.result()
                     writer.finish(digests)
         finally:
             # Only once the manager has stopped every transfer thread (its exit waits for them).
@@ -197,10 +202,11 @@ class _HashingWriter:
 
 
 class mapped_s3_errors:
-    """boto3, botocore and s3transfer exceptions as the loader's (the same exit codes as the hub's)."""
+    """boto3, botocore and s3transfer exceptions as the loader's (the same exit codes as the hub's);
+    ``key``: the object being read, whose absence or denial is then ``MirrorObjectUnavailableError``."""
 
-    def __init__(self, where: str, *, missing: str) -> None:
-        self.where, self.missing = where, missing
+    def __init__(self, where: str, *, missing: str, key: str | None = None) -> None:
+        self.where, self.missing, self.key = where, missing, key
 
     def __enter__(self) -> None:
         return None
@@ -208,30 +214,37 @@ class mapped_s3_errors:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, _tb: object) -> None:
         if exc is None:
             return
-        mapped = classify_s3(exc, self.where, self.missing)
+        mapped = classify_s3(exc, self.where, self.missing, key=self.key)
         if mapped is not None:
             raise mapped from exc
 
 
-def classify_s3(exc: BaseException, where: str, missing: str) -> LoaderError | None:
+def classify_s3(
+    exc: BaseException, where: str, missing: str, *, key: str | None = None
+) -> LoaderError | None:
     if isinstance(exc, LoaderError):
         return None
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", ""))
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if code in ("NoSuchKey", "404", "NotFound"):
+        if key is not None and code in MISSING_CODES:
+            return MirrorObjectUnavailableError(
+                f"{where}: {key} is missing ({code}), though the mirrored manifest lists it; run `mirror`"
+                " for this revision again (it uploads what is missing)",
+                key,
+            )
+        if key is not None and code in DENIED_CODES:
+            return MirrorObjectUnavailableError(
+                _denied(f"{where}: S3 denied the read of {key} ({code})", "it is missing from the mirror"),
+                key,
+            )
+        if code in MISSING_CODES:
             return HubRefusedError(f"{where}: {missing}")
         if code == "NoSuchBucket":
             return HubRefusedError(f"{where}: the bucket does not exist (check model.source)")
-        if code in ("AccessDenied", "403", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken"):
-            # S3 answers 403, not 404, for a missing key to a reader without s3:ListBucket on it, and
-            # the stack's policy grants ListBucket only under an s3:prefix condition, which a GET lacks.
-            return HubRefusedError(
-                f"{where}: S3 denied the read ({code}): either {missing} (S3 answers 403 for a key that"
-                " does not exist when the reader may not list it), or the model loader's identity (EKS Pod"
-                " Identity on its service account) lacks s3:GetObject on this prefix"
-            )
+        if code in DENIED_CODES + CREDENTIAL_CODES:
+            return HubRefusedError(_denied(f"{where}: S3 denied the read ({code})", missing))
         return HubUnreachableError(f"{where}: S3 answered {status or '?'} {code}: {error.get('Message', '')}")
     if isinstance(
         exc, (botocore.exceptions.NoCredentialsError, botocore.exceptions.CredentialRetrievalError)
@@ -247,6 +260,16 @@ def classify_s3(exc: BaseException, where: str, missing: str) -> LoaderError | N
     if isinstance(exc, OSError):
         return os_error(exc, where)
     return None
+
+
+def _denied(what: str, missing: str) -> str:
+    # S3 answers 403, not 404, for a missing key to a reader without s3:ListBucket on it, and the
+    # stack's policy grants ListBucket only under an s3:prefix condition, which a GET lacks.
+    return (
+        f"{what}: either {missing} (S3 answers 403 for a key that does not exist when the reader may not"
+        " list it), or the model loader's identity (EKS Pod Identity on its service account) lacks"
+        " s3:GetObject on this prefix"
+    )
 
 
 # ---- mirror: hub -> S3 ----------------------------------------------------------------------------------

@@ -1,5 +1,9 @@
 """Where the weights come from (``MODEL_SOURCE``): the hub, or an S3 mirror with the hub as the fallback
-(``MODEL_SOURCE_FALLBACK=hub``) for a revision the mirror does not have or cannot deliver.
+(``MODEL_SOURCE_FALLBACK=hub``) for a revision the mirror does not have or cannot deliver: its manifest
+missing or denied, S3 unreachable, or an object of the manifest missing (404) or denied (403, which is
+what S3 answers for a missing key to a reader that may not list it). An object the mirror delivers
+with the wrong size or hash is refused, not fetched elsewhere: the manifest says what the bytes must
+be, and a mirror that disagrees with it is a fault to repair (docs/model-loader.md), not to paper over.
 
 Either way the store verifies every file against the hashes of the source that resolved the revision,
 and the mirror's manifest holds the hub's own sha256 and git sha1 of each file, so a file from either
@@ -12,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from app.model_loader.digests import DigestBook
-from app.model_loader.errors import HubRefusedError, HubUnreachableError
+from app.model_loader.errors import HubRefusedError, HubUnreachableError, MirrorObjectUnavailableError
 from app.model_loader.logs import EventLogger
 from app.model_loader.remote import Hub, RemoteSnapshot
 
@@ -56,10 +60,12 @@ class FallbackSource:
         self._last = source
         try:
             source.fetch(snapshot, dest, cache_dir=cache_dir, digests=digests)
-        except HubUnreachableError as exc:
+        except (HubUnreachableError, MirrorObjectUnavailableError) as exc:
             if source is not self.mirror:
                 raise
             hub = self._fallback()
-            log.warning("source.fallback", f"{exc}; downloading the rest from {hub.endpoint}")
+            # The message names the object (and both causes of a 403); the field lets logs be searched.
+            fields = {"key": exc.key} if isinstance(exc, MirrorObjectUnavailableError) else {}
+            log.warning("source.fallback", f"{exc}; downloading the rest from {hub.endpoint}", **fields)
             self._last = hub
             hub.fetch(snapshot, dest, cache_dir=cache_dir, digests=digests)

@@ -4,9 +4,12 @@ out that a network or a disk would cause.
 
 The faults wrap moto's WSGI application (the server's ``app``), so requests and responses are moto's
 own; they act on object GETs whose path contains a given key suffix: ``stall(key)`` (send half the
-body, then wait for the returned gate), ``flip(key)`` (one byte flipped in transit), ``set_down(True)``
-(503 SlowDown to everything, the endpoint in trouble). ``gets(key)`` counts object GETs (a ranged read
-is one GET), ``ranges(key)`` lists their ``Range`` headers.
+body, then wait for the returned gate), ``flip(key)`` (one byte flipped in transit), ``deny(key)`` (403
+AccessDenied to its GET and HEAD, with the error body of the S3 API reference's "Error responses" on a
+GET and none on a HEAD: what S3 answers for a missing key to a reader without s3:ListBucket, per the
+GetObject and HeadObject "Permissions"), ``set_down(True)`` (503 SlowDown to everything, the endpoint in
+trouble). ``gets(key)`` counts object GETs (a ranged read is one GET), ``ranges(key)`` lists their
+``Range`` headers.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ class _Faults:
         self.lock = threading.Lock()
         self.stalls: dict[str, Gate] = {}
         self.flips: set[str] = set()
+        self.denied: set[str] = set()
         self.down = False
         self.requests: list[tuple[str, str, str | None]] = []
 
@@ -47,6 +51,11 @@ class _Faults:
             return [
                 b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>"
             ]
+        if method in ("GET", "HEAD") and any(path.endswith(key) for key in self.denied):
+            start_response("403 Forbidden", [("Content-Type", "application/xml")])
+            if method == "HEAD":
+                return []
+            return [b"<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"]
         body = self.app(environ, start_response)
         if method != "GET":
             return body
@@ -133,6 +142,9 @@ class LocalS3:
     def flip(self, key: str) -> None:
         self.faults.flips.add(key)
 
+    def deny(self, key: str) -> None:
+        self.faults.denied.add(key)
+
     def set_down(self, down: bool) -> None:
         self.faults.down = down
 
@@ -143,6 +155,7 @@ class LocalS3:
             gate.release()
         self._faults.stalls.clear()
         self._faults.flips.clear()
+        self._faults.denied.clear()
         self._faults.down = False
 
     def gets(self, key: str) -> int:

@@ -13,7 +13,7 @@ import pytest
 
 from app.model_loader import layout
 from app.model_loader.digests import DigestBook
-from app.model_loader.errors import EXIT_OK, HubRefusedError, ModelInvalidError
+from app.model_loader.errors import EXIT_OK, HubRefusedError, MirrorObjectUnavailableError, ModelInvalidError
 from app.model_loader.manifest import read_manifest
 from app.model_loader.mirror_layout import S3Location
 from app.model_loader.s3 import S3Mirror
@@ -115,6 +115,21 @@ def test_a_corrupted_update_in_the_mirror_is_refused_and_the_served_revision_sta
     assert store.readiness(REPO_ID).ready
 
 
+def test_an_object_of_the_wrong_size_is_refused_even_with_the_hub_as_fallback(
+    s3, hub, hf_hub, mirror, store, location
+):
+    """The manifest says what the bytes must be: an object that disagrees is a mirror to repair, not a
+    reason to fetch elsewhere (unlike one that is missing or denied)."""
+    weights = hub.repos[REPO_ID].resolve("v2").files[WEIGHTS].content
+    v2 = _put_v2(s3, location, hub, **{WEIGHTS: weights[:-1]})
+
+    with pytest.raises(ModelInvalidError, match=f"{WEIGHTS}: the mirror delivered"):
+        store.ensure(REPO_ID, "v2", FallbackSource(mirror, lambda: hf_hub))
+
+    assert hub.downloads(WEIGHTS) == 0
+    assert not layout.revision_dir(store.root, REPO_ID, v2).exists()
+
+
 def test_a_revision_the_mirror_lacks_is_refused_without_a_fallback(mirror, store):
     with pytest.raises(HubRefusedError, match="revision 'v2' is not mirrored"):
         store.ensure(REPO_ID, "v2", mirror)
@@ -133,6 +148,39 @@ def test_the_hub_is_the_fallback_for_a_missing_revision_and_a_mirror_that_is_dow
     down = store.ensure(REPO_ID, "v1", FallbackSource(mirror, lambda: hf_hub))
     assert down.manifest.endpoint == hub.endpoint
     assert down.manifest.commit == hub.repos[REPO_ID].refs["v1"]
+
+
+@pytest.mark.parametrize("fault", ["deleted", "denied"])
+def test_an_object_the_mirror_cannot_deliver_is_fetched_at_the_hub_only_with_the_fallback(
+    fault, s3, hub, hf_hub, mirror, store, location, models_dir, caplog
+):
+    """The revision's manifest is there, one object is not: deleted (404), or denied (403, what S3
+    answers for a missing key under the stack's prefix-conditioned ListBucket grant). Without the
+    fallback the node fails naming the key; with it, the hub delivers the revision."""
+    v1 = hub.repos[REPO_ID].resolve("v1")
+    key = location.revision_key(REPO_ID, v1.commit, WEIGHTS)
+    if fault == "deleted":
+        s3.client().delete_object(Bucket=location.bucket, Key=key)
+    else:
+        s3.deny(WEIGHTS)
+
+    with pytest.raises(MirrorObjectUnavailableError) as refused:
+        store.ensure(REPO_ID, "main", mirror)
+    assert f"s3://{location.bucket}/{key}" in str(refused.value)
+    assert refused.value.exit_code == HubRefusedError.exit_code
+    if fault == "denied":
+        assert "either it is missing from the mirror" in str(refused.value)
+        assert "lacks s3:GetObject" in str(refused.value)
+    assert not (models_dir / layout.model_dir_name(REPO_ID)).exists()
+    assert hub.downloads(WEIGHTS) == 0
+
+    result = store.ensure(REPO_ID, "main", FallbackSource(mirror, lambda: hf_hub))
+
+    assert (result.manifest.endpoint, result.manifest.commit) == (hub.endpoint, v1.commit)
+    assert hub.downloads(WEIGHTS) == 1
+    assert check_tree((models_dir / layout.model_dir_name(REPO_ID)).resolve(), deep=True).ok
+    (warning,) = [r for r in caplog.records if getattr(r, "event", None) == "source.fallback"]
+    assert key in warning.getMessage()
 
 
 def test_a_mirror_that_fails_mid_download_hands_the_rest_to_the_hub(
@@ -241,3 +289,18 @@ def test_every_s3_failure_has_its_meaning():
         assert type(mapped) is expected, f"{case}: {mapped!r}"
     denied = str(classify_s3(_client_error("AccessDenied", 403), "s3://b/p: acme/m@main", "it is missing"))
     assert "either it is missing" in denied, "a missing key reads as 403 to a reader that may not list it"
+    # Reading an object the manifest lists: missing or denied is the mirror not delivering it (the hub's
+    # to fetch, with the fallback); expired credentials or a bucket gone are not about that object.
+    for code, status, expected in [
+        ("404", 404, MirrorObjectUnavailableError),  # a HEAD's error has no body: the status is the code
+        ("NoSuchKey", 404, MirrorObjectUnavailableError),
+        ("403", 403, MirrorObjectUnavailableError),
+        ("AccessDenied", 403, MirrorObjectUnavailableError),
+        ("ExpiredToken", 400, HubRefusedError),
+        ("NoSuchBucket", 404, HubRefusedError),
+        ("SlowDown", 503, HubUnreachableError),
+    ]:
+        mapped = classify_s3(
+            _client_error(code, status), "s3://b/p: acme/m@c", "?", key="s3://b/p/acme/m/c/w"
+        )
+        assert type(mapped) is expected, f"{code}: {mapped!r}"
