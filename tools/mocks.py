@@ -115,6 +115,7 @@ class Registration:
     read: bool = False
     dependencies: list[str] = field(default_factory=list)
     ignore_changes: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
 
 
 def _raw(struct: Any) -> dict[str, Any]:
@@ -161,6 +162,7 @@ class PlanMonitor(MockMonitor):
             secret_outputs=list(request.additionalSecretOutputs),
             dependencies=list(request.dependencies),
             ignore_changes=list(request.ignoreChanges),
+            delete_before_replace=bool(request.deleteBeforeReplace),
         )
         with self._lock:
             # Reported after the run (raising here would leave futures nobody awaits): the engine

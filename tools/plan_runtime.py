@@ -67,6 +67,8 @@ class PlannedResource:
     """URNs this resource waits for (explicit ``depends_on``, components expanded to their children)."""
     ignore_changes: list[str] = field(default_factory=list)
     """Input paths a later ``up`` leaves as they are (``ignore_changes``)."""
+    delete_before_replace: bool = False
+    """A replacement deletes the old one first (``delete_before_replace``): two would collide."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -392,6 +394,7 @@ def _render_here(stack: str, project: str, runtime: RuntimeConfig) -> Plan:
             read=reg.read,
             depends_on=list(reg.dependencies),
             ignore_changes=list(reg.ignore_changes),
+            delete_before_replace=reg.delete_before_replace,
         )
         for reg in monitor.registrations.values()
     ]

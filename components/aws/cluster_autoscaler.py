@@ -132,8 +132,12 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             namespace=namespace,
             values=cluster.apply(lambda c: spec.helm_values(cfg, c, release, stack)),
             # The pod starts only with its credentials in place (Pod Identity injects them at start),
-            # in its namespace, and needs a node to start on.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*waits, *depends_on]),
+            # in its namespace, and needs a node to start on. A new namespace (or name) replaces the
+            # release, and the chart's ClusterRole and ClusterRoleBinding, named like it and
+            # cluster-wide, would refuse a second release beside the first: the old one goes first.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*waits, *depends_on], delete_before_replace=True
+            ),
         )
         self.role_arn = role.arn
         self.register_outputs({"role_arn": self.role_arn})
