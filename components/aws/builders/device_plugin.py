@@ -1,10 +1,14 @@
 """NVIDIA device plugin DaemonSet: advertises ``nvidia.com/gpu`` on the GPU nodes.
 
 Shaped like NVIDIA's static manifest (deployments/static/nvidia-device-plugin.yml), restricted to this
-stack's GPU nodes. It lives in kube-system because ``system-node-critical`` pods are only admitted
-there by default. No ``FAIL_ON_INIT_ERROR=false``: NVIDIA removed it from that manifest
-(NVIDIA/k8s-device-plugin#1201) because it hides a failed GPU initialisation; with the default the
-plugin crash-loops where the GPUs cannot be loaded, instead of looking Ready while GPU pods stay Pending.
+stack's GPU nodes. It lives in kube-system, beside the node agents it ranks with
+(``system-node-critical``): since Kubernetes 1.17 that class is admitted in any namespace, but a
+cluster's admins may limit it to kube-system with a ResourceQuota ("Limit Priority Class consumption by
+default"), and kube-system is where such a quota would allow it.
+
+No ``FAIL_ON_INIT_ERROR=false``: NVIDIA removed it from that manifest (NVIDIA/k8s-device-plugin#1201)
+because it hides a failed GPU initialisation; with the default the plugin crash-loops where the GPUs
+cannot be loaded, instead of looking Ready while GPU pods stay Pending.
 """
 
 from __future__ import annotations
