@@ -135,15 +135,21 @@ def _earlier(store: LocalStore, day: dt.date, labels: list[Label]) -> None:
     store.write(people_path(day), json.dumps(entry).encode(), "application/json")
 
 
-def test_the_trend_reads_earlier_imports_and_pools_the_last_labelled_days(tmp_path):
-    store = LocalStore(tmp_path)
-    # Two earlier labelled days (3 and 6 days back) where people and judge A agree fully: [[20, 0], [0, 20]].
+def _two_agreeing_days(root: Path) -> LocalStore:
+    """Two earlier labelled days (3 and 6 days back) where people and judge A agree fully:
+    [[20, 0], [0, 20]]."""
+    store = LocalStore(root)
     agreeing = [
         Label(x.id, "ben", {k: v for k, v in a["answer"].items() if k != "reasoning"})
         for x, a in zip(PEOPLE, A, strict=True)
     ]
     for back in (3, 6):
         _earlier(store, DAY - dt.timedelta(days=back), agreeing)
+    return store
+
+
+def test_the_trend_reads_earlier_imports_and_pools_the_last_labelled_days(tmp_path):
+    store = _two_agreeing_days(tmp_path)
     today = people_report(PEOPLE, compare=None)["people"]
     trend = people_trend(store, DAY, today, PeopleSettings(min_labels=30, kappa_days=2))
     labelled = [p for p in trend["points"] if p["judges"]]
@@ -173,13 +179,7 @@ BAD_JUDGES = {
 def test_an_earlier_day_of_another_shape_counts_as_unlabelled(tmp_path, change):
     """An earlier day's agreement.json of another shape (another version's, a hand edit) is a day without
     labels, never a failed report; the days that have this version's shape still count."""
-    store = LocalStore(tmp_path)
-    agreeing = [
-        Label(x.id, "ben", {k: v for k, v in a["answer"].items() if k != "reasoning"})
-        for x, a in zip(PEOPLE, A, strict=True)
-    ]
-    for back in (3, 6):
-        _earlier(store, DAY - dt.timedelta(days=back), agreeing)
+    store = _two_agreeing_days(tmp_path)
     bad_day = DAY - dt.timedelta(days=3)
     entry = store.read_json(people_path(bad_day))
     (judge,) = entry["judges"]
