@@ -8,6 +8,7 @@ two that checks and builders compute with.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
@@ -68,6 +69,32 @@ def label_value_problem(key: str, value: str) -> str | None:
             "starting and ending alphanumeric"
         )
     return None
+
+
+LABEL_VALUE_MAX = 63
+DIGEST_CHARS = 6
+_NOT_IN_LABEL_VALUE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def with_digest(text: str, limit: int, whole: str) -> str:
+    """``text`` cut to fit ``limit`` with ``-<hash of whole>`` at the end, so that two wholes that were
+    cut or rewritten to the same text still give two names; the cut never leaves ``-``, ``.`` or ``_``
+    before the hash."""
+    digest = hashlib.sha256(whole.encode()).hexdigest()[:DIGEST_CHARS]
+    head = text[: limit - DIGEST_CHARS - 1].rstrip("-._")
+    return f"{head}-{digest}" if head else digest
+
+
+def label_value_of(text: str) -> str:
+    """``text`` as a Kubernetes label value (at most 63 of ``[A-Za-z0-9-_.]``, alphanumeric at both
+    ends): unchanged when it is one already (a stack ``dev`` is ``dev``), else with every other run of
+    characters made ``-``, its ends trimmed, cut, and a hash of the whole text appended (``with_digest``),
+    so two texts never share a value as they would by rewriting alone (``_dev`` and ``dev``).
+
+    Not GCP's rule (app/gcp_labels.py: lower case only, no ``.``): each platform's values by its own."""
+    if text and label_value_problem("", text) is None:
+        return text
+    return with_digest(_NOT_IN_LABEL_VALUE.sub("-", text).strip("-._"), LABEL_VALUE_MAX, text)
 
 
 def _labels(value: dict[str, str]) -> dict[str, str]:

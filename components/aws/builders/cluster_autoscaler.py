@@ -16,13 +16,13 @@ policy): reads on ``*`` (those Describe calls support no resource-level permissi
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from typing import TYPE_CHECKING, Any
 
 from components.aws.autoscaler_versions import AutoscalerRelease
 from components.config.aws import AwsConfig
+from components.config.k8s_values import with_digest
 
 from .node_group import discovery_tags
 from .scheduling import PART_OF
@@ -87,8 +87,7 @@ def name(stack: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", stack.lower()).strip("-") or "stack"
     room = HELM_RELEASE_MAX - len(f"llm-judge--{NAME_SUFFIX}")
     if len(slug) > room:
-        digest = hashlib.sha256(stack.encode()).hexdigest()[:6]
-        slug = f"{slug[: room - 7].rstrip('-')}-{digest}"
+        slug = with_digest(slug, room, stack)
     return f"llm-judge-{slug}-{NAME_SUFFIX}"
 
 
