@@ -73,6 +73,7 @@ def build_aws(cfg: StackConfig) -> None:
         # Used when nodeGroup.subnetIds is empty, which only a created cluster allows.
         default_subnet_ids=acfg.cluster.private_subnet_ids,
         scope_tags=scope_tags,
+        stack=stack,
         opts=aws_opts,
     )
 
@@ -89,7 +90,7 @@ def build_aws(cfg: StackConfig) -> None:
             opts=aws_opts,
         )
     if acfg.device_plugin.enabled:
-        gpu_ready.append(NvidiaDevicePlugin(f"{PREFIX}-device-plugin", acfg, opts=k8s_opts))
+        gpu_ready.append(NvidiaDevicePlugin(f"{PREFIX}-device-plugin", acfg, stack, opts=k8s_opts))
     namespace = JudgeNamespace(f"{PREFIX}-namespace", acfg.namespace, opts=k8s_opts)
 
     loader_image: pulumi.Input[str]
@@ -111,6 +112,7 @@ def build_aws(cfg: StackConfig) -> None:
     cache = ModelCache(
         f"{PREFIX}-model-cache",
         acfg,
+        stack,
         image=loader_image,
         hf_token=cfg.hf_token,
         depends_on=[namespace.resource, *gpu_ready],
@@ -122,6 +124,7 @@ def build_aws(cfg: StackConfig) -> None:
     judge = JudgeInference(
         f"{PREFIX}-inference",
         acfg,
+        stack,
         loader_image=loader_image,
         depends_on=[namespace.resource, *gpu_ready],
         opts=k8s_opts,

@@ -17,9 +17,10 @@ TYPE = "llm-judge:aws:NvidiaDevicePlugin"
 class NvidiaDevicePlugin(pulumi.ComponentResource):
     daemonset_name: pulumi.Output[str]
 
-    def __init__(self, name: str, cfg: AwsConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, cfg: AwsConfig, stack: str, opts: pulumi.ResourceOptions | None = None):
+        """``stack``: whose GPU nodes it runs on (``scheduling.node_selector``)."""
         super().__init__(TYPE, name, None, opts)
-        manifest = spec.daemonset(cfg.device_plugin, cfg.node_group)
+        manifest = spec.daemonset(cfg.device_plugin, cfg.node_group, stack)
         ds = k8s.apps.v1.DaemonSet(
             f"{name}-ds",
             metadata=manifest["metadata"],

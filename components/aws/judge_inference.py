@@ -23,10 +23,12 @@ class JudgeInference(pulumi.ComponentResource):
         self,
         name: str,
         cfg: AwsConfig,
+        stack: str,
         loader_image: pulumi.Input[str],
         depends_on: list[pulumi.Resource] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ):
+        """``stack``: whose GPU nodes vLLM runs on (``scheduling.node_selector``)."""
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=list(depends_on or []))
         sa_manifest = spec.service_account(cfg)
@@ -41,7 +43,9 @@ class JudgeInference(pulumi.ComponentResource):
             k8s.networking.v1.NetworkPolicy(
                 f"{name}-netpol", metadata=np_manifest["metadata"], spec=np_manifest["spec"], opts=child
             )
-        deployment = pulumi.Output.from_input(loader_image).apply(lambda ref: spec.deployment(cfg, ref))
+        deployment = pulumi.Output.from_input(loader_image).apply(
+            lambda ref: spec.deployment(cfg, stack, ref)
+        )
         k8s.apps.v1.Deployment(
             f"{name}-deploy",
             metadata=deployment.apply(lambda m: m["metadata"]),

@@ -31,6 +31,7 @@ class ModelCache(pulumi.ComponentResource):
         self,
         name: str,
         cfg: AwsConfig,
+        stack: str,
         image: pulumi.Input[str],
         hf_token: SecretStr | None,
         depends_on: list[pulumi.Resource] | None = None,
@@ -39,8 +40,9 @@ class ModelCache(pulumi.ComponentResource):
         cluster_name: pulumi.Input[str] | None = None,
         install_pod_identity_agent: bool = False,
     ):
-        """With an S3 source, ``opts`` must carry the aws provider as well, and ``cluster_name`` is the
-        cluster of the Pod Identity association."""
+        """``stack``: whose GPU nodes it runs on (``scheduling.node_selector``). With an S3 source,
+        ``opts`` must carry the aws provider as well, and ``cluster_name`` is the cluster of the Pod
+        Identity association."""
         super().__init__(TYPE, name, None, opts)
         depends: list[pulumi.Resource] = list(depends_on or [])
         mirror = cfg.model.s3_source
@@ -75,7 +77,7 @@ class ModelCache(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on or [])),
             )
         manifest = pulumi.Output.from_input(image).apply(
-            lambda ref: spec.daemonset(cfg, ref, with_hf_token=hf_token is not None)
+            lambda ref: spec.daemonset(cfg, stack, ref, with_hf_token=hf_token is not None)
         )
         ds = k8s.apps.v1.DaemonSet(
             f"{name}-ds",

@@ -53,10 +53,12 @@ class GpuNodeGroup(pulumi.ComponentResource):
         cluster_name: pulumi.Input[str],
         default_subnet_ids: pulumi.Input[list[str]],
         scope_tags: Mapping[str, str],
+        stack: str,
         opts: pulumi.ResourceOptions | None = None,
     ):
         """``scope_tags``: what puts the group in the hands of the stack's own cluster-autoscaler (on
-        the group and its Auto Scaling group); empty where the stack installs none."""
+        the group and its Auto Scaling group); empty where the stack installs none. ``stack``: the
+        stack's name, in the tags of what the group launches and in the label its GPU pods select."""
         super().__init__(TYPE, name, None, opts)
         ng = cfg.node_group
         child = pulumi.ResourceOptions(parent=self)
@@ -82,7 +84,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
             user_data=userdata.encode(userdata.gpu_node_user_data("RAID0")),
             block_device_mappings=spec.block_device_mappings(ng.disk_size),
             metadata_options=spec.metadata_options(ng.metadata_hop_limit),
-            tag_specifications=tag_specifications(name, stack_tags(pulumi.get_stack(), tags)),
+            tag_specifications=tag_specifications(name, stack_tags(stack, tags)),
             tags=tags,
             opts=child,
         )
@@ -90,7 +92,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
         template_instance = spec.template_instance(cfg.gpu_types)
         ca_tags = (
             pulumi.Output.from_input(cluster_name).apply(
-                lambda c: spec.autoscaler_tags(c, ng, template_instance)
+                lambda c: spec.autoscaler_tags(c, ng, template_instance, stack)
             )
             if ng.autoscaler_tags
             else pulumi.Output.from_input({})
@@ -110,7 +112,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
                 "desired_size": ng.desired_size,
                 "max_size": ng.max_size,
             },
-            labels=spec.node_labels(ng, template_instance),
+            labels=spec.node_labels(ng, template_instance, stack),
             taints=spec.eks_taints(ng.taints),
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
             update_config={"max_unavailable": 1},
@@ -129,7 +131,7 @@ class GpuNodeGroup(pulumi.ComponentResource):
             # EKS tags the group's Auto Scaling group with `enabled`/`owned` itself, but not with the
             # node-template tags, which cluster-autoscaler reads from the ASG when scaling from zero,
             # nor with the scope tag, by which the stack's autoscaler discovers it and may scale it.
-            for key, value in {**spec.node_template_tags(ng, template_instance), **scope_tags}.items():
+            for key, value in {**spec.node_template_tags(ng, template_instance, stack), **scope_tags}.items():
                 aws.autoscaling.Tag(
                     asg_tag_name(name, key),
                     autoscaling_group_name=asg_name,

@@ -18,6 +18,12 @@ from .aws_names import EksName, PolicyArn, RoleArn, SubnetId
 from .base import ConfigModel, Problems
 from .k8s_values import Labels, label_key_problem, label_value_problem
 
+STACK_LABEL = "llm-judge/stack"
+"""The label the stack puts on every node of its GPU group, beside ``labels`` (value: the stack's name as
+a label value, components/aws/builders/scheduling.py), and which every GPU pod selects: on a shared
+cluster the other teams' nodes may carry ``role: ai-gpu`` too, and the device plugin, the model loader
+and vLLM must never run there."""
+
 
 def _kubelet_refuses(label_key: str) -> bool:
     """The NodeRestriction rule the kubelet applies to its own ``--node-labels``."""
@@ -66,7 +72,7 @@ class NodeGroupConfig(ConfigModel):
     """Initial size only: the cluster-autoscaler owns it afterwards (Pulumi ignores later drift)."""
     max_size: int = Field(default=1, ge=1)
     labels: Labels = Field(default_factory=lambda: {"role": "ai-gpu"})
-    """Node labels; GPU pods select all of them."""
+    """Node labels; GPU pods select all of them, and the stack's own ``llm-judge/stack: <stack>``."""
     taints: list[TaintConfig] = Field(default_factory=_default_taints)
     """Node taints; GPU pods tolerate all of them."""
     subnet_ids: list[SubnetId] = Field(default_factory=list)
@@ -123,6 +129,12 @@ class NodeGroupConfig(ConfigModel):
             "labels",
             "must not be empty: they are the nodeSelector of the model loader and the device plugin, "
             "which would otherwise run (and download the model) on every node of the cluster",
+        )
+        p.check(
+            STACK_LABEL not in self.labels,
+            "labels",
+            f"label key {STACK_LABEL!r} is the stack's own: the stack sets it to the stack's name on every "
+            "GPU node and every GPU pod selects it, so that they keep off other teams' nodes; remove it",
         )
         for key in self.labels:
             p.check(

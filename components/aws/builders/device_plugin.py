@@ -43,7 +43,7 @@ CHECKOV_SKIPS = {
 }
 
 
-def daemonset(cfg: DevicePluginConfig, node_group: NodeGroupConfig) -> DaemonSetParts:
+def daemonset(cfg: DevicePluginConfig, node_group: NodeGroupConfig, stack: str) -> DaemonSetParts:
     labels = dict(SELECTOR)
     skips = {**CHECKOV_SKIPS, **digest_skip({"devicePlugin.digest": cfg.image_ref})}
     return {
@@ -59,7 +59,7 @@ def daemonset(cfg: DevicePluginConfig, node_group: NodeGroupConfig) -> DaemonSet
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
-                    "node_selector": node_selector(node_group),
+                    "node_selector": node_selector(node_group, stack),
                     "tolerations": [*tolerations(node_group), GPU_TOLERATION],
                     "priority_class_name": "system-node-critical",
                     "automount_service_account_token": False,

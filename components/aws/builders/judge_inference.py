@@ -94,7 +94,7 @@ def checkov_skips(cfg: AwsConfig, loader_image: str) -> dict[str, str]:
     return skips
 
 
-def deployment(cfg: AwsConfig, loader_image: str) -> DeploymentParts:
+def deployment(cfg: AwsConfig, stack: str, loader_image: str) -> DeploymentParts:
     v = cfg.vllm
     labels = {**selector(cfg), **COMPONENT_LABEL}
     gpus = {GPU_RESOURCE: str(v.gpus)}
@@ -144,7 +144,7 @@ def deployment(cfg: AwsConfig, loader_image: str) -> DeploymentParts:
                 "service_account_name": cfg.service_name,
                 "automount_service_account_token": False,
                 "enable_service_links": False,
-                "node_selector": node_selector(cfg.node_group),
+                "node_selector": node_selector(cfg.node_group, stack),
                 "tolerations": tolerations(cfg.node_group),
                 "security_context": {
                     "run_as_non_root": True,

@@ -124,7 +124,7 @@ def hf_token_secret(cfg: AwsConfig) -> SecretParts:
     }
 
 
-def daemonset(cfg: AwsConfig, image: str, with_hf_token: bool) -> DaemonSetParts:
+def daemonset(cfg: AwsConfig, stack: str, image: str, with_hf_token: bool) -> DaemonSetParts:
     ml = cfg.model_loader
     env: list[EnvVarArgsDict] = [
         {"name": "HOME", "value": TMP_MOUNT},
@@ -178,7 +178,7 @@ def daemonset(cfg: AwsConfig, image: str, with_hf_token: bool) -> DaemonSetParts
         ],
     }
     pod: PodSpecArgsDict = {
-        "node_selector": node_selector(cfg.node_group),
+        "node_selector": node_selector(cfg.node_group, stack),
         "tolerations": tolerations(cfg.node_group),
         "automount_service_account_token": mirror is not None,
         "enable_service_links": False,

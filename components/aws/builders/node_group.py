@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 from components.aws.instance_types import ACCELERATOR_LABEL, GpuInstanceType, accelerator
 from components.config.aws_node_group import NodeGroupConfig, TaintConfig
 
+from .scheduling import node_selector
+
 if TYPE_CHECKING:  # types only: the builders do not load the SDK
     from pulumi_aws.ec2 import LaunchTemplateBlockDeviceMappingArgsDict, LaunchTemplateMetadataOptionsArgsDict
     from pulumi_aws.eks import NodeGroupTaintArgsDict
@@ -85,20 +87,21 @@ def discovery_tags(cluster_name: str) -> dict[str, str]:
     return {f"{CA_PREFIX}/enabled": "true", f"{CA_PREFIX}/{cluster_name}": "owned"}
 
 
-def node_labels(node_group: NodeGroupConfig, instance: GpuInstanceType) -> dict[str, str]:
-    """The group's labels plus the cluster-autoscaler's GPU label (its AWS documentation asks for it
-    on GPU nodes: without it, a new node whose device plugin has not yet advertised its GPUs looks
-    like a node without GPUs, and the autoscaler adds another one for the same pending pod)."""
-    return {**node_group.labels, ACCELERATOR_LABEL: accelerator(instance)}
+def node_labels(node_group: NodeGroupConfig, instance: GpuInstanceType, stack: str) -> dict[str, str]:
+    """What the GPU pods select (the group's labels and the stack's own, ``node_selector``) plus the
+    cluster-autoscaler's GPU label (its AWS documentation asks for it on GPU nodes: without it, a new
+    node whose device plugin has not yet advertised its GPUs looks like a node without GPUs, and the
+    autoscaler adds another one for the same pending pod)."""
+    return {**node_selector(node_group, stack), ACCELERATOR_LABEL: accelerator(instance)}
 
 
-def node_template_tags(node_group: NodeGroupConfig, instance: GpuInstanceType) -> dict[str, str]:
+def node_template_tags(node_group: NodeGroupConfig, instance: GpuInstanceType, stack: str) -> dict[str, str]:
     """What a node of this group will look like, for cluster-autoscaler while the group has no nodes:
     without the label, taint and ``nvidia.com/gpu`` tags a pending GPU pod looks unschedulable on this
-    group and the autoscaler never scales it up from zero."""
+    group and the autoscaler never scales it up from zero (every label the pods select among them)."""
     template = f"{CA_PREFIX}/node-template"
     tags: dict[str, str] = {}
-    for key, value in node_labels(node_group, instance).items():
+    for key, value in node_labels(node_group, instance, stack).items():
         tags[f"{template}/label/{key}"] = value
     for taint in node_group.taints:
         tags[f"{template}/taint/{taint.key}"] = f"{taint.value}:{taint.effect}"
@@ -109,9 +112,9 @@ def node_template_tags(node_group: NodeGroupConfig, instance: GpuInstanceType) -
 
 
 def autoscaler_tags(
-    cluster_name: str, node_group: NodeGroupConfig, instance: GpuInstanceType
+    cluster_name: str, node_group: NodeGroupConfig, instance: GpuInstanceType, stack: str
 ) -> dict[str, str]:
-    return {**discovery_tags(cluster_name), **node_template_tags(node_group, instance)}
+    return {**discovery_tags(cluster_name), **node_template_tags(node_group, instance, stack)}
 
 
 def template_instance(instance_types: list[GpuInstanceType]) -> GpuInstanceType:

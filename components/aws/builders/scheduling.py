@@ -1,13 +1,18 @@
 """Where GPU pods may run: derived from the node group's own labels and taints, so the node group,
-the device plugin, the model loader and vLLM always agree."""
+the device plugin, the model loader and vLLM always agree.
+
+The labels are the configured ``nodeGroup.labels`` plus the stack's own ``llm-judge/stack: <stack>``
+(``node_selector``): a common label such as ``role: ai-gpu`` may be on other teams' GPU nodes in a shared
+cluster, where a second device plugin would register their GPUs again and the model loader would fill
+their disks. Nothing the stack installs may act on what it did not create."""
 
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING
 
-from components.config.aws_node_group import NodeGroupConfig
-from components.config.k8s_values import ResourcesConfig
+from components.config.aws_node_group import STACK_LABEL, NodeGroupConfig
+from components.config.k8s_values import ResourcesConfig, label_value_of
 
 if TYPE_CHECKING:  # types only: the builders do not load the SDK
     from pulumi_kubernetes.core.v1 import (
@@ -24,8 +29,10 @@ SHM_MOUNT = "/dev/shm"  # noqa: S108
 PART_OF = {"app.kubernetes.io/part-of": "llm-judge", "app.kubernetes.io/managed-by": "pulumi"}
 
 
-def node_selector(node_group: NodeGroupConfig) -> dict[str, str]:
-    return dict(node_group.labels)
+def node_selector(node_group: NodeGroupConfig, stack: str) -> dict[str, str]:
+    """The labels of this stack's GPU nodes, every one of which each GPU pod selects: the one place
+    that says so (the node group's labels and its autoscaler node-template tags are built from it)."""
+    return {**node_group.labels, STACK_LABEL: label_value_of(stack)}
 
 
 def tolerations(node_group: NodeGroupConfig) -> list[TolerationArgsDict]:

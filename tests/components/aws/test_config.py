@@ -223,3 +223,10 @@ def test_length_limits_hold_exactly_at_the_limit():
         == f"label key '{subdomain}b/name': the prefix must be a DNS subdomain"
     )
     assert (_accepts(ServiceName, "judge9"), _accepts(ServiceName, "9judge")) == (True, False)
+
+
+def test_a_label_of_the_stacks_own_is_refused_naming_the_key():
+    message = only_problem({"nodeGroup": {"labels": {"role": "ai-gpu", "llm-judge/stack": "dev"}}})
+    assert message.startswith(
+        "llm-judge:aws.nodeGroup.labels: label key 'llm-judge/stack' is the stack's own"
+    )

@@ -9,10 +9,13 @@ import pytest
 from components.aws.builders import node_group as spec
 from components.config import ConfigError
 from tests.components.aws.helpers import (
+    DAEMONSET,
+    DEPLOYMENT,
     LAUNCH_TEMPLATE,
     NODE_GROUP,
     PRIVATE_SUBNETS,
     one,
+    pod_spec,
     render_aws,
     render_created,
 )
@@ -86,8 +89,14 @@ def test_instances_volumes_and_interfaces_carry_the_stack_tag(dev):
 
 def test_labels_taints_and_scaling_come_from_config(dev, prod):
     ng = one(dev, NODE_GROUP, "-ng").inputs
-    # The group's labels, plus the cluster-autoscaler's GPU label for the group's one GPU model (A10G).
-    assert ng["labels"] == {"role": "ai-gpu", "k8s.amazonaws.com/accelerator": "nvidia-a10g"}
+    # The group's labels, the stack's own, and the cluster-autoscaler's GPU label for the group's one
+    # GPU model (A10G).
+    assert ng["labels"] == {
+        "role": "ai-gpu",
+        "llm-judge/stack": "dev",
+        "k8s.amazonaws.com/accelerator": "nvidia-a10g",
+    }
+    assert one(prod, NODE_GROUP, "-ng").inputs["labels"]["llm-judge/stack"] == "prod"
     assert ng["taints"] == [{"key": "sku", "value": "gpu", "effect": "NO_SCHEDULE"}]
     assert ng["scalingConfig"] == {"minSize": 0, "desiredSize": 0, "maxSize": 1}
     assert ng["capacityType"] == "SPOT"
@@ -100,6 +109,7 @@ def test_autoscaler_tags_allow_scale_from_zero(dev):
     assert tags[f"{CA}/enabled"] == "true"
     assert tags[f"{CA}/llm-judge-dev"] == "owned"
     assert tags[f"{CA}/node-template/label/role"] == "ai-gpu"
+    assert tags[f"{CA}/node-template/label/llm-judge/stack"] == "dev"
     assert tags[f"{CA}/node-template/taint/sku"] == "gpu:NoSchedule"
     assert tags[f"{CA}/node-template/resources/nvidia.com/gpu"] == "1"
     # dev mixes g5/g6/g6e .xlarge: the template describes the smallest NVMe of them.
@@ -202,3 +212,19 @@ def test_exports(dev):
 
 def test_pulumi_leaves_the_desired_size_to_the_autoscaler(dev):
     assert [g.ignore_changes for g in dev.of_type(NODE_GROUP)] == [["scalingConfig.desiredSize"]]
+
+
+def test_a_pending_gpu_pod_matches_the_template_of_the_group_at_zero(dev):
+    # cluster-autoscaler scales a group up from zero only for a pod whose nodeSelector its template node
+    # (the ASG's node-template label tags) satisfies: every label a GPU workload selects, the stack's own
+    # included, must be among them, or the pod stays Pending with the group at zero.
+    prefix = f"{CA}/node-template/label/"
+    template = {
+        t.inputs["tag"]["key"].removeprefix(prefix): t.inputs["tag"]["value"]
+        for t in dev.of_type(ASG_TAG)
+        if t.inputs["tag"]["key"].startswith(prefix)
+    }
+    for workload in (one(dev, DEPLOYMENT, "inference-deploy"), one(dev, DAEMONSET, "model-cache-ds")):
+        selector = pod_spec(workload)["nodeSelector"]
+        assert "llm-judge/stack" in selector, workload.name
+        assert selector.items() <= template.items(), f"{workload.name} never scales the group up"
