@@ -72,7 +72,8 @@ class NodeGroupConfig(ConfigModel):
     """Initial size only: the cluster-autoscaler owns it afterwards (Pulumi ignores later drift)."""
     max_size: int = Field(default=1, ge=1)
     labels: Labels = Field(default_factory=lambda: {"role": "ai-gpu"})
-    """Node labels; GPU pods select all of them, and the stack's own ``llm-judge/stack: <stack>``."""
+    """Node labels; GPU pods select all of them, and the stack's own ``llm-judge/stack: <stack>``, which
+    alone keeps them on this stack's nodes (so these may be empty)."""
     taints: list[TaintConfig] = Field(default_factory=_default_taints)
     """Node taints; GPU pods tolerate all of them."""
     subnet_ids: list[SubnetId] = Field(default_factory=list)
@@ -124,12 +125,6 @@ class NodeGroupConfig(ConfigModel):
                 "all types must have the same GPU count (the autoscaler's node template has one "
                 f"nvidia.com/gpu value); got {', '.join(f'{t.name}={t.gpus}' for t in known)}",
             )
-        p.check(
-            bool(self.labels),
-            "labels",
-            "must not be empty: they are the nodeSelector of the model loader and the device plugin, "
-            "which would otherwise run (and download the model) on every node of the cluster",
-        )
         p.check(
             STACK_LABEL not in self.labels,
             "labels",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from components.aws import instance_types
+from components.aws.builders.scheduling import node_selector
 from components.config import ConfigError, load_stack_config
 from tests.components.aws.helpers import aws_block, merged, render_aws
 
@@ -75,7 +76,6 @@ def test_dev_is_small_and_spot_prod_is_on_demand_and_larger():
         ({"cluster": {"vpcId": "vpc-0123456789abcdef0"}}, "llm-judge:aws.cluster.vpcId"),
         ({"cluster": {"create": True}}, "llm-judge:aws.cluster.vpcId"),
         ({"nodeGroup": {"labels": {"role": "ai gpu"}}}, "llm-judge:aws.nodeGroup.labels"),
-        ({"nodeGroup": {"labels": {}}}, "llm-judge:aws.nodeGroup.labels"),
         ({"nodeGroup": {"labels": {"kubernetes.io/role": "gpu"}}}, "llm-judge:aws.nodeGroup.labels"),
         ({"nodeGroup": {"labels": {"topology.k8s.io/pool": "gpu"}}}, "llm-judge:aws.nodeGroup.labels"),
         ({"vllm": {"extraArgs": ["--served_model_name", "x"]}}, "llm-judge:aws.vllm.extraArgs[0]"),
@@ -223,6 +223,15 @@ def test_length_limits_hold_exactly_at_the_limit():
         == f"label key '{subdomain}b/name': the prefix must be a DNS subdomain"
     )
     assert (_accepts(ServiceName, "judge9"), _accepts(ServiceName, "9judge")) == (True, False)
+
+
+def test_no_labels_of_ones_own_leave_the_gpu_pods_on_the_stacks_nodes():
+    # Empty labels were refused while they were the whole nodeSelector (the device plugin and the model
+    # loader would have run on every node); the stack's own label now selects the group by itself.
+    node_group = load_stack_config(
+        {"aws": merged(aws_block("dev"), {"nodeGroup": {"labels": {}}}), "gcp": {"enabled": False}}
+    ).aws.node_group
+    assert node_selector(node_group, "dev") == {"llm-judge/stack": "dev"}
 
 
 def test_a_label_of_the_stacks_own_is_refused_naming_the_key():
