@@ -131,6 +131,12 @@ class NodeGroupConfig(ConfigModel):
             f"label key {STACK_LABEL!r} is the stack's own: the stack sets it to the stack's name on every "
             "GPU node and every GPU pod selects it, so that they keep off other teams' nodes; remove it",
         )
+        p.check(
+            instance_types.ACCELERATOR_LABEL not in self.labels,
+            "labels",
+            f"label key {instance_types.ACCELERATOR_LABEL!r} is the stack's own: the stack sets it to the "
+            "instance type's GPU (the cluster-autoscaler's node template reads it); remove it",
+        )
         for key in self.labels:
             p.check(
                 not _kubelet_refuses(key),

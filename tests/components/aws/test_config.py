@@ -234,8 +234,9 @@ def test_no_labels_of_ones_own_leave_the_gpu_pods_on_the_stacks_nodes():
     assert node_selector(node_group, "dev") == {"llm-judge/stack": "dev"}
 
 
-def test_a_label_of_the_stacks_own_is_refused_naming_the_key():
-    message = only_problem({"nodeGroup": {"labels": {"role": "ai-gpu", "llm-judge/stack": "dev"}}})
-    assert message.startswith(
-        "llm-judge:aws.nodeGroup.labels: label key 'llm-judge/stack' is the stack's own"
-    )
+@pytest.mark.parametrize(
+    ("key", "value"), [("llm-judge/stack", "dev"), ("k8s.amazonaws.com/accelerator", "a10g")]
+)
+def test_a_label_of_the_stacks_own_is_refused_naming_the_key(key, value):
+    message = only_problem({"nodeGroup": {"labels": {"role": "ai-gpu", key: value}}})
+    assert message.startswith(f"llm-judge:aws.nodeGroup.labels: label key {key!r} is the stack's own")
