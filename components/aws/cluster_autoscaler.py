@@ -16,6 +16,7 @@ from components.config.aws import AwsConfig
 
 from .builders import addons
 from .builders import cluster_autoscaler as spec
+from .pod_identity import pod_identity
 
 TYPE = "llm-judge:aws:ClusterAutoscaler"
 
@@ -65,47 +66,22 @@ class ClusterAutoscaler(pulumi.ComponentResource):
         """``opts`` must carry both the aws and the kubernetes provider (children inherit them);
         ``depends_on``: the nodes its pods (and the agent's) run on, on a created cluster."""
         super().__init__(TYPE, name, None, opts)
-        aws_child = pulumi.ResourceOptions(parent=self)
         cluster = pulumi.Output.from_input(cluster_name)
         own_name = spec.name(stack)
         namespace = spec.namespace(cfg, stack)
 
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=spec.trust_policy(),
+        role, waits = pod_identity(
+            name,
+            self,
+            cfg,
+            cluster=cluster,
+            namespace=namespace,
+            service_account=own_name,
             description=f"cluster-autoscaler {own_name} (EKS Pod Identity)",
-            tags=dict(cfg.tags),
-            opts=aws_child,
-        )
-        aws.iam.RolePolicy(
-            f"{name}-policy",
-            role=role.name,
+            policy_name="policy",
             policy=cluster.apply(lambda c: spec.permission_policy(c, stack)),
-            opts=aws_child,
-        )
-        waits: list[pulumi.Resource] = []
-        if addons.installs_pod_identity_agent(cfg):
-            waits.append(
-                aws.eks.Addon(
-                    f"{name}-pod-identity-agent",
-                    cluster_name=cluster,
-                    addon_name=addons.POD_IDENTITY_AGENT,
-                    resolve_conflicts_on_create="OVERWRITE",
-                    tags=dict(cfg.tags),
-                    # A DaemonSet: ACTIVE only once its pods run, so after the nodes.
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
-                )
-            )
-        waits.append(
-            aws.eks.PodIdentityAssociation(
-                f"{name}-pod-identity",
-                cluster_name=cluster,
-                namespace=namespace,
-                service_account=own_name,
-                role_arn=role.arn,
-                tags=dict(cfg.tags),
-                opts=aws_child,
-            )
+            install_agent=addons.installs_pod_identity_agent(cfg),
+            agent_after=depends_on,
         )
 
         metadata = spec.managed_namespace(cfg, stack)

@@ -15,10 +15,9 @@ from pydantic import SecretStr
 from app.model_loader.mirror_layout import S3Location
 from components.config.aws import AwsConfig
 
-from .builders import addons
-from .builders import cluster_autoscaler as autoscaler_spec
 from .builders import model_cache as spec
 from .builders import network_policy as netpol
+from .pod_identity import pod_identity
 
 TYPE = "llm-judge:aws:ModelCache"
 
@@ -101,7 +100,6 @@ class ModelCache(pulumi.ComponentResource):
         nodes: list[pulumi.Resource] | None,
     ) -> list[pulumi.Resource]:
         """What the DaemonSet's pods need before they start: Pod Identity injects the credentials then."""
-        child = pulumi.ResourceOptions(parent=self)
         account = spec.service_account(cfg)
         waits: list[pulumi.Resource] = [
             k8s.core.v1.ServiceAccount(
@@ -111,43 +109,19 @@ class ModelCache(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(nodes or [])),
             )
         ]
-        role = aws.iam.Role(
-            f"{name}-role",
-            assume_role_policy=autoscaler_spec.trust_policy(),
-            description=f"model loader of {cfg.namespace}: reads {mirror.url} (EKS Pod Identity)",
-            tags=dict(cfg.tags),
-            opts=child,
-        )
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
-        waits.append(
-            aws.iam.RolePolicy(
-                f"{name}-s3-read",
-                role=role.name,
-                policy=partition.apply(lambda p: spec.s3_read_policy(mirror, p)),
-                opts=child,
-            )
+        _role, identity = pod_identity(
+            name,
+            self,
+            cfg,
+            cluster=cluster_name,
+            namespace=cfg.namespace,
+            service_account=spec.SERVICE_ACCOUNT,
+            description=f"model loader of {cfg.namespace}: reads {mirror.url} (EKS Pod Identity)",
+            policy_name="s3-read",
+            policy=partition.apply(lambda p: spec.s3_read_policy(mirror, p)),
+            install_agent=install_agent,
+            agent_after=nodes or [],
         )
-        cluster = pulumi.Output.from_input(cluster_name)
-        if install_agent:
-            waits.append(
-                aws.eks.Addon(
-                    f"{name}-pod-identity-agent",
-                    cluster_name=cluster,
-                    addon_name=addons.POD_IDENTITY_AGENT,
-                    resolve_conflicts_on_create="OVERWRITE",
-                    tags=dict(cfg.tags),
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(nodes or [])),
-                )
-            )
-        waits.append(
-            aws.eks.PodIdentityAssociation(
-                f"{name}-pod-identity",
-                cluster_name=cluster,
-                namespace=cfg.namespace,
-                service_account=spec.SERVICE_ACCOUNT,
-                role_arn=role.arn,
-                tags=dict(cfg.tags),
-                opts=child,
-            )
-        )
+        waits += identity
         return waits
