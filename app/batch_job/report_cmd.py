@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -172,11 +172,29 @@ def _review_request(ctx: Context | None, settings: BatchJobSettings) -> Any:
     )
 
 
+def _local_prefix(settings: BatchJobSettings) -> str | None:
+    """``GCS_OUTPUT_PREFIX`` when it names a local directory (``--output DIR``), else None."""
+    prefix = settings.gcs_output_prefix
+    return prefix if prefix and not str(prefix).startswith("gs://") else None
+
+
+def _output_root(settings: BatchJobSettings) -> str | GcsPath:
+    """Where the day's results, reports and labels live: the local directory, or the bucket."""
+    return _local_prefix(settings) or settings.output_root
+
+
+def _sayer(ctx: Context | None) -> Callable[[str], None]:
+    """One line to the operator: through the run's context, or to stdout for a local run."""
+    if ctx is not None:
+        return ctx.say
+    return lambda text: print(text, flush=True)
+
+
 def is_local(args: argparse.Namespace, settings: BatchJobSettings) -> bool:
     """A report that needs no bucket: loose files, or an --output that is a local directory."""
     if getattr(args, "results", None):
         return True
-    return bool(settings.gcs_output_prefix) and not str(settings.gcs_output_prefix).startswith("gs://")
+    return _local_prefix(settings) is not None
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -207,12 +225,7 @@ def run_report(
     reported: list[str] = summary.setdefault("days_reported", [])
     skipped: list[str] = summary.setdefault("days_without_results", [])
     failed: list[str] = summary.setdefault("days_report_failed", [])
-
-    def say(text: str) -> None:
-        if ctx is not None:
-            ctx.say(text)
-        else:
-            print(text, flush=True)
+    say = _sayer(ctx)
 
     if args.results is not None:
         written = write_file_report(
@@ -220,11 +233,7 @@ def run_report(
         )
         say(f"report -> {written.page}")
         return EXIT_OK
-    root: str | GcsPath = (
-        settings.gcs_output_prefix
-        if settings.gcs_output_prefix and not settings.gcs_output_prefix.startswith("gs://")
-        else settings.output_root
-    )
+    root = _output_root(settings)
     compare_root = args.compare_output or settings.report_compare_prefix
     scheduled = getattr(args, "lookback", None) is not None
     code = EXIT_OK
@@ -272,19 +281,10 @@ def import_labels(
     (``REPORT_COMPARE_PREFIX``) when there is one."""
     from app.batch_job.labels_cmd import run_import
 
-    root: str | GcsPath = (
-        settings.gcs_output_prefix
-        if settings.gcs_output_prefix and not settings.gcs_output_prefix.startswith("gs://")
-        else settings.output_root
-    )
+    root = _output_root(settings)
     store = _store(ctx, root)
     compare = _store(ctx, settings.report_compare_prefix) if settings.report_compare_prefix else None
-
-    def say(text: str) -> None:
-        if ctx is not None:
-            ctx.say(text)
-        else:
-            print(text, flush=True)
+    say = _sayer(ctx)
 
     try:
         return run_import(store, compare, settings, days, args, say, summary)
