@@ -156,6 +156,18 @@ class Launcher:
         self.proc.wait()
 
 
+def _run_loader(launcher: Launcher, work: Path, **source: str) -> Run:
+    """``python -m app.model_loader download`` of REPO_ID@main into a fresh directory, from ``source``
+    (its environment: the hub's endpoint, or the S3 mirror and its client settings)."""
+    out = _fresh(work / "loader")
+    env = _env(
+        MODELS_DIR=str(out), MODEL_REPO_ID=REPO_ID, FREE_SPACE_MARGIN_BYTES="0", LOG_FORMAT="json", **source
+    )
+    return launcher.run(
+        [sys.executable, "-m", "app.model_loader", "download", "--revision", "main"], env, work / "loader.log"
+    )
+
+
 def _fresh(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
@@ -216,19 +228,7 @@ def bench_hub(
             return launcher.run(args, _env(HF_HOME=str(out / "hf-home")), work / "bare.log")
 
         def loader() -> Run:
-            out = _fresh(work / "loader")
-            env = _env(
-                HF_ENDPOINT=hub.endpoint,
-                MODELS_DIR=str(out),
-                MODEL_REPO_ID=REPO_ID,
-                FREE_SPACE_MARGIN_BYTES="0",
-                LOG_FORMAT="json",
-            )
-            return launcher.run(
-                [sys.executable, "-m", "app.model_loader", "download", "--revision", "main"],
-                env,
-                work / "loader.log",
-            )
+            return _run_loader(launcher, work, HF_ENDPOINT=hub.endpoint)
 
         return _alternate(runs, bare, loader)
 
@@ -249,20 +249,8 @@ def bench_s3(launcher: Launcher, work: Path, weights: dict[str, bytes], runs: in
             return launcher.run(args, _env(**s3.client_env()), work / "bare.log")
 
         def loader() -> Run:
-            out = _fresh(work / "loader")
-            env = _env(
-                MODELS_DIR=str(out),
-                MODEL_REPO_ID=REPO_ID,
-                MODEL_SOURCE=location.url,
-                MODEL_SOURCE_FALLBACK="none",
-                FREE_SPACE_MARGIN_BYTES="0",
-                LOG_FORMAT="json",
-                **s3.client_env(),
-            )
-            return launcher.run(
-                [sys.executable, "-m", "app.model_loader", "download", "--revision", "main"],
-                env,
-                work / "loader.log",
+            return _run_loader(
+                launcher, work, MODEL_SOURCE=location.url, MODEL_SOURCE_FALLBACK="none", **s3.client_env()
             )
 
         return _alternate(runs, bare, loader)
