@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import itertools
 import json
+import logging
 import os
 import re
 import subprocess
@@ -13,14 +14,18 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TypeVar
 
+from confluent_kafka import Consumer
 from google.cloud import storage
 
 from app.loader.deadletter import decode_value
+from app.loader.runner import Loader
+from app.loader.settings import LoaderSettings
 from app.records import parse_stored_line
 from tests.support.gcs import GcsServer
 from tests.support.kafka import FAST_GROUP_SETTINGS, KafkaBroker, Produced
@@ -294,3 +299,22 @@ def run_concurrently(scenarios: dict[str, Callable[[], T]]) -> dict[str, cf.Futu
         futures = {name: pool.submit(fn) for name, fn in scenarios.items()}
         cf.wait(futures.values())
     return futures
+
+
+@contextmanager
+def loader_on_its_consumer(kafka: KafkaBroker, topic: str) -> Iterator[Loader]:
+    """A ``Loader`` of a fresh group on ``topic``, with a real consumer and no store or upload pool: for
+    driving its partition and commit methods directly against the broker."""
+    settings = LoaderSettings(
+        gcs_bucket_name="bucket",
+        kafka_brokers=kafka.bootstrap,
+        kafka_topic=topic,
+        kafka_consumer_group=f"g-{uuid.uuid4().hex[:8]}",
+    )
+    loader = Loader(settings, store=object(), logger=logging.getLogger("test-loader"))  # type: ignore[arg-type]
+    loader._pool.shutdown()
+    loader._consumer = Consumer(settings.kafka_config())
+    try:
+        yield loader
+    finally:
+        loader._consumer.close()

@@ -13,13 +13,13 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from app.loader.chunk import OpenChunk
 from app.loader.runner import Loader, LoaderError
-from app.loader.settings import LoaderSettings
 from app.loader.state import PartitionState, PendingChunk
 from app.loader.storage import Created, PutResult
+from tests.app.loader.helpers import loader_on_its_consumer
 
 pytestmark = pytest.mark.integration
 
@@ -48,20 +48,8 @@ def _chunk(first: int, last: int, *uploads: cf.Future[PutResult], records: int =
 
 @pytest.fixture
 def loader(kafka_broker) -> Iterator[Loader]:
-    topic = kafka_broker.create_topic(partitions=3)
-    settings = LoaderSettings(
-        gcs_bucket_name="bucket",
-        kafka_brokers=kafka_broker.bootstrap,
-        kafka_topic=topic,
-        kafka_consumer_group=f"g-{uuid.uuid4().hex[:8]}",
-    )
-    loader = Loader(settings, store=object(), logger=logging.getLogger("test-loader"))  # type: ignore[arg-type]
-    loader._pool.shutdown()
-    loader._consumer = Consumer(settings.kafka_config())
-    try:
+    with loader_on_its_consumer(kafka_broker, kafka_broker.create_topic(partitions=3)) as loader:
         yield loader
-    finally:
-        loader._consumer.close()
 
 
 def _state(loader: Loader, partition: int, *chunks: PendingChunk) -> PartitionState:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 
 import pytest
 from confluent_kafka import TIMESTAMP_CREATE_TIME, Consumer, KafkaError, KafkaException, TopicPartition
@@ -19,6 +18,7 @@ from app.loader.group import is_fenced, lag_left
 from app.loader.runner import Fenced, Loader
 from app.loader.settings import LoaderSettings
 from tests.app.loader.dataset import valid_message
+from tests.app.loader.helpers import loader_on_its_consumer
 
 
 class _Message:
@@ -137,17 +137,9 @@ def test_a_partition_finished_then_assigned_again_with_work_left_is_read_again(k
     # before its last chunks were committed, came back, and was never read again: the run hung.
     topic = kafka_broker.create_topic(partitions=1)
     kafka_broker.produce(topic, [valid_message(i) for i in range(10)])
-    settings = LoaderSettings(
-        gcs_bucket_name="bucket",
-        kafka_brokers=kafka_broker.bootstrap,
-        kafka_topic=topic,
-        kafka_consumer_group=f"g-{uuid.uuid4().hex[:8]}",
-    )
-    loader = Loader(settings, store=object(), logger=logging.getLogger("test-loader"))  # type: ignore[arg-type]
-    loader._pool.shutdown()
-    consumer = Consumer(settings.kafka_config())
-    try:
-        loader._consumer = consumer
+    with loader_on_its_consumer(kafka_broker, topic) as loader:
+        consumer = loader._consumer
+        assert consumer is not None
         loader._ends = {0: 10}
         # An earlier assignment: read to the end, so the loader paused it; then it was lost.
         consumer.assign([TopicPartition(topic, 0, 0)])
@@ -156,8 +148,6 @@ def test_a_partition_finished_then_assigned_again_with_work_left_is_read_again(k
         consumer.unassign()
         loader._on_assign(consumer, [TopicPartition(topic, 0)])  # back, nothing committed
         assert _offsets_read(consumer, 10) == list(range(10))
-    finally:
-        consumer.close()
 
 
 def _offsets_read(consumer: Consumer, count: int, seconds: float = 10) -> list[int]:
